@@ -1,0 +1,30 @@
+/* clscale bench <what>: dispatch to the benchmarks. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fputs("usage: clscale bench <what> [options]\n\n"
+          "benchmarks:\n"
+          "  loss       tiled contrastive loss forward+backward against in-run OpenBLAS sgemm\n\n"
+          "'clscale bench <what> --help' describes its options.\n", out);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *what = argv[1];
+    if (strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(what, "loss") == 0) return cmd_bench_loss(argc - 1, argv + 1);
+    fprintf(stderr, "clscale: error: unknown benchmark 'bench %s'\n\n", what);
+    usage(stderr);
+    return CLI_USAGE;
+}

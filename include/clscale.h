@@ -1,0 +1,74 @@
+/* clscale: contrastive representation learning at scale.
+ *
+ * Umbrella header: version, status codes and error reporting, plus every
+ * module's public header. Every fallible function returns cls_status
+ * (CLS_OK == 0); on failure cls_last_error() holds a thread-local message that
+ * says what went wrong and where. The library never exits, aborts or prints. */
+#ifndef CLSCALE_H
+#define CLSCALE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CLS_VERSION_MAJOR 0
+#define CLS_VERSION_MINOR 1
+#define CLS_VERSION_PATCH 0
+#define CLS_VERSION_STRING "0.1.0"
+
+typedef enum {
+    CLS_OK = 0,
+    CLS_E_INVALID_ARG = 1,  /* a parameter is out of range or inconsistent */
+    CLS_E_NONFINITE = 2,    /* NaN or Inf in input data */
+    CLS_E_SHAPE = 3,        /* array shapes do not match or are empty */
+    CLS_E_NOMEM = 4,        /* an allocation failed */
+    CLS_E_IO = 5,           /* a file could not be opened, read or written */
+    CLS_E_FORMAT = 6,       /* a file is corrupt or in an unsupported format */
+    CLS_E_DTYPE = 7,        /* an array has an unsupported element type */
+    CLS_E_NUMERIC = 8,      /* a numerical method failed (no convergence, singular) */
+    CLS_E_UNSUPPORTED = 9,  /* a valid request this build cannot serve */
+    CLS_E_INTERNAL = 10     /* a bug in clscale: please report it */
+} cls_status;
+
+/* Library version as a string, e.g. "0.1.0". */
+const char *cls_version(void);
+
+/* Short name of a status code ("invalid argument", ...). Never NULL. */
+const char *cls_strerror(cls_status status);
+
+/* Thread-local message describing the last failure on this thread
+ * ("a[17][3] is NaN"). Empty string when nothing failed. Never NULL. */
+const char *cls_last_error(void);
+
+/* Clear the thread-local error message. */
+void cls_clear_error(void);
+
+/* Wall-clock seconds from a monotonic clock (for timing runs). */
+double cls_now_seconds(void);
+
+/* Peak resident set size of this process in bytes (VmHWM), 0 if unknown. */
+int64_t cls_peak_rss_bytes(void);
+
+/* Current resident set size of this process in bytes (VmRSS), 0 if unknown. */
+int64_t cls_current_rss_bytes(void);
+
+/* Number of threads a request of `threads` resolves to: 0 (or negative) means
+ * all cores, as reported by OpenMP. */
+int cls_threads_resolve(int threads);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "clscale/rng.h"
+#include "clscale/npy.h"
+#include "clscale/csv.h"
+#include "clscale/loss.h"
+#include "clscale/spectrum.h"
+#include "clscale/fit.h"
+#include "clscale/theory.h"
+
+#endif /* CLSCALE_H */

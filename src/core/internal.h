@@ -1,0 +1,44 @@
+/* Internal helpers shared by every module (not installed, not public).
+ * Modules include this as "../core/internal.h"; core is the one folder every
+ * other module may depend on. */
+#ifndef CLS_CORE_INTERNAL_H
+#define CLS_CORE_INTERNAL_H
+
+#include "clscale.h"
+
+#include <stdarg.h>
+
+#if defined(__GNUC__)
+#define CLS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CLS_PRINTF(f, a)
+#endif
+
+/* Record a formatted message as this thread's last error and return status, so
+ * callers can write `return cls_set_error(CLS_E_SHAPE, "b has %d rows", n);`. */
+cls_status cls_set_error(cls_status status, const char *fmt, ...) CLS_PRINTF(2, 3);
+
+/* Prefix the current error message with "context: " (for callers that add
+ * where a failure happened, e.g. a file name). Returns status unchanged. */
+cls_status cls_error_context(cls_status status, const char *fmt, ...) CLS_PRINTF(2, 3);
+
+/* Scan a rows x cols row-major array for NaN/Inf; on the first one, set an
+ * error naming it as name[row][col] and return CLS_E_NONFINITE. */
+cls_status cls_check_finite_f32(const float *x, int64_t rows, int64_t cols, const char *name);
+cls_status cls_check_finite_f64(const double *x, int64_t rows, int64_t cols, const char *name);
+
+/* Allocation helpers that set an error message on failure (return NULL). The
+ * memory is 64-byte aligned and must be released with cls_free. */
+void *cls_alloc(size_t bytes, const char *what);
+void *cls_calloc(size_t count, size_t size, const char *what);
+void cls_free(void *p);
+
+/* Overflow-checked size product: returns 0 and sets an error if a*b*c would
+ * overflow size_t (all of a, b, c must be >= 0). */
+int cls_size_mul(size_t *out, int64_t a, int64_t b, int64_t c);
+
+/* OpenBLAS thread control: set the number of threads BLAS may use for calls
+ * made outside our own OpenMP regions; returns the previous count. */
+int cls_blas_set_threads(int threads);
+
+#endif
