@@ -28,6 +28,7 @@ static void fit_usage(void)
          "  --group COL          bootstrap whole groups of rows sharing COL (default: points)\n"
          "  --tokens-from-compute  chinchilla: the second --x column is training compute C;\n"
          "                       use D = C / (6 N) with N the first column (default: off)\n"
+         "  --one-minus-y        fit 1 - y instead of y (error = 1 - accuracy) (default: off)\n"
          "  --frontier binned    power law on the binned frontier: bin log10 x into --bins\n"
          "                       equal bins, fit bin centres vs the lowest log10 y (default: off)\n"
          "  --bins N             bins of the frontier (default 5)\n"
@@ -47,7 +48,7 @@ static void fit_usage(void)
 }
 
 enum { OPT_LAW = 256, OPT_X, OPT_Y, OPT_WHERE, OPT_GROUP, OPT_FRONTIER, OPT_BINS, OPT_BOOT,
-       OPT_SEED, OPT_DROP, OPT_SAVE, OPT_PLOT, OPT_THREADS, OPT_JSON, OPT_TOKENS };
+       OPT_SEED, OPT_DROP, OPT_SAVE, OPT_PLOT, OPT_THREADS, OPT_JSON, OPT_TOKENS, OPT_ONE_MINUS };
 
 /* Split "a,b,c" into at most `max` malloc'd names (quotes are not special). */
 static int split_names(const char *text, char **names, int max)
@@ -98,12 +99,13 @@ int cmd_fit(int argc, char **argv)
         {"seed", required_argument, 0, OPT_SEED},     {"drop-top", required_argument, 0, OPT_DROP},
         {"save", required_argument, 0, OPT_SAVE},     {"plot", required_argument, 0, OPT_PLOT},
         {"threads", required_argument, 0, OPT_THREADS}, {"json", no_argument, 0, OPT_JSON},
-        {"tokens-from-compute", no_argument, 0, OPT_TOKENS}, {"help", no_argument, 0, 'h'},
+        {"tokens-from-compute", no_argument, 0, OPT_TOKENS},
+        {"one-minus-y", no_argument, 0, OPT_ONE_MINUS}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *law_name = NULL, *xarg = NULL, *ycol = NULL, *group = NULL, *save = NULL,
                *plot = NULL;
     const char **where = calloc((size_t)argc + 1, sizeof(char *));
-    int nwhere = 0, json = 0, tokens = 0, threads = 0, bins = 5, binned = 0, boot = 1000, drop = 0;
+    int nwhere = 0, json = 0, tokens = 0, one_minus = 0, threads = 0, bins = 5, binned = 0, boot = 1000, drop = 0;
     int64_t seed = 0;
     if (!where) return cli_error("out of memory");
     int rc = CLI_OK, c;
@@ -131,6 +133,7 @@ int cmd_fit(int argc, char **argv)
         case OPT_THREADS: if (!cli_parse_int("--threads", optarg, &threads)) goto usage; break;
         case OPT_JSON: json = 1; break;
         case OPT_TOKENS: tokens = 1; break;
+        case OPT_ONE_MINUS: one_minus = 1; break;
         case 'h': fit_usage(); free(where); return CLI_OK;
         default: goto usage;
         }
@@ -213,6 +216,8 @@ int cmd_fit(int argc, char **argv)
     }
     st = cls_csv_column_f64(csv, ycol, rows, n, y);
     if (st) { rc = cli_status_error(st, NULL); goto out; }
+    if (one_minus)
+        for (int64_t i = 0; i < n; i++) y[i] = 1.0 - y[i];
     if (tokens)
         for (int64_t i = 0; i < n; i++) x[i * nx + 1] = x[i * nx + 1] / (6.0 * x[i * nx]);
     /* Drop the K highest y (Epoch drops Chinchilla's 5 highest losses). */

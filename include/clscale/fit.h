@@ -61,6 +61,8 @@ typedef struct {
     int threads;          /* OpenMP threads, 0 = all cores */
     double huber_delta;   /* default 1e-3 */
     int max_iterations;   /* L-BFGS iterations per start (default 10000) */
+    int grid_stride;      /* use every grid_stride-th start of the grid (default 1 = the full
+                             grid, as the spec asks; larger only for quick experiments) */
     /* TEST ONLY: reproduce the Chinchilla paper's early-stopping mistake: the
      * optimiser sees the mean Huber loss (not summed, not divided by delta, so
      * its gradients are delta*n times smaller) with SciPy's default L-BFGS-B

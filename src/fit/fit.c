@@ -14,6 +14,7 @@ void cls_fit_options_init(cls_fit_options *opt)
     opt->boot_random_starts = 4;
     opt->huber_delta = 1e-3;
     opt->max_iterations = 10000;
+    opt->grid_stride = 1;
 }
 
 void cls_fit_result_clear(cls_fit_result *r)
@@ -99,9 +100,18 @@ cls_status cls_fit_law(const double *x, const double *y, const int64_t *groups, 
         fit_data d = {k, n, logx, logy, NULL, opt->huber_delta,
                       opt->test_misscaled_objective ? opt->huber_delta / (double)n : 1.0};
         fit_tolerances tol = fit_tolerances_for(opt);
-        r.n_starts = fit_grid_size(k);
-        fit_multistart(&d, &tol, NULL, r.n_starts, NULL, cls_threads_resolve(opt->threads), r.raw,
+        int64_t stride = opt->grid_stride > 1 ? opt->grid_stride : 1;
+        int64_t total = fit_grid_size(k);
+        r.n_starts = (total + stride - 1) / stride;
+        int64_t *starts = malloc(sizeof(int64_t) * (size_t)r.n_starts);
+        if (!starts) {
+            free(logx);
+            return cls_set_error(CLS_E_NOMEM, "fit: out of memory");
+        }
+        for (int64_t s = 0; s < r.n_starts; s++) starts[s] = s * stride;
+        fit_multistart(&d, &tol, starts, r.n_starts, NULL, cls_threads_resolve(opt->threads), r.raw,
                        &r.objective, &r.starts_converged_fraction);
+        free(starts);
         free(logx);
         if (!isfinite(r.objective))
             return cls_set_error(CLS_E_NUMERIC, "fit: no start reached a finite objective");
