@@ -272,15 +272,17 @@ int cmd_fit(int argc, char **argv)
                 }
         }
     }
+    char ylabel[300];
+    snprintf(ylabel, sizeof ylabel, one_minus ? "1 - %s" : "%s", ycol);
     st = cls_fit_law(x, y, groups, n, &opt, &fit);
     if (st) { rc = cli_status_error(st, "fit"); goto out; }
     for (int i = 0; i < fit.nwarnings; i++) cli_warning("%s", fit.warnings[i]);
     if (save) {
-        st = cls_fit_save(&fit, (const char *const *)xnames, ycol, save);
+        st = cls_fit_save(&fit, (const char *const *)xnames, ylabel, save);
         if (st) { rc = cli_status_error(st, "--save"); goto out; }
     }
     if (plot) {
-        rc = fit_plot(&fit, x, y, n, (const char *const *)xnames, ycol, plot);
+        rc = fit_plot(&fit, x, y, n, (const char *const *)xnames, ylabel, plot);
         if (rc) goto out;
     }
     if (json) {

@@ -37,7 +37,7 @@ int fit_plot(const cls_fit_result *fit, const double *x, const double *y, int64_
         used += snprintf(title + used, sizeof title - (size_t)used, " %s=%.4g", fit->param_names[i], fit->params[i]);
     fputs("set title ", f);
     put_quoted(f, title);
-    fputc('\n', f);
+    fputs(" noenhanced\n", f);
     if (k == 1) {
         double lo = INFINITY, hi = 0;
         for (int64_t i = 0; i < n; i++) {
@@ -46,9 +46,9 @@ int fit_plot(const cls_fit_result *fit, const double *x, const double *y, int64_
         }
         fputs("set xlabel ", f);
         put_quoted(f, xnames[0]);
-        fputs("\nset ylabel ", f);
+        fputs(" noenhanced\nset ylabel ", f);
         put_quoted(f, yname);
-        fputs("\n$data << EOD\n", f);
+        fputs(" noenhanced\n$data << EOD\n", f);
         for (int64_t i = 0; i < n; i++) fprintf(f, "%.10g %.10g\n", x[i], y[i]);
         fputs("EOD\n$law << EOD\n", f);
         for (int s = 0; s <= 200; s++) {
@@ -62,7 +62,7 @@ int fit_plot(const cls_fit_result *fit, const double *x, const double *y, int64_
         double lo = INFINITY, hi = 0;
         fputs("set xlabel 'compute C = 6 N D (FLOP)'\nset ylabel ", f);
         put_quoted(f, yname);
-        fputs("\n$data << EOD\n", f);
+        fputs(" noenhanced\n$data << EOD\n", f);
         for (int64_t i = 0; i < n; i++) {
             double C = 6.0 * x[2 * i] * x[2 * i + 1];
             if (C < lo) lo = C;
@@ -82,7 +82,7 @@ int fit_plot(const cls_fit_result *fit, const double *x, const double *y, int64_
         double lo = INFINITY, hi = 0;
         fputs("set xlabel 'fitted'\nset ylabel ", f);
         put_quoted(f, yname);
-        fputs("\n$data << EOD\n", f);
+        fputs(" noenhanced\n$data << EOD\n", f);
         for (int64_t i = 0; i < n; i++) {
             double p = cls_fit_predict(fit, x + k * i);
             if (y[i] < lo) lo = y[i];
