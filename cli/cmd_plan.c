@@ -18,7 +18,8 @@ static void plan_usage(void)
          "minimised numerically. Bands come from the fit's bootstrap refits.\n"
          "\n"
          "  --compute C[,C...]   compute budgets (required)\n"
-         "  --cost-factor c0     cost model C = c0 * prod_k x_k^p_k (default 6)\n"
+         "  --cost-factor c0     cost model C = c0 * prod_k x_k^p_k (default 6 for fits\n"
+         "                       with 2+ variables, C = 6 N D; 1 for one variable, x = C)\n"
          "  --cost-powers p,...  one power per variable (default 1 for each)\n"
          "  --json               print one JSON object on stdout\n"
          "  -h, --help           show this help");
@@ -40,7 +41,7 @@ int cmd_plan(int argc, char **argv)
                                              {"json", no_argument, 0, OPT_JSON},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
-    double *budgets = NULL, *powers = NULL, factor = 6.0;
+    double *budgets = NULL, *powers = NULL, factor = NAN;
     int nb = 0, np = 0, json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -78,6 +79,7 @@ int cmd_plan(int argc, char **argv)
         return cli_status_error(st, NULL);
     }
     int rc = CLI_OK, k = fit.nvars;
+    if (isnan(factor)) factor = k >= 2 ? 6.0 : 1.0;
     if (powers && np != k) {
         rc = cli_usage_error("plan", "--cost-powers needs %d value%s for this %s fit, got %d", k,
                              k == 1 ? "" : "s", cls_fit_law_name(fit.law), np);
