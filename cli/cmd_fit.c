@@ -74,6 +74,12 @@ static int cmp_desc_y(const void *a, const void *b, void *ctx)
     return (i > j) - (i < j);
 }
 
+static int cmp_cells(const void *a, const void *b, void *ctx)
+{
+    const char **cells = ctx;
+    return strcmp(cells[*(const int64_t *)a], cells[*(const int64_t *)b]);
+}
+
 static cJSON *interval_json(const cls_fit_result *f, double (*ci)[2])
 {
     cJSON *m = cJSON_CreateObject();
@@ -261,16 +267,27 @@ int cmd_fit(int argc, char **argv)
         if (st) { rc = cli_status_error(st, NULL); goto out; }
         groups = malloc(sizeof(int64_t) * (size_t)n);
         if (!groups) { rc = cli_error("out of memory"); goto out; }
-        /* Group id = index of the first row with the same text. */
-        for (int64_t i = 0; i < n; i++) {
-            const char *gi = cls_csv_cell(csv, rows[i], gcol);
-            groups[i] = i;
-            for (int64_t j = 0; j < i; j++)
-                if (strcmp(gi, cls_csv_cell(csv, rows[j], gcol)) == 0) {
-                    groups[i] = groups[j];
-                    break;
-                }
+        /* Group id = rank of the cell text among the distinct texts (sort, then number). */
+        const char **cells = malloc(sizeof(char *) * (size_t)n);
+        int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
+        if (!cells || !idx) {
+            free(cells);
+            free(idx);
+            rc = cli_error("out of memory");
+            goto out;
         }
+        for (int64_t i = 0; i < n; i++) {
+            cells[i] = cls_csv_cell(csv, rows[i], gcol);
+            idx[i] = i;
+        }
+        qsort_r(idx, (size_t)n, sizeof *idx, cmp_cells, cells);
+        int64_t id = -1;
+        for (int64_t r = 0; r < n; r++) {
+            if (r == 0 || strcmp(cells[idx[r]], cells[idx[r - 1]]) != 0) id++;
+            groups[idx[r]] = id;
+        }
+        free(cells);
+        free(idx);
     }
     char ylabel[300];
     snprintf(ylabel, sizeof ylabel, one_minus ? "1 - %s" : "%s", ycol);

@@ -117,3 +117,18 @@ def test_narrow_range_warning(tmp_path):
     o = json.loads(r.stdout)
     assert any("less than one decade" in w for w in o["warnings"])
     assert "clscale: warning:" in r.stderr
+
+
+def test_group_bootstrap():
+    # Cluster bootstrap over the 29 LAION runs grouped by architecture (3 groups:
+    # too few, so a warning) against the point bootstrap: same fit, other intervals.
+    base = [OPENCLIP, "--law", "power", "--x", "gmacs_total", "--y", "acc1", "--one-minus-y",
+            "--where", "downstream_dataset=imagenet1k", "--where", "upstream_dataset!=CLIP-WIT",
+            "--bootstrap", "200", "--json"]
+    r1 = run("fit", *base)
+    r2 = run("fit", *base, "--group", "arch")
+    assert r1.returncode == 0 and r2.returncode == 0, r2.stderr
+    o1, o2 = json.loads(r1.stdout), json.loads(r2.stdout)
+    assert o1["params"] == o2["params"]
+    assert o1["ci95"] != o2["ci95"]
+    assert any("groups to resample" in w for w in o2["warnings"])
