@@ -120,7 +120,7 @@ def test_narrow_range_warning(tmp_path):
 
 
 def test_group_bootstrap():
-    # Cluster bootstrap over the 29 LAION runs grouped by architecture (3 groups:
+    # Cluster bootstrap over the 29 LAION runs grouped by architecture (5 groups:
     # too few, so a warning) against the point bootstrap: same fit, other intervals.
     base = [OPENCLIP, "--law", "power", "--x", "gmacs_total", "--y", "acc1", "--one-minus-y",
             "--where", "downstream_dataset=imagenet1k", "--where", "upstream_dataset!=CLIP-WIT",
