@@ -1,0 +1,99 @@
+/* clscale fit --plot: the data and the fitted law on log axes via gnuplot. */
+#define _GNU_SOURCE
+#include "cmd_fit_plot.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* gnuplot single-quoted string: double any single quote. */
+static void put_quoted(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'') fputc('\'', f);
+        fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
+int fit_plot(const cls_fit_result *fit, const double *x, const double *y, int64_t n,
+             const char *const *xnames, const char *yname, const char *path)
+{
+    const char *term = cli_gnuplot_terminal(path);
+    if (!term) return CLI_USAGE;
+    char *script = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&script, &len);
+    if (!f) return cli_error("out of memory");
+    int k = fit->nvars;
+    fprintf(f, "%s\nset output ", term);
+    put_quoted(f, path);
+    fputs("\nset logscale xy\nset grid\nset key top right\n", f);
+    char title[256];
+    int used = snprintf(title, sizeof title, "%s fit:", cls_fit_law_name(fit->law));
+    for (int i = 0; i < fit->nparams && used < (int)sizeof title; i++)
+        used += snprintf(title + used, sizeof title - (size_t)used, " %s=%.4g", fit->param_names[i], fit->params[i]);
+    fputs("set title ", f);
+    put_quoted(f, title);
+    fputs(" noenhanced\n", f);
+    if (k == 1) {
+        double lo = INFINITY, hi = 0;
+        for (int64_t i = 0; i < n; i++) {
+            if (x[i] < lo) lo = x[i];
+            if (x[i] > hi) hi = x[i];
+        }
+        fputs("set xlabel ", f);
+        put_quoted(f, xnames[0]);
+        fputs(" noenhanced\nset ylabel ", f);
+        put_quoted(f, yname);
+        fputs(" noenhanced\n$data << EOD\n", f);
+        for (int64_t i = 0; i < n; i++) fprintf(f, "%.10g %.10g\n", x[i], y[i]);
+        fputs("EOD\n$law << EOD\n", f);
+        for (int s = 0; s <= 200; s++) {
+            double xv = exp(log(lo / 1.5) + (log(hi * 1.5) - log(lo / 1.5)) * s / 200.0);
+            fprintf(f, "%.10g %.10g\n", xv, cls_fit_predict(fit, &xv));
+        }
+        fprintf(f, "EOD\nplot $data with points pt 7 ps 0.8 title 'data', $law with lines lw 2 title '%s'\n",
+                fit->frontier_binned ? "fitted law (binned frontier)" : "fitted law");
+    } else if (fit->law == CLS_LAW_CHINCHILLA) {
+        /* Loss against compute C = 6 N D, with the compute-optimal frontier. */
+        double lo = INFINITY, hi = 0;
+        fputs("set xlabel 'compute C = 6 N D (FLOP)'\nset ylabel ", f);
+        put_quoted(f, yname);
+        fputs(" noenhanced\n$data << EOD\n", f);
+        for (int64_t i = 0; i < n; i++) {
+            double C = 6.0 * x[2 * i] * x[2 * i + 1];
+            if (C < lo) lo = C;
+            if (C > hi) hi = C;
+            fprintf(f, "%.10g %.10g %.10g\n", C, y[i], cls_fit_predict(fit, x + 2 * i));
+        }
+        fputs("EOD\n$frontier << EOD\n", f);
+        for (int s = 0; s <= 200; s++) {
+            double C = exp(log(lo / 3) + (log(hi * 3) - log(lo / 3)) * s / 200.0);
+            cls_plan_point p;
+            if (cls_fit_plan(fit, C, 6.0, NULL, &p) == CLS_OK) fprintf(f, "%.10g %.10g\n", C, p.loss);
+        }
+        fputs("EOD\nplot $data using 1:2 with points pt 7 ps 0.6 title 'data', "
+              "$data using 1:3 with points pt 1 ps 0.6 title 'fitted law at the data', "
+              "$frontier with lines lw 2 title 'compute-optimal frontier'\n", f);
+    } else {
+        double lo = INFINITY, hi = 0;
+        fputs("set xlabel 'fitted'\nset ylabel ", f);
+        put_quoted(f, yname);
+        fputs(" noenhanced\n$data << EOD\n", f);
+        for (int64_t i = 0; i < n; i++) {
+            double p = cls_fit_predict(fit, x + k * i);
+            if (y[i] < lo) lo = y[i];
+            if (y[i] > hi) hi = y[i];
+            fprintf(f, "%.10g %.10g\n", p, y[i]);
+        }
+        fprintf(f, "EOD\nplot $data with points pt 7 ps 0.8 title 'data against the fitted law', "
+                   "[%g:%g] x with lines title 'y = x'\n", lo, hi);
+    }
+    fclose(f);
+    int rc = cli_gnuplot_run(script, path);
+    free(script);
+    return rc;
+}
