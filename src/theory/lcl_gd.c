@@ -62,9 +62,15 @@ double cls_lcl_schedule_phi(const cls_lcl_schedule *s, double kappa)
     return sign > 0 ? -expm1(lg) : 1.0 + exp(lg);
 }
 
-double cls_lcl_schedule_f(const cls_lcl_schedule *s, double kappa, double tol)
+double cls_lcl_eig_tol(int64_t n, const double *w)
 {
-    if (s->infinite) return kappa > tol ? 1.0 / kappa : 0.0;
+    double mx = fabs(w[n - 1]) > fabs(w[0]) ? fabs(w[n - 1]) : fabs(w[0]);
+    return 64.0 * 2.220446049250313e-16 * (double)n * mx;
+}
+
+double cls_lcl_schedule_f(const cls_lcl_schedule *s, double kappa, int valid)
+{
+    if (s->infinite) return valid && kappa > 0 ? 1.0 / kappa : 0.0;
     if (kappa == 0.0) return cls_lcl_schedule_horizon(s);
     double phi = cls_lcl_schedule_phi(s, kappa);
     /* For |t kappa| tiny, phi/kappa loses nothing: phi comes from expm1. */
@@ -92,11 +98,11 @@ cls_status cls_lcl_gd_closed(int64_t M, const double *A, const double *B, const 
     } else if ((st = cls_lcl_eig(M, B, QB, wb))) {
         goto done;
     }
-    double tol = fabs(wa[M - 1]) * fabs(wb[M - 1]) * 1e-14 * (double)M;
+    double ta = cls_lcl_eig_tol(M, wa), tb = cls_lcl_eig_tol(M, wb);
     cls_lcl_mm(M, 0, C, 0, QB, T);
     cls_lcl_mm(M, 1, QA, 0, T, X);
     for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < M; j++) X[i * M + j] *= cls_lcl_schedule_f(s, wa[i] * wb[j], tol);
+        for (int64_t j = 0; j < M; j++) X[i * M + j] *= cls_lcl_schedule_f(s, wa[i] * wb[j], wa[i] > ta && wb[j] > tb);
     cls_lcl_mm(M, 0, QA, 0, X, T);
     cls_lcl_mm(M, 0, T, 1, QB, W);
 done:

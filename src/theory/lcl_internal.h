@@ -22,7 +22,8 @@ struct cls_lcl_model {
     double *F;            /* 2M x 2M factor with F F^T = [[G1, CS], [CS, G2]] */
     double sum_rho2;      /* sum_i rho_i^2 */
     double approx;        /* A */
-    double kappa_tol;     /* products below this count as zero (pseudo-inverse) */
+    double tol1, tol2;    /* eigenvalues at or below these count as zero (pseudo-inverse) */
+    int64_t i0, j0;       /* first indices with L1 > tol1, L2 > tol2 (ascending order) */
 };
 
 /* Symmetric eigendecomposition of an n x n row-major matrix: Q (columns are
@@ -33,8 +34,12 @@ cls_status cls_lcl_eig(int64_t n, const double *A, double *Q, double *w);
 void cls_lcl_mm(int64_t n, int ta, const double *A, int tb, const double *B, double *C);
 
 /* f(kappa) = phi(kappa)/kappa with its kappa -> 0 limit (t); for an infinite
- * schedule 1/kappa above tol and 0 below. */
-double cls_lcl_schedule_f(const cls_lcl_schedule *s, double kappa, double tol);
+ * schedule 1/kappa on valid pairs (both eigenvalues numerically nonzero) and
+ * 0 otherwise (the pseudo-inverse). */
+double cls_lcl_schedule_f(const cls_lcl_schedule *s, double kappa, int valid);
+
+/* Eigenvalues at or below this are numerically zero: 64 eps M lambda_max. */
+double cls_lcl_eig_tol(int64_t n, const double *w_ascending);
 
 /* Set BLAS threads for the duration of a call; returns the previous count. */
 int cls_lcl_blas_threads(int threads);

@@ -169,15 +169,17 @@ static cls_status model_build(cls_lcl_model *m)
     T = NULL;
 
     /* C~ = Q1^T C_S Q2; W* = Q1 [C~ / kappa] Q2^T on the numerical range. */
-    double lmax = fabs(m->L1[M - 1]) * fabs(m->L2[M - 1]);
-    m->kappa_tol = lmax * 1e-14 * (double)M;
+    m->tol1 = cls_lcl_eig_tol(M, m->L1);
+    m->tol2 = cls_lcl_eig_tol(M, m->L2);
+    for (m->i0 = 0; m->i0 < M && !(m->L1[m->i0] > m->tol1); m->i0++) {}
+    for (m->j0 = 0; m->j0 < M && !(m->L2[m->j0] > m->tol2); m->j0++) {}
     cls_lcl_mm(M, 0, m->CS, 0, m->Q2, tmp);
     cls_lcl_mm(M, 1, m->Q1, 0, tmp, m->Ct);
     double fit = 0.0;
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < M; j++) {
             double k = m->L1[i] * m->L2[j], ct = m->Ct[i * M + j];
-            if (k > m->kappa_tol) {
+            if (i >= m->i0 && j >= m->j0) {
                 tmp[i * M + j] = ct / k;
                 fit += ct * ct / k;
             } else {
@@ -340,10 +342,7 @@ double cls_lcl_model_dim(const cls_lcl_model *m, double t)
      * by a two-pointer walk, O(M). */
     if (!(t > 0)) return 0.0;
     if (isinf(t)) {
-        double n = 0;
-        for (int64_t i = 0; i < m->M; i++)
-            for (int64_t j = 0; j < m->M; j++) n += (m->L1[i] * m->L2[j] > m->kappa_tol);
-        return n;
+        return (double)(m->M - m->i0) * (double)(m->M - m->j0);
     }
     const int64_t M = m->M;
     double count = 0.0;

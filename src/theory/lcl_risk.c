@@ -76,7 +76,7 @@ static cls_status e_draw(const cls_lcl_model *m, int64_t N, cls_lcl_sampler samp
     if ((st = cls_lcl_eig(M, w[EW_G1H], w[EW_Q1], e1))) goto done;
     if ((st = cls_lcl_eig(M, w[EW_G2H], w[EW_Q2], e2))) goto done;
     *kmax = e1[M - 1] * e2[M - 1];
-    double tol = fabs(*kmax) * 1e-14 * (double)M;
+    double t1 = cls_lcl_eig_tol(M, e1), t2 = cls_lcl_eig_tol(M, e2);
     /* Xi = C^ - G1^ W* G2^ */
     cls_lcl_mm(M, 0, w[EW_G1H], 0, m->Wstar, w[EW_T]);
     memcpy(w[EW_XI], w[EW_CH], MM * sizeof(double));
@@ -96,8 +96,9 @@ static cls_status e_draw(const cls_lcl_model *m, int64_t N, cls_lcl_sampler samp
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < M; j++) {
                 double k = e1[i] * e2[j];
-                double f = cls_lcl_schedule_f(&sch[s], k, tol);
-                double phi = sch[s].infinite ? (k > tol ? 1.0 : 0.0) : cls_lcl_schedule_phi(&sch[s], k);
+                int valid = e1[i] > t1 && e2[j] > t2;
+                double f = cls_lcl_schedule_f(&sch[s], k, valid);
+                double phi = sch[s].infinite ? (valid ? 1.0 : 0.0) : cls_lcl_schedule_phi(&sch[s], k);
                 Xb[i * M + j] = (phi - 1.0) * w[EW_WT][i * M + j];
                 Xv[i * M + j] = f * w[EW_XT][i * M + j];
             }
@@ -274,10 +275,10 @@ cls_status cls_lcl_risk(const cls_lcl_model *m, const cls_lcl_config *c, cls_lcl
     if (c->mode == CLS_LCL_MODE_P) {
         warn_unstable(s, kpop, "population G", &r);
         double b = 0.0, v = 0.0;
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < M; j++) {
+        /* pairs with a numerically zero eigenvalue are outside the range: not learnable, in A */
+        for (int64_t i = m->i0; i < M; i++)
+            for (int64_t j = m->j0; j < M; j++) {
                 double k = m->L1[i] * m->L2[j];
-                if (!(k > m->kappa_tol)) continue; /* outside the range: not learnable, in A */
                 double ct2 = m->Ct[i * M + j] * m->Ct[i * M + j];
                 double phi = cls_lcl_schedule_phi(s, k);
                 b += (1.0 - phi) * (1.0 - phi) * ct2 / k;
@@ -360,10 +361,9 @@ cls_status cls_lcl_p_curve(const cls_lcl_model *m, double lr, int nt, const doub
         double g;
         constant_schedule(&s, &n, &g, steps[k], lr);
         double b = 0.0, v = 0.0;
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < M; j++) {
+        for (int64_t i = m->i0; i < M; i++)
+            for (int64_t j = m->j0; j < M; j++) {
                 double kap = m->L1[i] * m->L2[j];
-                if (!(kap > m->kappa_tol)) continue;
                 double ct2 = m->Ct[i * M + j] * m->Ct[i * M + j];
                 double phi = cls_lcl_schedule_phi(&s, kap);
                 b += (1.0 - phi) * (1.0 - phi) * ct2 / kap;
