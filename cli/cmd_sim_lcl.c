@@ -161,12 +161,14 @@ static int plot_sweep(const char *csv, const char *png, const cls_lcl_sweep_resu
                      "set key top right\nset title 'lcl S%d: measured slope %.3f, predicted %.3f (%s)' noenhanced\n"
                      "set xlabel '%s'\nset ylabel '%s'\n"
                      "plot '%s' every ::1 using %d:%d with points pt 7 ps 1.2 title 'measured (%s)' noenhanced",
-                     term, png, r->sweep, r->slope, r->predicted_slope, r->predicted_text, r->x_label, r->y_label,
-                     csv, r->xcol + 1, r->ycol + 1, r->colnames[r->ycol]);
+                     term, png, r->sweep, r->slope, r->predicted_slope, r->predicted_text, r->x_label,
+                     r->sweep == 5 ? "excess risk E R - R* (t = inf)" : r->y_label, csv, r->xcol + 1,
+                     (r->sweep == 5 ? 3 : r->ycol) + 1, r->colnames[r->sweep == 5 ? 3 : r->ycol]);
     if (r->predcol >= 0)
         n += snprintf(script + n, sizeof script - (size_t)n,
                       ", '%s' every ::1 using %d:%d with lines lw 2 title 'predicted (%s)' noenhanced",
-                      csv, r->xcol + 1, r->predcol + 1, r->sweep == 3 ? "D_M(t)" : r->predicted_text);
+                      csv, r->xcol + 1, r->predcol + 1,
+                      r->sweep == 3 ? "D_M(t)" : r->sweep == 5 ? "c M^-min(b-1,a) + M^2/(2N)" : r->predicted_text);
     if (r->sweep == 5)
         n += snprintf(script + n, sizeof script - (size_t)n,
                       ", '%s' every ::1 using 1:2 with linespoints title 'approx A', '%s' every ::1 using 1:3 with linespoints title 'variance'",

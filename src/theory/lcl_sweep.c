@@ -153,7 +153,7 @@ static cls_status sweep_s1_s5(const cls_lcl_sweep_config *c, cls_lcl_data data, 
     out->predicted_slope = -fmin(data.b - 1.0, a);
     snprintf(out->predicted_text, sizeof out->predicted_text, "-min(b-1, a)");
     snprintf(out->x_label, sizeof out->x_label, "sketch size M");
-    snprintf(out->y_label, sizeof out->y_label, s5 ? "excess risk (t = inf)" : "approximation error A");
+    snprintf(out->y_label, sizeof out->y_label, s5 ? "approximation error A (S5)" : "approximation error A");
     out->predcol = s5 ? 4 : 3;
     if (!s5) return fit_and_predict(out, 1);
     /* S5: fit A(M), then predicted risk = c M^-min(b-1,a) + M^2/(2N). */
