@@ -159,7 +159,7 @@ static int plot_sweep(const char *csv, const char *png, const cls_lcl_sweep_resu
     int n = snprintf(script, sizeof script,
                      "%s\nset output '%s'\nset datafile separator ','\nset logscale xy\nset grid\n"
                      "set key top right\nset title 'lcl S%d: measured slope %.3f, predicted %.3f (%s)' noenhanced\n"
-                     "set xlabel '%s'\nset ylabel '%s'\n"
+                     "set xlabel '%s' noenhanced\nset ylabel '%s' noenhanced\n"
                      "plot '%s' every ::1 using %d:%d with points pt 7 ps 1.2 title 'measured (%s)' noenhanced",
                      term, png, r->sweep, r->slope, r->predicted_slope, r->predicted_text, r->x_label,
                      r->sweep == 5 ? "excess risk E R - R* (t = inf)" : r->y_label, csv, r->xcol + 1,
