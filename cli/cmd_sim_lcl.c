@@ -252,14 +252,12 @@ int cmd_sim_lcl(int argc, char **argv)
     const char *sketch = NULL, *outdir = ".", *schedule_text = NULL;
     double *grid = NULL, *tgrid = NULL;
     int ngrid = 0, ntgrid = 0, rc = CLI_OK;
-    int steps_set = 0, lr_set = 0, a2_set = 0;
+    int steps_set = 0, lr_set = 0, a2_set = 0, draws_set = 0;
 
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        const char *o = long_opts[0].name; /* replaced below for messages */
-        (void)o;
         switch (c) {
         case OPT_D: if (!cli_parse_int64("--d", optarg, &data.d)) goto usage_fail; d_set = 1; break;
         case OPT_M: if (!cli_parse_int64("--M", optarg, &M)) goto usage_fail; M_set = 1; break;
@@ -293,7 +291,7 @@ int cmd_sim_lcl(int argc, char **argv)
         case OPT_SKETCH: sketch = optarg; break;
         case OPT_SEED: if (!cli_parse_int64("--seed", optarg, &seed)) goto usage_fail; break;
         case OPT_DATA_SEED: if (!cli_parse_int64("--data-seed", optarg, &data_seed)) goto usage_fail; break;
-        case OPT_DRAWS: if (!cli_parse_int64("--draws", optarg, &draws)) goto usage_fail; break;
+        case OPT_DRAWS: if (!cli_parse_int64("--draws", optarg, &draws)) goto usage_fail; draws_set = 1; break;
         case OPT_MC: if (!cli_parse_int64("--monte-carlo", optarg, &mc)) goto usage_fail; break;
         case OPT_SAMPLER:
             if (strcmp(optarg, "auto") == 0) sampler = CLS_LCL_SAMPLER_AUTO;
@@ -334,7 +332,7 @@ int cmd_sim_lcl(int argc, char **argv)
         sc.t_grid = tgrid;
         sc.nt = ntgrid;
         sc.lr = lr_set ? lr : 0.0;
-        sc.draws = draws == 16 ? 0 : draws;
+        sc.draws = draws_set ? draws : 0;
         sc.seed = (uint64_t)seed;
         sc.data_seed = (uint64_t)data_seed;
         sc.threads = threads;
@@ -443,9 +441,11 @@ int cmd_sim_lcl(int argc, char **argv)
         for (int k = 0; k < r.nwarnings; k++) cJSON_AddItemToArray(w, cJSON_CreateString(r.warnings[k]));
         cli_json_print(o);
     } else {
-        printf("lcl: mode %s, d = %lld, M = %lld, N = %s%lld, t = %g (lr %g), D_M(t) = %g\n",
-               mode == CLS_LCL_MODE_E ? "E" : "P", (long long)data.d, (long long)Mused, N ? "" : "inf",
-               (long long)(N ? N : 0), r.t, r.lr, r.D_M);
+        char ntext[32];
+        if (N > 0) snprintf(ntext, sizeof ntext, "%lld", (long long)N);
+        else snprintf(ntext, sizeof ntext, "inf");
+        printf("lcl: mode %s, d = %lld, M = %lld, N = %s, t = %g (lr %g), D_M(t) = %g\n",
+               mode == CLS_LCL_MODE_E ? "E" : "P", (long long)data.d, (long long)Mused, ntext, r.t, r.lr, r.D_M);
         printf("  R*        %12.6f\n", r.R_star);
         printf("  approx    %12.6f\n", r.approx);
         if (mode == CLS_LCL_MODE_E) {

@@ -138,7 +138,7 @@ static cls_status e_draws(const cls_lcl_model *m, int64_t N, cls_lcl_sampler sam
     for (int64_t r = 0; r < draws; r++) {
         cls_rng rng;
         cls_rng_seed_stream(&rng, seed, (uint64_t)r);
-        cls_lcl_sampler ur;
+        cls_lcl_sampler ur = sampler;
         cls_status st = e_draw(m, N, sampler, &rng, ns, sch, bias + r * ns, var + r * ns, cross + r * ns,
                                &kmax[r], &ur);
         if (st) worker_fail(&err, st);
@@ -230,6 +230,16 @@ static cls_status config_check(const cls_lcl_model *m, const cls_lcl_config *c)
         return cls_set_error(CLS_E_INVALID_ARG, "lcl: Wishart sampling needs N >= 2M = %lld (got N = %lld)",
                              (long long)(2 * m->M), (long long)c->N);
     const cls_lcl_schedule *s = &c->schedule;
+    if (c->monte_carlo > 0 && !s->infinite) {
+        /* iterated GD costs 4 M^3 flops a step: refuse what would run for days */
+        double steps = 0.0;
+        for (int k = 0; k < s->nseg && s->steps; k++) steps += (double)s->steps[k];
+        double flops = 4.0 * (double)m->M * (double)m->M * (double)m->M * steps * (double)c->monte_carlo;
+        if (flops > 1e15)
+            return cls_set_error(CLS_E_INVALID_ARG, "lcl: the Monte Carlo check would iterate %.3g GD steps of M = %lld "
+                                 "(%.3g flops); reduce the steps or the number of datasets",
+                                 steps * (double)c->monte_carlo, (long long)m->M, flops);
+    }
     if (!s->infinite) {
         if (s->nseg < 1 || !s->steps || !s->lr) return cls_set_error(CLS_E_INVALID_ARG, "lcl: the step schedule is empty");
         for (int k = 0; k < s->nseg; k++) {

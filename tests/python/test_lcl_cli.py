@@ -19,8 +19,9 @@ def run(*args, check=True):
     return p
 
 
-def closed_form(S, d, a, b, rho0, N, L, lr):
+def closed_form(S, d, a, b, rho0, N, L, lr, segments=None):
     """Mode-P expected risk terms from the spec, written independently in NumPy."""
+    segments = segments or [(L, lr)]
     i = np.arange(1, d + 1)
     lam = i ** -a
     rho = rho0 * i ** (-b / 2)
@@ -29,11 +30,15 @@ def closed_form(S, d, a, b, rho0, N, L, lr):
     w, Q = np.linalg.eigh(G)
     Ct = Q.T @ Cs @ Q
     k = np.outer(w, w)
-    phi = 1 - np.power(1 - lr * k, L)
+    prod = np.ones_like(k)
+    for n, g in segments:
+        prod *= np.power(1 - g * k, n)
+    phi = 1 - prod
+    t = sum(n * g for n, g in segments)
     A = 0.5 * np.sum(rho ** 2) - 0.5 * np.sum(Ct ** 2 / k)
     B = 0.5 * np.sum((1 - phi) ** 2 * Ct ** 2 / k)
     V = 0.5 / N * np.sum(phi ** 2 * (k + Ct ** 2) / k)
-    D = np.sum(k * (L * lr) >= 1)
+    D = np.sum(k * t >= 1)
     return dict(R_star=-0.5 * np.sum(rho ** 2), approx=A, bias=B, variance=V, excess=A + B + V, D_M=D)
 
 
@@ -63,6 +68,15 @@ def test_sketch_reproduces_closed_form(ref_sketch, dtype):
     assert out["risk"] == pytest.approx(out["R_star"] + out["excess"], rel=1e-12)
     for key in ["R_star", "approx", "bias", "variance", "cross", "excess", "risk", "t", "lr", "D_M"]:
         assert key in out
+
+
+def test_schedule_matches_closed_form(ref_sketch):
+    S, p64, _ = ref_sketch
+    out = json.loads(run("--sketch", p64, "--N", 500, "--schedule", "100:0.9,7:2.0,250:0.2", "--json").stdout)
+    want = closed_form(S, 400, 1.5, 2.0, 0.9, 500, None, None, [(100, 0.9), (7, 2.0), (250, 0.2)])
+    for key in ["bias", "variance", "excess"]:
+        assert out[key] == pytest.approx(want[key], rel=1e-8), key
+    assert out["t"] == pytest.approx(100 * 0.9 + 7 * 2.0 + 250 * 0.2, rel=1e-12)
 
 
 def test_spec_reference_numbers(ref_sketch):
