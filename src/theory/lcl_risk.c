@@ -329,6 +329,8 @@ cls_status cls_lcl_risk(const cls_lcl_model *m, const cls_lcl_config *c, cls_lcl
     }
     r.excess = r.approx + r.bias + r.variance + r.cross;
     r.risk = r.R_star + r.excess;
+    if (!isfinite(r.excess))
+        cls_lcl_warn(&r, "GD diverged: the risk terms are not finite (lower the step below the stability bound)");
     if (c->monte_carlo > 0) {
         if ((st = monte_carlo(m, c, &r))) return st;
         if (c->mode == CLS_LCL_MODE_P && c->sampler == CLS_LCL_SAMPLER_AUTO && c->N < 2 * M)

@@ -173,6 +173,7 @@ static cls_status sweep_s1_s5(const cls_lcl_sweep_config *c, cls_lcl_data data, 
     cls_free(x);
     cls_free(y);
     out->predcol = 4;
+    out->predicted_effective = out->predicted_slope;
     double best = INFINITY, bestp = INFINITY;
     for (int i = 0; i < n; i++) {
         double M = T(i, 0);
