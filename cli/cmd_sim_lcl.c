@@ -1,8 +1,473 @@
-/* Placeholder until its issue lands: replaced by the real command. */
+/* clscale sim lcl: sketched linear contrastive learning, one point (the five
+ * risk terms) or one of the spec's sweeps S1..S6 (CSV, fitted slopes against
+ * the predicted exponents, a gnuplot plot). */
 #include "cli.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *CMD = "sim lcl";
+
+static void usage(FILE *out)
+{
+    fputs("usage: clscale sim lcl [options]\n"
+          "       clscale sim lcl --sweep S1|S2|S3|S4|S5|S6 [--out DIR] [options]\n\n"
+          "Sketched linear contrastive learning: full-batch GD on a bilinear score of sketched\n"
+          "views, with the excess risk split into approximation, GD bias, GD variance and a\n"
+          "cross term (specs/lcl.md). GD is evaluated in closed form for any number of steps.\n\n"
+          "data and sketch:\n"
+          "  --d D              ambient dimension (default 4000; sweeps: 8000, S4 16000, S6 4000)\n"
+          "  --M M              sketch size, M <= d (default 64; sweeps S2/S3 512, S4 1024, S6 128)\n"
+          "  --a A              spectrum exponent lambda_i = i^-a, a > 1 (default 1.5)\n"
+          "  --a2 A2            view-2 spectrum exponent, asymmetric views (default: = a)\n"
+          "  --b B              correlation exponent rho_i = rho0 i^(-b/2), b > 1 (default 2)\n"
+          "  --rho0 R           correlation scale in (0, 1) (default 0.9)\n"
+          "  --sketch S.npy     use this M x d sketch (float32/float64) instead of a Gaussian one\n"
+          "  --seed S           sketch seed (default 1)\n\n"
+          "training and risk:\n"
+          "  --N N              samples, or 'inf' for no variance (default 1000; sweep S5 100000)\n"
+          "  --steps L          GD steps, or 'inf' to run to convergence (default 1000)\n"
+          "  --lr G             step size (default 0.5/(lambda_max(G1) lambda_max(G2)) of the sketch;\n"
+          "                     mode E warns if a draw's empirical G^ makes it unstable)\n"
+          "  --schedule L1:G1,L2:G2,...  piecewise-constant step schedule (replaces --steps/--lr)\n"
+          "  --mode P|E         negatives: P population, E in-batch N^2 pairs (default P)\n"
+          "  --draws K          mode E: datasets averaged (default 16; sweep S6 4)\n"
+          "  --monte-carlo K    also simulate K datasets with iterated GD (default 0 = off)\n"
+          "  --sampler S        datasets: auto|wishart|explicit|full (default auto: Wishart\n"
+          "                     when N >= 2M, explicit samples otherwise)\n"
+          "  --data-seed S      dataset seed (default 1)\n"
+          "  --threads T        threads, 0 = all cores (default 0)\n"
+          "  --json             print one JSON object on one line\n\n"
+          "sweeps:\n"
+          "  --sweep SK         S1 A vs M | S2 bias vs t | S3 2N*variance vs t and D_M(t) |\n"
+          "                     S4 best-t B+V vs N | S5 risk vs M at t = inf | S6 as S4 in mode E\n"
+          "  --out DIR          where lcl_SK.csv and lcl_SK.png go (default .)\n"
+          "  --grid V1,V2,...   custom values of the swept axis (M, t or N)\n"
+          "  --t-grid T1,...    custom horizons searched for the best t (S4, S6)\n"
+          "  --no-plot          skip the gnuplot plot\n"
+          "  --help             this text\n", out);
+}
+
+enum { OPT_D = 256, OPT_M, OPT_N, OPT_STEPS, OPT_LR, OPT_SCHEDULE, OPT_A, OPT_A2, OPT_B, OPT_RHO0,
+       OPT_MODE, OPT_SKETCH, OPT_SEED, OPT_DATA_SEED, OPT_DRAWS, OPT_MC, OPT_SAMPLER, OPT_THREADS,
+       OPT_JSON, OPT_SWEEP, OPT_OUT, OPT_GRID, OPT_TGRID, OPT_NOPLOT, OPT_HELP };
+
+static const struct option long_opts[] = {
+    {"d", required_argument, 0, OPT_D}, {"M", required_argument, 0, OPT_M},
+    {"N", required_argument, 0, OPT_N}, {"steps", required_argument, 0, OPT_STEPS},
+    {"lr", required_argument, 0, OPT_LR}, {"schedule", required_argument, 0, OPT_SCHEDULE},
+    {"a", required_argument, 0, OPT_A}, {"a2", required_argument, 0, OPT_A2},
+    {"b", required_argument, 0, OPT_B}, {"rho0", required_argument, 0, OPT_RHO0},
+    {"mode", required_argument, 0, OPT_MODE}, {"sketch", required_argument, 0, OPT_SKETCH},
+    {"seed", required_argument, 0, OPT_SEED}, {"data-seed", required_argument, 0, OPT_DATA_SEED},
+    {"draws", required_argument, 0, OPT_DRAWS}, {"monte-carlo", required_argument, 0, OPT_MC},
+    {"sampler", required_argument, 0, OPT_SAMPLER}, {"threads", required_argument, 0, OPT_THREADS},
+    {"json", no_argument, 0, OPT_JSON}, {"sweep", required_argument, 0, OPT_SWEEP},
+    {"out", required_argument, 0, OPT_OUT}, {"grid", required_argument, 0, OPT_GRID},
+    {"t-grid", required_argument, 0, OPT_TGRID}, {"no-plot", no_argument, 0, OPT_NOPLOT},
+    {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
+
+static const char *sampler_name(cls_lcl_sampler s)
+{
+    switch (s) {
+    case CLS_LCL_SAMPLER_WISHART: return "wishart";
+    case CLS_LCL_SAMPLER_EXPLICIT: return "explicit";
+    case CLS_LCL_SAMPLER_FULL: return "full";
+    default: return "auto";
+    }
+}
+
+/* "L1:G1,L2:G2" into segments; returns 0 after a usage error. */
+static int parse_schedule(const char *text, int *nseg, int64_t **steps, double **lr)
+{
+    int n = 1;
+    for (const char *p = text; *p; p++) n += (*p == ',');
+    int64_t *s = malloc((size_t)n * sizeof *s);
+    double *g = malloc((size_t)n * sizeof *g);
+    char *copy = strdup(text), *save = NULL;
+    int k = 0, ok = s && g && copy;
+    for (char *tok = ok ? strtok_r(copy, ",", &save) : NULL; ok && tok; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        if (!colon) {
+            cli_usage_error(CMD, "--schedule: segment '%s' is not STEPS:LR", tok);
+            ok = 0;
+            break;
+        }
+        *colon = 0;
+        if (!cli_parse_int64("--schedule steps", tok, &s[k]) || !cli_parse_double("--schedule lr", colon + 1, &g[k])) {
+            ok = 0;
+            break;
+        }
+        if (s[k] < 0 || !(g[k] > 0)) {
+            cli_usage_error(CMD, "--schedule: segment %d needs steps >= 0 and lr > 0", k + 1);
+            ok = 0;
+            break;
+        }
+        k++;
+    }
+    free(copy);
+    if (!ok || k == 0) {
+        if (ok) cli_usage_error(CMD, "--schedule is empty");
+        free(s);
+        free(g);
+        return 0;
+    }
+    *nseg = k;
+    *steps = s;
+    *lr = g;
+    return 1;
+}
+
+static void print_warnings(int n, char w[][256])
+{
+    for (int k = 0; k < n; k++) cli_warning("%s", w[k]);
+}
+
+/* Measured exponents the spec reports for its own settings (specs/lcl.md). */
+static const char *spec_measured(int sweep, double a, double b)
+{
+    struct { int s; double a, b; const char *v; } t[] = {
+        {1, 1.5, 2, "-1.016"}, {1, 1.5, 3, "-1.54"}, {1, 3, 3, "-2.02"},
+        {2, 1.5, 2, "-0.379"}, {2, 2, 2, "-0.262"}, {4, 1.5, 2, "-0.298"}, {4, 1.5, 3, "-0.426"}};
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++)
+        if (t[k].s == sweep && t[k].a == a && t[k].b == b) return t[k].v;
+    return NULL;
+}
+
+static int write_csv(const char *path, const cls_lcl_sweep_result *r)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return cli_error("cannot write %s", path);
+    for (int c = 0; c < r->ncols; c++) fprintf(f, "%s%s", c ? "," : "", r->colnames[c]);
+    fputc('\n', f);
+    for (int i = 0; i < r->npoints; i++) {
+        for (int c = 0; c < r->ncols; c++) fprintf(f, "%s%.10g", c ? "," : "", r->table[(size_t)i * r->ncols + c]);
+        fputc('\n', f);
+    }
+    if (fclose(f) != 0) return cli_error("cannot write %s", path);
+    return CLI_OK;
+}
+
+static int plot_sweep(const char *csv, const char *png, const cls_lcl_sweep_result *r)
+{
+    const char *term = cli_gnuplot_terminal(png);
+    if (!term) return CLI_FAIL;
+    char script[4096];
+    int n = snprintf(script, sizeof script,
+                     "%s\nset output '%s'\nset datafile separator ','\nset logscale xy\nset grid\n"
+                     "set key top right\nset title 'lcl S%d: measured slope %.3f, predicted %.3f (%s)' noenhanced\n"
+                     "set xlabel '%s' noenhanced\nset ylabel '%s' noenhanced\n"
+                     "plot '%s' every ::1 using %d:%d with points pt 7 ps 1.2 title 'measured (%s)' noenhanced",
+                     term, png, r->sweep, r->slope, r->predicted_slope, r->predicted_text, r->x_label,
+                     r->sweep == 5 ? "excess risk E R - R* (t = inf)" : r->y_label, csv, r->xcol + 1,
+                     (r->sweep == 5 ? 3 : r->ycol) + 1, r->colnames[r->sweep == 5 ? 3 : r->ycol]);
+    if (r->predcol >= 0)
+        n += snprintf(script + n, sizeof script - (size_t)n,
+                      ", '%s' every ::1 using %d:%d with lines lw 2 title 'predicted (%s)' noenhanced",
+                      csv, r->xcol + 1, r->predcol + 1,
+                      r->sweep == 3 ? "D_M(t)" : r->sweep == 5 ? "c M^-min(b-1,a) + M^2/(2N)" : r->predicted_text);
+    if (r->sweep == 5)
+        n += snprintf(script + n, sizeof script - (size_t)n,
+                      ", '%s' every ::1 using 1:2 with linespoints title 'approx A', '%s' every ::1 using 1:3 with linespoints title 'variance'",
+                      csv, csv);
+    snprintf(script + n, sizeof script - (size_t)n, "\nunset output\n");
+    return cli_gnuplot_run(script, png);
+}
+
+static int run_sweep(cls_lcl_sweep_config *sc, const char *outdir, int json, int plot)
+{
+    cls_lcl_sweep_result r;
+    double t0 = cls_now_seconds();
+    cls_status st = cls_lcl_sweep_run(sc, &r);
+    if (st) return cli_status_error(st, "sim lcl sweep");
+    double secs = cls_now_seconds() - t0;
+    struct stat sb;
+    if (stat(outdir, &sb) != 0 && mkdir(outdir, 0777) != 0) {
+        cls_lcl_sweep_result_free(&r);
+        return cli_error("cannot create directory %s", outdir);
+    }
+    char csv[4096], png[4096];
+    snprintf(csv, sizeof csv, "%s/lcl_S%d.csv", outdir, sc->sweep);
+    snprintf(png, sizeof png, "%s/lcl_S%d.png", outdir, sc->sweep);
+    int rc = write_csv(csv, &r);
+    if (rc == CLI_OK && plot) rc = plot_sweep(csv, png, &r);
+    print_warnings(r.nwarnings, r.warnings);
+    const char *spec = spec_measured(sc->sweep, sc->data.a, sc->data.b);
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        char name[8];
+        snprintf(name, sizeof name, "S%d", sc->sweep);
+        cJSON_AddStringToObject(o, "sweep", name);
+        cJSON_AddNumberToObject(o, "points", r.npoints);
+        cJSON_AddNumberToObject(o, "M", (double)r.M);
+        cJSON_AddNumberToObject(o, "d", (double)r.d);
+        cJSON_AddNumberToObject(o, "slope_measured", r.slope);
+        cJSON_AddNumberToObject(o, "slope_predicted", r.predicted_slope);
+        cJSON_AddNumberToObject(o, "slope_predicted_effective", r.predicted_effective);
+        cJSON_AddStringToObject(o, "predicted", r.predicted_text);
+        if (spec) cJSON_AddNumberToObject(o, "slope_spec_measured", atof(spec));
+        if (sc->sweep == 5) {
+            cJSON_AddNumberToObject(o, "M_opt_measured", r.x_opt);
+            cJSON_AddNumberToObject(o, "M_opt_predicted", r.x_opt_predicted);
+        }
+        cJSON_AddStringToObject(o, "csv", csv);
+        cJSON_AddNumberToObject(o, "seconds", secs);
+        cli_json_print(o);
+    } else {
+        printf("lcl sweep S%d: a = %g, b = %g, rho0 = %g, d = %lld, M = %lld%s (%.2f s)\n", sc->sweep,
+               sc->data.a, sc->data.b, sc->data.rho0, (long long)r.d, (long long)r.M,
+               sc->sweep == 1 || sc->sweep == 5 ? " (largest)" : "", secs);
+        for (int c = 0; c < r.ncols; c++) printf("%s%14s", c ? " " : "", r.colnames[c]);
+        putchar('\n');
+        for (int i = 0; i < r.npoints; i++) {
+            for (int c = 0; c < r.ncols; c++) printf("%s%14.6g", c ? " " : "", r.table[(size_t)i * r.ncols + c]);
+            putchar('\n');
+        }
+        printf("\n%-32s %-12s %-12s %s\n", "fit (log-log least squares)", "measured", "predicted", "spec measured");
+        printf("%-32s %-12.4f %-12.4f %s\n", r.y_label, r.slope, r.predicted_slope, spec ? spec : "-");
+        if (sc->sweep == 4 || sc->sweep == 6)
+            printf("%-32s %-12s %-12.4f (slope of (N/ln N)^-(b-1)/(b+1) on this grid)\n", "  with the log correction", "",
+                   r.predicted_effective);
+        printf("predicted: %s\n", r.predicted_text);
+        if (sc->sweep == 5) printf("argmin M: measured %.0f, predicted %.1f\n", r.x_opt, r.x_opt_predicted);
+        printf("csv: %s\n", csv);
+        if (plot) printf("plot: %s\n", png);
+    }
+    cls_lcl_sweep_result_free(&r);
+    return rc;
+}
 
 int cmd_sim_lcl(int argc, char **argv)
 {
-    (void)argc;
-    return cli_error("'%s' is not available in this build yet", argv[0]);
+    cls_lcl_data data;
+    cls_lcl_data_default(&data);
+    int64_t M = 64, N = 1000, steps = 1000, draws = 16, mc = 0, d_set = 0, M_set = 0, N_set = 0;
+    int64_t seed = 1, data_seed = 1;
+    double lr = 0.0;
+    int mode = CLS_LCL_MODE_P, threads = 0, json = 0, sweep = 0, plot = 1, steps_inf = 0;
+    cls_lcl_sampler sampler = CLS_LCL_SAMPLER_AUTO;
+    const char *sketch = NULL, *outdir = ".", *schedule_text = NULL;
+    double *grid = NULL, *tgrid = NULL;
+    int ngrid = 0, ntgrid = 0, rc = CLI_OK;
+    int steps_set = 0, lr_set = 0, a2_set = 0, draws_set = 0;
+
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_D: if (!cli_parse_int64("--d", optarg, &data.d)) goto usage_fail; d_set = 1; break;
+        case OPT_M: if (!cli_parse_int64("--M", optarg, &M)) goto usage_fail; M_set = 1; break;
+        case OPT_N:
+            if (strcmp(optarg, "inf") == 0) N = 0;
+            else if (!cli_parse_int64("--N", optarg, &N) || N < 1) {
+                if (N < 1) cli_error("--N must be >= 1 or 'inf'");
+                goto usage_fail;
+            }
+            N_set = 1;
+            break;
+        case OPT_STEPS:
+            if (strcmp(optarg, "inf") == 0) steps_inf = 1;
+            else if (!cli_parse_int64("--steps", optarg, &steps) || steps < 0) {
+                if (steps < 0) cli_error("--steps must be >= 0 or 'inf'");
+                goto usage_fail;
+            }
+            steps_set = 1;
+            break;
+        case OPT_LR: if (!cli_parse_double("--lr", optarg, &lr)) goto usage_fail; lr_set = 1; break;
+        case OPT_SCHEDULE: schedule_text = optarg; break;
+        case OPT_A: if (!cli_parse_double("--a", optarg, &data.a)) goto usage_fail; break;
+        case OPT_A2: if (!cli_parse_double("--a2", optarg, &data.a2)) goto usage_fail; a2_set = 1; break;
+        case OPT_B: if (!cli_parse_double("--b", optarg, &data.b)) goto usage_fail; break;
+        case OPT_RHO0: if (!cli_parse_double("--rho0", optarg, &data.rho0)) goto usage_fail; break;
+        case OPT_MODE:
+            if (strcmp(optarg, "P") == 0 || strcmp(optarg, "p") == 0) mode = CLS_LCL_MODE_P;
+            else if (strcmp(optarg, "E") == 0 || strcmp(optarg, "e") == 0) mode = CLS_LCL_MODE_E;
+            else { rc = cli_usage_error(CMD, "--mode must be P or E, not '%s'", optarg); goto out; }
+            break;
+        case OPT_SKETCH: sketch = optarg; break;
+        case OPT_SEED: if (!cli_parse_int64("--seed", optarg, &seed)) goto usage_fail; break;
+        case OPT_DATA_SEED: if (!cli_parse_int64("--data-seed", optarg, &data_seed)) goto usage_fail; break;
+        case OPT_DRAWS: if (!cli_parse_int64("--draws", optarg, &draws)) goto usage_fail; draws_set = 1; break;
+        case OPT_MC: if (!cli_parse_int64("--monte-carlo", optarg, &mc)) goto usage_fail; break;
+        case OPT_SAMPLER:
+            if (strcmp(optarg, "auto") == 0) sampler = CLS_LCL_SAMPLER_AUTO;
+            else if (strcmp(optarg, "wishart") == 0) sampler = CLS_LCL_SAMPLER_WISHART;
+            else if (strcmp(optarg, "explicit") == 0) sampler = CLS_LCL_SAMPLER_EXPLICIT;
+            else if (strcmp(optarg, "full") == 0) sampler = CLS_LCL_SAMPLER_FULL;
+            else { rc = cli_usage_error(CMD, "--sampler must be auto, wishart, explicit or full, not '%s'", optarg); goto out; }
+            break;
+        case OPT_THREADS: if (!cli_parse_int("--threads", optarg, &threads)) goto usage_fail; break;
+        case OPT_JSON: json = 1; break;
+        case OPT_SWEEP:
+            if ((optarg[0] == 'S' || optarg[0] == 's') && optarg[1] >= '1' && optarg[1] <= '6' && !optarg[2]) sweep = optarg[1] - '0';
+            else { rc = cli_usage_error(CMD, "--sweep must be one of S1..S6, not '%s'", optarg); goto out; }
+            break;
+        case OPT_OUT: outdir = optarg; break;
+        case OPT_GRID: free(grid); grid = NULL; if (!cli_parse_double_list("--grid", optarg, &grid, &ngrid)) goto usage_fail; break;
+        case OPT_TGRID: free(tgrid); tgrid = NULL; if (!cli_parse_double_list("--t-grid", optarg, &tgrid, &ntgrid)) goto usage_fail; break;
+        case OPT_NOPLOT: plot = 0; break;
+        case 'h':
+        case OPT_HELP: usage(stdout); rc = CLI_OK; goto out;
+        default:
+            rc = cli_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (optind < argc) { rc = cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]); goto out; }
+    (void)a2_set;
+
+    if (sweep) {
+        cls_lcl_sweep_config sc;
+        cls_lcl_sweep_config_default(&sc, sweep);
+        sc.data = data;
+        if (!d_set) sc.data.d = 0;
+        sc.M = M_set ? M : 0;
+        sc.N = N_set ? N : 0;
+        sc.grid = grid;
+        sc.ngrid = ngrid;
+        sc.t_grid = tgrid;
+        sc.nt = ntgrid;
+        sc.lr = lr_set ? lr : 0.0;
+        sc.draws = draws_set ? draws : 0;
+        sc.seed = (uint64_t)seed;
+        sc.data_seed = (uint64_t)data_seed;
+        sc.threads = threads;
+        if (sketch || mode == CLS_LCL_MODE_E || mc || schedule_text || steps_set)
+            cli_warning("--sketch, --mode, --monte-carlo, --schedule and --steps do not apply to sweeps (ignored)");
+        rc = run_sweep(&sc, outdir, json, plot);
+        goto out;
+    }
+
+    /* ---- one point ---- */
+    cls_lcl_model *model = NULL;
+    cls_status st;
+    if (sketch) {
+        double *S = NULL;
+        int64_t rows = 0, cols = 0;
+        if ((st = cls_npy_load_matrix_f64(sketch, &S, &rows, &cols))) { rc = cli_status_error(st, "--sketch"); goto out; }
+        if ((M_set && rows != M) || (d_set && cols != data.d)) {
+            free(S);
+            rc = cli_usage_error(CMD, "--sketch %s is %lld x %lld, but --M %lld / --d %lld were given", sketch,
+                                 (long long)rows, (long long)cols, (long long)M, (long long)data.d);
+            goto out;
+        }
+        M = rows;
+        data.d = cols;
+        st = cls_lcl_model_create_sketch(&model, &data, S, M, threads);
+        free(S);
+    } else {
+        st = cls_lcl_model_create(&model, &data, M, (uint64_t)seed, threads);
+    }
+    if (st) { rc = cli_status_error(st, "sim lcl"); goto out; }
+
+    cls_lcl_config cfg;
+    cls_lcl_config_default(&cfg);
+    cfg.mode = (cls_lcl_mode)mode;
+    cfg.N = N;
+    cfg.draws = draws;
+    cfg.monte_carlo = mc;
+    cfg.sampler = sampler;
+    cfg.seed = (uint64_t)data_seed;
+    cfg.threads = threads;
+    int64_t one_steps = steps;
+    double one_lr = lr_set ? lr : cls_lcl_model_default_lr(model);
+    int64_t *seg_steps = NULL;
+    double *seg_lr = NULL;
+    if (schedule_text) {
+        if (steps_set || lr_set) {
+            cls_lcl_model_free(model);
+            rc = cli_usage_error(CMD, "--schedule replaces --steps and --lr: give one or the other");
+            goto out;
+        }
+        if (!parse_schedule(schedule_text, &cfg.schedule.nseg, &seg_steps, &seg_lr)) {
+            cls_lcl_model_free(model);
+            rc = CLI_USAGE;
+            goto out;
+        }
+        cfg.schedule.steps = seg_steps;
+        cfg.schedule.lr = seg_lr;
+    } else if (steps_inf) {
+        cfg.schedule.infinite = 1;
+    } else {
+        cfg.schedule.nseg = 1;
+        cfg.schedule.steps = &one_steps;
+        cfg.schedule.lr = &one_lr;
+    }
+    cls_lcl_result r;
+    st = cls_lcl_risk(model, &cfg, &r);
+    int64_t Mused = cls_lcl_model_M(model);
+    cls_lcl_model_free(model);
+    free(seg_steps);
+    free(seg_lr);
+    if (st) { rc = cli_status_error(st, "sim lcl"); goto out; }
+    print_warnings(r.nwarnings, r.warnings);
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "R_star", r.R_star);
+        cJSON_AddNumberToObject(o, "approx", r.approx);
+        cJSON_AddNumberToObject(o, "bias", r.bias);
+        cJSON_AddNumberToObject(o, "variance", r.variance);
+        cJSON_AddNumberToObject(o, "cross", r.cross);
+        cJSON_AddNumberToObject(o, "excess", r.excess);
+        cJSON_AddNumberToObject(o, "risk", r.risk);
+        if (isinf(r.t)) cJSON_AddStringToObject(o, "t", "inf");
+        else cJSON_AddNumberToObject(o, "t", r.t);
+        cJSON_AddNumberToObject(o, "lr", r.lr);
+        cJSON_AddNumberToObject(o, "D_M", r.D_M);
+        cJSON_AddStringToObject(o, "mode", mode == CLS_LCL_MODE_E ? "E" : "P");
+        cJSON_AddNumberToObject(o, "M", (double)Mused);
+        cJSON_AddNumberToObject(o, "d", (double)data.d);
+        if (N > 0) cJSON_AddNumberToObject(o, "N", (double)N);
+        else cJSON_AddStringToObject(o, "N", "inf");
+        cJSON_AddNumberToObject(o, "lr_bound", r.lr_bound);
+        if (mode == CLS_LCL_MODE_E) {
+            cJSON_AddNumberToObject(o, "draws", (double)r.draws);
+            cJSON_AddNumberToObject(o, "bias_se", r.bias_se);
+            cJSON_AddNumberToObject(o, "variance_se", r.variance_se);
+            cJSON_AddNumberToObject(o, "cross_se", r.cross_se);
+            cJSON_AddNumberToObject(o, "excess_se", r.excess_se);
+        }
+        if (mc > 0) {
+            cJSON_AddNumberToObject(o, "mc_excess", r.mc_excess);
+            cJSON_AddNumberToObject(o, "mc_se", r.mc_se);
+            cJSON_AddNumberToObject(o, "mc_runs", (double)r.mc_runs);
+        }
+        if (mode == CLS_LCL_MODE_E || mc > 0) cJSON_AddStringToObject(o, "sampler", sampler_name(r.sampler_used));
+        cJSON *w = cJSON_AddArrayToObject(o, "warnings");
+        for (int k = 0; k < r.nwarnings; k++) cJSON_AddItemToArray(w, cJSON_CreateString(r.warnings[k]));
+        cli_json_print(o);
+    } else {
+        char ntext[32];
+        if (N > 0) snprintf(ntext, sizeof ntext, "%lld", (long long)N);
+        else snprintf(ntext, sizeof ntext, "inf");
+        printf("lcl: mode %s, d = %lld, M = %lld, N = %s, t = %g (lr %g), D_M(t) = %g\n",
+               mode == CLS_LCL_MODE_E ? "E" : "P", (long long)data.d, (long long)Mused, ntext, r.t, r.lr, r.D_M);
+        printf("  R*        %12.6f\n", r.R_star);
+        printf("  approx    %12.6f\n", r.approx);
+        if (mode == CLS_LCL_MODE_E) {
+            printf("  bias      %12.6f  +- %.6f\n", r.bias, r.bias_se);
+            printf("  variance  %12.6f  +- %.6f\n", r.variance, r.variance_se);
+            printf("  cross     %12.6f  +- %.6f\n", r.cross, r.cross_se);
+            printf("  excess    %12.6f  +- %.6f  (%lld draws)\n", r.excess, r.excess_se, (long long)r.draws);
+        } else {
+            printf("  bias      %12.6f\n  variance  %12.6f\n  cross     %12.6f\n  excess    %12.6f  (exact expectation)\n",
+                   r.bias, r.variance, r.cross, r.excess);
+        }
+        printf("  risk      %12.6f\n", r.risk);
+        if (mc > 0)
+            printf("  Monte Carlo (iterated GD, %lld datasets, %s sampler): excess %.6f +- %.6f\n", (long long)r.mc_runs,
+                   sampler_name(r.sampler_used), r.mc_excess, r.mc_se);
+    }
+out:
+    free(grid);
+    free(tgrid);
+    return rc;
+usage_fail:
+    rc = CLI_USAGE;
+    goto out;
 }
