@@ -7,18 +7,22 @@
  *
  * Row tiles never straddle the A/B boundary (tiles 0..tpp-1 cover A, the next
  * tpp cover B), so every tile is a contiguous block of a, b, grad_a or grad_b
- * and no copy of Z is needed.
+ * and no copy of Z is needed; a positive pos(i) is never in i's own tile.
  *
- * Forward: each row tile I walks every column tile J once (sgemm into a
- * per-thread T x T buffer) and merges a running (max, sum) per row in double.
- * Backward: with G_ij = w(P_ij - q_ij), P_ij = e^{X_ij - lse_i},
+ * X is symmetric, so only the tiles X_IJ with I <= J are computed (sgemm into
+ * a per-thread T x T buffer). Forward: an off-diagonal tile updates the
+ * running (max, sum) of the rows of I along its rows and of the rows of J
+ * along its columns, in double. Backward, with G_ij = w(P_ij - q_ij),
+ * P_ij = e^{X_ij - lse_i}:
  *   dL/dz_i = s * sum_j (G_ij + G_ji) z_j,
- * and because X is symmetric G_ji is computable from the same tile X_IJ using
- * lse_j. So row tile I rebuilds X_IJ once per J, forms H = G + G^T on it and
- * does dZ_I += s*H*Z_J: every gradient row has one owner, no reduction, and a
- * row tile's arithmetic does not depend on which thread runs it -> the result
- * is bit-identical for any thread count. Executed FLOPs: 2N^2d forward +
- * 4N^2d backward = 24 n^2 d.
+ * and H = G_IJ + G_JI^T is formed on the same tile (using lse_i and lse_j),
+ * then dZ_I += s*H*Z_J and dZ_J += s*H^T*Z_I.
+ * Ownership: the tile pairs are scheduled as a round-robin tournament (see
+ * ntx_schedule): within a round no row tile appears twice, so every row's
+ * LSE state and gradient rows have one writer per round, and rounds run in a
+ * fixed order. A tile's arithmetic does not depend on which thread runs it ->
+ * bit-identical results for any thread count. Executed FLOPs: (2n)^2 d forward
+ * + 3 (2n)^2 d backward = 16 n^2 d (+ O(n*T*d) for the diagonal tiles).
  *
  * dL/ds = sum_ij G_ij X_ij / s, accumulated element-wise in double during the
  * backward (note <dZ, Z> = 2 s dL/ds here, since Z enters X twice). */
@@ -90,84 +94,157 @@ static inline double row_sum(const float *x, int64_t j0, int64_t j1)
     return s;
 }
 
-/* Forward: lse[2n] (double) and the reduced loss. */
+/* Which tiles task k works on in round r, so that within a round no tile is
+ * touched twice and over all rounds every unordered pair of tiles {I, J}
+ * (I < J) and every diagonal tile (I, I) is visited exactly once:
+ *   round 0: task k -> (k, k), k < nT;
+ *   rounds 1..M-1 (M = nT rounded up to even): the circle method of a
+ *   round-robin tournament: task 0 -> (M-1, c), task k -> (c+k, c-k) mod (M-1),
+ *   c = r - 1. Pairs with the phantom tile M-1 = nT (odd nT) are skipped.
+ * Returns 0 for a skipped task. */
+static int ntx_schedule(int64_t nT, int64_t r, int64_t k, int64_t *ti, int64_t *tj)
+{
+    if (r == 0) {
+        *ti = *tj = k;
+        return 1;
+    }
+    const int64_t M = nT + (nT & 1), c = r - 1;
+    int64_t x, y;
+    if (k == 0) {
+        x = M - 1;
+        y = c;
+    } else {
+        x = (c + k) % (M - 1);
+        y = (c - k + (M - 1)) % (M - 1);
+    }
+    if (x >= nT || y >= nT) return 0;
+    *ti = x < y ? x : y;
+    *tj = x < y ? y : x;
+    return 1;
+}
+
+static int64_t ntx_rounds(int64_t nT) { return nT + (nT & 1); } /* 1 + (M - 1) */
+static int64_t ntx_tasks(int64_t nT, int64_t r) { return r == 0 ? nT : (nT + (nT & 1)) / 2; }
+
+/* Merge the entries x[j0..j1) of row state (m, l) with a running max. */
+static inline void row_merge(double *m, double *l, const float *x, int64_t j0, int64_t j1, float tmax)
+{
+    if (tmax == -INFINITY) return; /* nothing in this range */
+    const double mnew = tmax > *m ? tmax : *m;
+    *l = *l * exp(*m - mnew) + row_sumexp(x, j0, j1, (float)mnew); /* exp(-inf) = 0 at first */
+    *m = mnew;
+}
+
+/* Forward: lse[2n] (double) and the reduced loss. X is symmetric, so only the
+ * tiles X_IJ with I <= J are computed: rows of I merge a tile's rows, rows of
+ * J its columns (X_ji = X_ij). Per-row state (max, sum, linear terms) lives in
+ * lse / ws arrays of 2n doubles, owned per round by the one task touching it,
+ * and merged in round order: the same bits for any thread count. */
 static cls_status ntx_forward(double *loss_out, double *lse, const float *a, const float *b, int64_t n,
                               int64_t d, const cls_loss_options *o)
 {
     ntx_geom g;
     ntx_geom_init(&g, a, b, n, d, o);
     const int nt = cls_threads_resolve(o->threads);
-    const int64_t T = g.T, N = 2 * n;
+    const int64_t T = g.T, N = 2 * n, nT = g.ntiles;
     const float s = (float)o->logit_scale;
     const double eps = o->label_smoothing, unif = eps / (double)(N - 1);
-    /* per thread: T*T floats of logits + 3*T doubles of row state */
-    const size_t per_thread = (size_t)T * T * sizeof(float) + 3 * (size_t)T * sizeof(double);
+    /* per thread: T*T floats of logits, T floats of column maxima, 2T doubles of column sums */
+    const size_t per_thread = (size_t)T * T * sizeof(float) + (size_t)T * (sizeof(float) + 2 * sizeof(double));
     char *ws = cls_alloc(per_thread * (size_t)nt, "NT-Xent forward workspace");
-    double *tile_loss = cls_alloc((size_t)g.ntiles * sizeof(double), "NT-Xent tile losses");
-    if (!ws || !tile_loss) {
+    double *state = cls_alloc(3 * (size_t)N * sizeof(double), "NT-Xent row state");
+    if (!ws || !state) {
         cls_free(ws);
-        cls_free(tile_loss);
+        cls_free(state);
         return CLS_E_NOMEM;
     }
+    double *m = state, *l = state + N, *lin = state + 2 * N; /* lin: positive + smoothing terms */
+    for (int64_t i = 0; i < N; i++) m[i] = -INFINITY, l[i] = 0.0, lin[i] = 0.0;
     const int blas_prev = cls_blas_set_threads(1);
 #pragma omp parallel num_threads(nt)
     {
         char *mine = ws + per_thread * (size_t)omp_get_thread_num();
-        float *X = (float *)mine;
-        double *m = (double *)(mine + (size_t)T * T * sizeof(float));
-        double *l = m + T, *lin = l + T; /* lin: the linear terms (positive, smoothing) */
+        float *X = (float *)mine, *cmax = X + T * T;
+        double *csum = (double *)(cmax + T), *cxs = csum + T;
+        for (int64_t r = 0; r < ntx_rounds(nT); r++) {
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t ti = 0; ti < g.ntiles; ti++) {
-            int64_t r0, ri;
-            const float *ZI = ntx_tile(&g, ti, &r0, &ri, NULL);
-            for (int64_t i = 0; i < ri; i++) {
-                m[i] = -INFINITY;
-                l[i] = 0.0;
-                lin[i] = 0.0;
-            }
-            for (int64_t tj = 0; tj < g.ntiles; tj++) {
-                int64_t c0, cj;
+            for (int64_t k = 0; k < ntx_tasks(nT, r); k++) {
+                int64_t ti, tj, r0, ri, c0, cj;
+                if (!ntx_schedule(nT, r, k, &ti, &tj)) continue;
+                const float *ZI = ntx_tile(&g, ti, &r0, &ri, NULL);
                 const float *ZJ = ntx_tile(&g, tj, &c0, &cj, NULL);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ri, (int)cj, (int)d, s, ZI,
                             (int)d, ZJ, (int)d, 0.0f, X, (int)cj);
+                if (ti == tj) { /* diagonal tile: rows only, self excluded; no positives (other half) */
+                    for (int64_t i = 0; i < ri; i++) {
+                        const float *x = X + i * cj;
+                        float t1 = row_max(x, 0, i), t2 = row_max(x, i + 1, cj);
+                        const double mold = m[r0 + i];
+                        const double mnew = fmax(mold, fmax(t1, t2));
+                        if (mnew == -INFINITY) continue; /* a 1-row tile: only the diagonal */
+                        l[r0 + i] = l[r0 + i] * exp(mold - mnew) + row_sumexp(x, 0, i, (float)mnew) +
+                                    row_sumexp(x, i + 1, cj, (float)mnew);
+                        m[r0 + i] = mnew;
+                        if (eps > 0.0) lin[r0 + i] += unif * (row_sum(x, 0, i) + row_sum(x, i + 1, cj));
+                    }
+                    continue;
+                }
+                /* rows of I */
                 for (int64_t i = 0; i < ri; i++) {
                     const float *x = X + i * cj;
-                    const int64_t gi = r0 + i, dj = gi - c0, pj = ntx_pos(gi, n) - c0;
-                    /* the row's candidates in this tile: [0, cj) minus the diagonal */
-                    const int64_t cut = (dj >= 0 && dj < cj) ? dj : cj;
-                    const int64_t resume = cut < cj ? cut + 1 : cj;
-                    float tmax = row_max(x, 0, cut);
-                    float t2 = row_max(x, resume, cj);
-                    tmax = t2 > tmax ? t2 : tmax;
-                    if (pj >= 0 && pj < cj) lin[i] += (1.0 - eps) * (double)x[pj];
-                    if (eps > 0.0) lin[i] += unif * (row_sum(x, 0, cut) + row_sum(x, resume, cj));
-                    if (tmax == -INFINITY) continue; /* only the diagonal was here */
-                    const double mnew = tmax > m[i] ? tmax : m[i];
-                    const double part = row_sumexp(x, 0, cut, (float)mnew) +
-                                        row_sumexp(x, resume, cj, (float)mnew);
-                    l[i] = l[i] * exp(m[i] - mnew) + part; /* exp(-inf) = 0 on the first tile */
-                    m[i] = mnew;
+                    row_merge(m + r0 + i, l + r0 + i, x, 0, cj, row_max(x, 0, cj));
+                    const int64_t pj = ntx_pos(r0 + i, n) - c0;
+                    if (pj >= 0 && pj < cj) lin[r0 + i] += (1.0 - eps) * (double)x[pj];
+                    if (eps > 0.0) lin[r0 + i] += unif * row_sum(x, 0, cj);
+                }
+                /* rows of J = columns of the tile */
+                for (int64_t j = 0; j < cj; j++) cmax[j] = -INFINITY, csum[j] = 0.0, cxs[j] = 0.0;
+                for (int64_t i = 0; i < ri; i++) {
+                    const float *x = X + i * cj;
+#pragma omp simd
+                    for (int64_t j = 0; j < cj; j++) cmax[j] = x[j] > cmax[j] ? x[j] : cmax[j];
+                    if (eps > 0.0) {
+#pragma omp simd
+                        for (int64_t j = 0; j < cj; j++) cxs[j] += (double)x[j];
+                    }
+                }
+                for (int64_t j = 0; j < cj; j++) {
+                    const double mold = m[c0 + j], mnew = cmax[j] > mold ? cmax[j] : mold;
+                    l[c0 + j] *= exp(mold - mnew);
+                    m[c0 + j] = mnew;
+                    cmax[j] = (float)mnew;
+                }
+                for (int64_t i = 0; i < ri; i++) {
+                    const float *x = X + i * cj;
+#pragma omp simd
+                    for (int64_t j = 0; j < cj; j++) csum[j] += (double)cls_pair_expf(x[j] - cmax[j]);
+                }
+                for (int64_t j = 0; j < cj; j++) {
+                    l[c0 + j] += csum[j];
+                    const int64_t pi = ntx_pos(c0 + j, n) - r0;
+                    if (pi >= 0 && pi < ri) lin[c0 + j] += (1.0 - eps) * (double)X[pi * cj + j];
+                    if (eps > 0.0) lin[c0 + j] += unif * cxs[j];
                 }
             }
-            double acc = 0.0;
-            for (int64_t i = 0; i < ri; i++) {
-                lse[r0 + i] = m[i] + log(l[i]);
-                acc += lse[r0 + i] - lin[i];
-            }
-            tile_loss[ti] = acc;
         }
     }
     cls_blas_set_threads(blas_prev);
     double total = 0.0;
-    for (int64_t ti = 0; ti < g.ntiles; ti++) total += tile_loss[ti];
+    for (int64_t i = 0; i < N; i++) {
+        lse[i] = m[i] + log(l[i]);
+        total += lse[i] - lin[i];
+    }
     *loss_out = o->reduction == CLS_REDUCE_SUM ? total : total / (double)N;
     cls_free(ws);
-    cls_free(tile_loss);
+    cls_free(state);
     return CLS_OK;
 }
 
 /* Backward from lse[2n] (double): grad_a / grad_b (either may be NULL: its
- * sgemm is skipped) and dL/ds. */
+ * sgemm is skipped) and dL/ds. Tiles I <= J as in the forward: on an
+ * off-diagonal tile H = G_IJ + G_JI^T feeds dZ_I += s H Z_J and
+ * dZ_J += s H^T Z_I; a diagonal tile feeds dZ_I += s H_II Z_I. Each round
+ * touches every gradient tile at most once; rounds run in a fixed order. */
 static cls_status ntx_backward(float *grad_a, float *grad_b, double *grad_s, const double *lse,
                                const float *a, const float *b, int64_t n, int64_t d,
                                const cls_loss_options *o)
@@ -177,19 +254,19 @@ static cls_status ntx_backward(float *grad_a, float *grad_b, double *grad_s, con
     g.ga = grad_a;
     g.gb = grad_b;
     const int nt = cls_threads_resolve(o->threads);
-    const int64_t T = g.T, N = 2 * n;
+    const int64_t T = g.T, N = 2 * n, nT = g.ntiles;
     const float s = (float)o->logit_scale;
     const double w = o->reduction == CLS_REDUCE_SUM ? 1.0 : 1.0 / (double)N;
     const double eps = o->label_smoothing, unif = eps / (double)(N - 1);
-    const float wf = (float)w, hunif = (float)(2.0 * w * unif);
+    const float wf = (float)w, hunif = (float)(2.0 * w * unif), hpos = (float)(2.0 * w * (1.0 - eps));
     float *ws = cls_alloc((size_t)T * T * sizeof(float) * (size_t)nt, "NT-Xent backward workspace");
-    double *tile_ds = cls_alloc((size_t)g.ntiles * sizeof(double), "NT-Xent tile scale gradients");
+    double *task_ds = cls_calloc((size_t)nT, sizeof(double), "NT-Xent task scale gradients");
     /* lse as an unevaluated float sum hi + lo: (x - hi) - lo keeps the exponent
      * accurate to float rounding of x even where |lse| is large (s = 100) */
     float *lhi = cls_alloc((size_t)(2 * N) * sizeof(float), "NT-Xent lse split");
-    if (!ws || !tile_ds || !lhi) {
+    if (!ws || !task_ds || !lhi) {
         cls_free(ws);
-        cls_free(tile_ds);
+        cls_free(task_ds);
         cls_free(lhi);
         return CLS_E_NOMEM;
     }
@@ -198,62 +275,66 @@ static cls_status ntx_backward(float *grad_a, float *grad_b, double *grad_s, con
         lhi[i] = (float)lse[i];
         llo[i] = (float)(lse[i] - (double)lhi[i]);
     }
+    if (grad_a) memset(grad_a, 0, (size_t)(n * d) * sizeof(float));
+    if (grad_b) memset(grad_b, 0, (size_t)(n * d) * sizeof(float));
     const int blas_prev = cls_blas_set_threads(1);
 #pragma omp parallel num_threads(nt)
     {
         float *X = ws + (size_t)T * T * (size_t)omp_get_thread_num();
+        for (int64_t r = 0; r < ntx_rounds(nT); r++) {
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t ti = 0; ti < g.ntiles; ti++) {
-            int64_t r0, ri;
-            float *dZI;
-            const float *ZI = ntx_tile(&g, ti, &r0, &ri, &dZI);
-            double ds = 0.0;
-            for (int64_t tj = 0; tj < g.ntiles; tj++) {
-                int64_t c0, cj;
-                const float *ZJ = ntx_tile(&g, tj, &c0, &cj, NULL);
+            for (int64_t k = 0; k < ntx_tasks(nT, r); k++) {
+                int64_t ti, tj, r0, ri, c0, cj;
+                float *dZI, *dZJ;
+                if (!ntx_schedule(nT, r, k, &ti, &tj)) continue;
+                const float *ZI = ntx_tile(&g, ti, &r0, &ri, &dZI);
+                const float *ZJ = ntx_tile(&g, tj, &c0, &cj, &dZJ);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ri, (int)cj, (int)d, s, ZI,
                             (int)d, ZJ, (int)d, 0.0f, X, (int)cj);
                 const float *hiJ = lhi + c0, *loJ = llo + c0;
+                double hx = 0.0; /* sum H_ij X_ij over the computed entries */
                 for (int64_t i = 0; i < ri; i++) {
                     float *x = X + i * cj;
-                    const int64_t gi = r0 + i, dj = gi - c0, pj = ntx_pos(gi, n) - c0;
-                    const float hi = lhi[gi], lo = llo[gi];
-                    const int64_t cut = (dj >= 0 && dj < cj) ? dj : cj;
-                    const int64_t resume = cut < cj ? cut + 1 : cj;
-                    double px = 0.0, xs = 0.0; /* sum P_ij X_ij and sum X_ij over j != i */
+                    const float hi = lhi[r0 + i], lo = llo[r0 + i];
+                    const int64_t cut = ti == tj ? i : cj, resume = ti == tj ? i + 1 : cj;
+                    const int64_t pj = ntx_pos(r0 + i, n) - c0;
                     const float xpos = (pj >= 0 && pj < cj) ? x[pj] : 0.0f;
+                    double acc = 0.0;
                     for (int seg = 0; seg < 2; seg++) {
                         const int64_t j0 = seg ? resume : 0, j1 = seg ? cj : cut;
-#pragma omp simd reduction(+ : px, xs)
+#pragma omp simd reduction(+ : acc)
                         for (int64_t j = j0; j < j1; j++) {
                             const float v = x[j];
-                            const float p1 = cls_pair_expf((v - hi) - lo);
-                            const float p2 = cls_pair_expf((v - hiJ[j]) - loJ[j]);
-                            px += (double)p1 * (double)v;
-                            xs += (double)v;
-                            x[j] = wf * (p1 + p2) - hunif; /* H_ij = G_ij + G_ji */
+                            const float h = wf * (cls_pair_expf((v - hi) - lo) + cls_pair_expf((v - hiJ[j]) - loJ[j])) - hunif;
+                            acc += (double)h * (double)v;
+                            x[j] = h; /* H_ij = G_ij + G_ji */
                         }
                     }
-                    if (cut < cj) x[cut] = 0.0f; /* no self-similarity */
+                    if (ti == tj) x[i] = 0.0f; /* no self-similarity */
                     if (pj >= 0 && pj < cj) {
-                        x[pj] -= (float)(2.0 * w * (1.0 - eps));
-                        ds -= w * (1.0 - eps) * (double)xpos;
+                        x[pj] -= hpos;
+                        acc -= (double)hpos * (double)xpos;
                     }
-                    ds += w * (px - unif * xs);
+                    hx += acc;
                 }
+                /* sum_ij G_ij X_ij: an off-diagonal tile stands for both (I,J) and
+                 * (J,I); a diagonal tile holds each unordered pair twice */
+                task_ds[k] += ti == tj ? 0.5 * hx : hx;
                 if (dZI)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ri, (int)d, (int)cj, s,
-                                X, (int)cj, ZJ, (int)d, tj == 0 ? 0.0f : 1.0f, dZI, (int)d);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ri, (int)d, (int)cj, s, X,
+                                (int)cj, ZJ, (int)d, 1.0f, dZI, (int)d);
+                if (dZJ && ti != tj)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cj, (int)d, (int)ri, s, X,
+                                (int)cj, ZI, (int)d, 1.0f, dZJ, (int)d);
             }
-            tile_ds[ti] = ds;
         }
     }
     cls_blas_set_threads(blas_prev);
     double total = 0.0;
-    for (int64_t ti = 0; ti < g.ntiles; ti++) total += tile_ds[ti];
+    for (int64_t k = 0; k < nT; k++) total += task_ds[k];
     if (grad_s) *grad_s = total / o->logit_scale;
     cls_free(ws);
-    cls_free(tile_ds);
+    cls_free(task_ds);
     cls_free(lhi);
     return CLS_OK;
 }
