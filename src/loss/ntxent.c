@@ -160,7 +160,7 @@ static cls_status ntx_forward(double *loss_out, double *lse, const float *a, con
     }
     double *m = state, *l = state + N, *lin = state + 2 * N; /* lin: positive + smoothing terms */
     for (int64_t i = 0; i < N; i++) m[i] = -INFINITY, l[i] = 0.0, lin[i] = 0.0;
-    const int blas_prev = cls_blas_set_threads(1);
+    const cls_pair_threads saved_threads = cls_pair_blas_serial();
 #pragma omp parallel num_threads(nt)
     {
         char *mine = ws + per_thread * (size_t)omp_get_thread_num();
@@ -228,7 +228,7 @@ static cls_status ntx_forward(double *loss_out, double *lse, const float *a, con
             }
         }
     }
-    cls_blas_set_threads(blas_prev);
+    cls_pair_threads_restore(saved_threads);
     double total = 0.0;
     for (int64_t i = 0; i < N; i++) {
         lse[i] = m[i] + log(l[i]);
@@ -277,7 +277,7 @@ static cls_status ntx_backward(float *grad_a, float *grad_b, double *grad_s, con
     }
     if (grad_a) memset(grad_a, 0, (size_t)(n * d) * sizeof(float));
     if (grad_b) memset(grad_b, 0, (size_t)(n * d) * sizeof(float));
-    const int blas_prev = cls_blas_set_threads(1);
+    const cls_pair_threads saved_threads = cls_pair_blas_serial();
 #pragma omp parallel num_threads(nt)
     {
         float *X = ws + (size_t)T * T * (size_t)omp_get_thread_num();
@@ -329,7 +329,7 @@ static cls_status ntx_backward(float *grad_a, float *grad_b, double *grad_s, con
             }
         }
     }
-    cls_blas_set_threads(blas_prev);
+    cls_pair_threads_restore(saved_threads);
     double total = 0.0;
     for (int64_t k = 0; k < nT; k++) total += task_ds[k];
     if (grad_s) *grad_s = total / o->logit_scale;
@@ -366,7 +366,10 @@ cls_status cls_ntxent_backward(float *grad_a, float *grad_b, double *grad_logit_
     if (!grad_a || !grad_b || !lse)
         return cls_set_error(CLS_E_INVALID_ARG, "NT-Xent backward: %s is NULL",
                              !grad_a ? "grad_a" : !grad_b ? "grad_b" : "lse");
-    if ((st = cls_check_finite_f32(lse, 1, 2 * n, "lse"))) return cls_error_context(st, "NT-Xent backward");
+    for (int64_t i = 0; i < 2 * n; i++)
+        if (!isfinite(lse[i]))
+            return cls_set_error(CLS_E_NONFINITE, "NT-Xent backward: lse[%lld] is %s", (long long)i,
+                                 isnan(lse[i]) ? "NaN" : "Inf");
     double *lse64 = cls_alloc((size_t)(2 * n) * sizeof(double), "NT-Xent lse");
     if (!lse64) return CLS_E_NOMEM;
     for (int64_t i = 0; i < 2 * n; i++) lse64[i] = lse[i];

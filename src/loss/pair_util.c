@@ -1,6 +1,7 @@
 /* Input validation and tile choice shared by the NT-Xent and SigLIP kernels. */
 #include "pair_util.h"
 
+#include <limits.h>
 #include <math.h>
 
 /* Checks on everything but the array values (shared by the f32 and f64 paths). */
@@ -14,6 +15,9 @@ static cls_status check_common(const char *loss, const void *a, const void *b, i
                              (long long)n, (long long)d);
     size_t bytes;
     if (!cls_size_mul(&bytes, 2 * n, d, (int64_t)sizeof(double))) return CLS_E_INVALID_ARG;
+    if (d > INT_MAX)
+        return cls_set_error(CLS_E_UNSUPPORTED, "%s: dimension %lld exceeds the BLAS index range", loss,
+                             (long long)d);
     if (!isfinite(o->logit_scale) || o->logit_scale <= 0.0)
         return cls_set_error(CLS_E_INVALID_ARG, "%s: logit scale must be positive and finite (got %g)",
                              loss, o->logit_scale);

@@ -12,6 +12,7 @@
 
 #include "loss_internal.h"
 
+#include <omp.h>
 #include <stdint.h>
 
 /* e^x in float, relative error ~2 ulp on [-87, 88]; 0 below -87 (so e^-inf is
@@ -55,6 +56,29 @@ static inline float cls_pair_log1pf_unit(float e)
     p = p * t2 + 1.0f / 3.0f;
     p = p * t2 + 1.0f;
     return 2.0f * t * p;
+}
+
+/* BLAS calls made from our parallel regions must run single-threaded; with a
+ * team of one thread OpenMP reports no parallel region and OpenBLAS would fan
+ * out, so BLAS is pinned to one thread for the duration of a kernel.
+ * OpenBLAS's OpenMP build also resets the caller's OpenMP default team size
+ * when its thread count is set, so that is saved and restored as well. */
+typedef struct {
+    int blas, omp;
+} cls_pair_threads;
+
+static inline cls_pair_threads cls_pair_blas_serial(void)
+{
+    cls_pair_threads saved;
+    saved.omp = omp_get_max_threads();
+    saved.blas = cls_blas_set_threads(1);
+    return saved;
+}
+
+static inline void cls_pair_threads_restore(cls_pair_threads saved)
+{
+    cls_blas_set_threads(saved.blas);
+    omp_set_num_threads(saved.omp);
 }
 
 /* Validate what every NT-Xent / SigLIP entry point receives: non-NULL arrays,

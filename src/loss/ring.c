@@ -358,7 +358,7 @@ cls_status cls_clip_ring_compute(cls_loss_result *result, float *grad_a, float *
     const double w = options->reduction == CLS_REDUCE_SUM ? 0.5 : 1.0 / (2.0 * (double)n);
     const double e = options->label_smoothing;
     ring_block rb = {A, NULL, n_local, 0, d, T, (float)options->logit_scale, nt, 0};
-    const int blas_prev = cls_blas_set_threads(1);
+    const cls_pair_threads saved_threads = cls_pair_blas_serial();
 
     /* ================= forward ================= */
     for (int64_t i = 0; i < n_local; i++) rm[i] = -INFINITY, rl[i] = 0.0;
@@ -472,7 +472,7 @@ cls_status cls_clip_ring_compute(cls_loss_result *result, float *grad_a, float *
     MPI_Wait(&sD, MPI_STATUS_IGNORE);
     MPI_Wait(&sBprev, MPI_STATUS_IGNORE);
     MPI_Wait(&sCprev, MPI_STATUS_IGNORE);
-    cls_blas_set_threads(blas_prev);
+    cls_pair_threads_restore(saved_threads);
     part[1] = ds;
 
     /* scalars: every rank sums the per-rank parts in rank order -> same bits */

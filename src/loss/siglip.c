@@ -60,7 +60,7 @@ static cls_status siglip_run(cls_loss_result *result, float *grad_a, float *grad
         cls_free(acc);
         return CLS_E_NOMEM;
     }
-    const int blas_prev = cls_blas_set_threads(1);
+    const cls_pair_threads saved_threads = cls_pair_blas_serial();
 #pragma omp parallel num_threads(nt)
     {
         float *X = ws + (size_t)T * T * (size_t)omp_get_thread_num();
@@ -105,7 +105,7 @@ static cls_status siglip_run(cls_loss_result *result, float *grad_a, float *grad
             }
         }
     }
-    cls_blas_set_threads(blas_prev);
+    cls_pair_threads_restore(saved_threads);
     double loss = 0.0, gb = 0.0, gs = 0.0;
     for (int64_t ti = 0; ti < nT; ti++) {
         loss += acc[3 * ti];
