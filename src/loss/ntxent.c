@@ -1,27 +1,399 @@
-/* Placeholder: the ntxent kernels (fast and reference) are being written. */
-#include "loss_internal.h"
+/* NT-Xent (SimCLR) in tiles: memory O(n*d + threads*tile*tile), never n^2.
+ *
+ * Z = [A; B] (N = 2n rows), X = s*Z*Z^T with the diagonal excluded, positive
+ * of row i is its other view pos(i) = i +- n. Per row
+ *   loss_i = lse_i - (1-eps)*X_{i,pos(i)} - eps/(N-1) * sum_{j!=i} X_ij,
+ * lse_i = log sum_{j!=i} e^{X_ij}; the loss is the mean (or sum) over rows.
+ *
+ * Row tiles never straddle the A/B boundary (tiles 0..tpp-1 cover A, the next
+ * tpp cover B), so every tile is a contiguous block of a, b, grad_a or grad_b
+ * and no copy of Z is needed; a positive pos(i) is never in i's own tile.
+ *
+ * X is symmetric, so only the tiles X_IJ with I <= J are computed (sgemm into
+ * a per-thread T x T buffer). Forward: an off-diagonal tile updates the
+ * running (max, sum) of the rows of I along its rows and of the rows of J
+ * along its columns, in double. Backward, with G_ij = w(P_ij - q_ij),
+ * P_ij = e^{X_ij - lse_i}:
+ *   dL/dz_i = s * sum_j (G_ij + G_ji) z_j,
+ * and H = G_IJ + G_JI^T is formed on the same tile (using lse_i and lse_j),
+ * then dZ_I += s*H*Z_J and dZ_J += s*H^T*Z_I.
+ * Ownership: the tile pairs are scheduled as a round-robin tournament (see
+ * ntx_schedule): within a round no row tile appears twice, so every row's
+ * LSE state and gradient rows have one writer per round, and rounds run in a
+ * fixed order. A tile's arithmetic does not depend on which thread runs it ->
+ * bit-identical results for any thread count. Executed FLOPs: (2n)^2 d forward
+ * + 3 (2n)^2 d backward = 16 n^2 d (+ O(n*T*d) for the diagonal tiles).
+ *
+ * dL/ds = sum_ij G_ij X_ij / s, accumulated element-wise in double during the
+ * backward (note <dZ, Z> = 2 s dL/ds here, since Z enters X twice). */
+#include "pair_util.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+typedef struct {
+    const float *a, *b;
+    float *ga, *gb; /* gradients (backward only; either may be NULL) */
+    int64_t n, d, T, tpp, ntiles;
+} ntx_geom;
+
+static void ntx_geom_init(ntx_geom *g, const float *a, const float *b, int64_t n, int64_t d,
+                          const cls_loss_options *o)
+{
+    memset(g, 0, sizeof *g);
+    g->a = a;
+    g->b = b;
+    g->n = n;
+    g->d = d;
+    g->T = cls_pair_tile(o, n);
+    g->tpp = (n + g->T - 1) / g->T;
+    g->ntiles = 2 * g->tpp;
+}
+
+/* Rows of tile t: global index of the first row, count, pointer into a or b,
+ * and (if grad is non-NULL) pointer into grad_a / grad_b (NULL if absent). */
+static const float *ntx_tile(const ntx_geom *g, int64_t t, int64_t *g0, int64_t *rows, float **grad)
+{
+    int64_t part = t / g->tpp, start = (t % g->tpp) * g->T;
+    *rows = g->n - start < g->T ? g->n - start : g->T;
+    *g0 = part * g->n + start;
+    if (grad) {
+        float *base = part ? g->gb : g->ga;
+        *grad = base ? base + start * g->d : NULL;
+    }
+    return (part ? g->b : g->a) + start * g->d;
+}
+
+static inline int64_t ntx_pos(int64_t i, int64_t n) { return i < n ? i + n : i - n; }
+
+/* Max of x[j0..j1) (-inf when empty). */
+static inline float row_max(const float *x, int64_t j0, int64_t j1)
+{
+    float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (int64_t j = j0; j < j1; j++) m = x[j] > m ? x[j] : m;
+    return m;
+}
+
+/* sum e^{x_j - m} over [j0, j1), in double. */
+static inline double row_sumexp(const float *x, int64_t j0, int64_t j1, float m)
+{
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = j0; j < j1; j++) s += (double)cls_pair_expf(x[j] - m);
+    return s;
+}
+
+static inline double row_sum(const float *x, int64_t j0, int64_t j1)
+{
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = j0; j < j1; j++) s += (double)x[j];
+    return s;
+}
+
+/* Which tiles task k works on in round r, so that within a round no tile is
+ * touched twice and over all rounds every unordered pair of tiles {I, J}
+ * (I < J) and every diagonal tile (I, I) is visited exactly once:
+ *   round 0: task k -> (k, k), k < nT;
+ *   rounds 1..M-1 (M = nT rounded up to even): the circle method of a
+ *   round-robin tournament: task 0 -> (M-1, c), task k -> (c+k, c-k) mod (M-1),
+ *   c = r - 1. Pairs with the phantom tile M-1 = nT (odd nT) are skipped.
+ * Returns 0 for a skipped task. */
+static int ntx_schedule(int64_t nT, int64_t r, int64_t k, int64_t *ti, int64_t *tj)
+{
+    if (r == 0) {
+        *ti = *tj = k;
+        return 1;
+    }
+    const int64_t M = nT + (nT & 1), c = r - 1;
+    int64_t x, y;
+    if (k == 0) {
+        x = M - 1;
+        y = c;
+    } else {
+        x = (c + k) % (M - 1);
+        y = (c - k + (M - 1)) % (M - 1);
+    }
+    if (x >= nT || y >= nT) return 0;
+    *ti = x < y ? x : y;
+    *tj = x < y ? y : x;
+    return 1;
+}
+
+static int64_t ntx_rounds(int64_t nT) { return nT + (nT & 1); } /* 1 + (M - 1) */
+static int64_t ntx_tasks(int64_t nT, int64_t r) { return r == 0 ? nT : (nT + (nT & 1)) / 2; }
+
+/* Merge the entries x[j0..j1) of row state (m, l) with a running max. */
+static inline void row_merge(double *m, double *l, const float *x, int64_t j0, int64_t j1, float tmax)
+{
+    if (tmax == -INFINITY) return; /* nothing in this range */
+    const double mnew = tmax > *m ? tmax : *m;
+    *l = *l * exp(*m - mnew) + row_sumexp(x, j0, j1, (float)mnew); /* exp(-inf) = 0 at first */
+    *m = mnew;
+}
+
+/* Forward: lse[2n] (double) and the reduced loss. X is symmetric, so only the
+ * tiles X_IJ with I <= J are computed: rows of I merge a tile's rows, rows of
+ * J its columns (X_ji = X_ij). Per-row state (max, sum, linear terms) lives in
+ * lse / ws arrays of 2n doubles, owned per round by the one task touching it,
+ * and merged in round order: the same bits for any thread count. */
+static cls_status ntx_forward(double *loss_out, double *lse, const float *a, const float *b, int64_t n,
+                              int64_t d, const cls_loss_options *o)
+{
+    ntx_geom g;
+    ntx_geom_init(&g, a, b, n, d, o);
+    const int nt = cls_threads_resolve(o->threads);
+    const int64_t T = g.T, N = 2 * n, nT = g.ntiles;
+    const float s = (float)o->logit_scale;
+    const double eps = o->label_smoothing, unif = eps / (double)(N - 1);
+    /* per thread: T*T floats of logits, T floats of column maxima, 2T doubles of column sums */
+    const size_t per_thread = (size_t)T * T * sizeof(float) + (size_t)T * (sizeof(float) + 2 * sizeof(double));
+    char *ws = cls_alloc(per_thread * (size_t)nt, "NT-Xent forward workspace");
+    double *state = cls_alloc(3 * (size_t)N * sizeof(double), "NT-Xent row state");
+    if (!ws || !state) {
+        cls_free(ws);
+        cls_free(state);
+        return CLS_E_NOMEM;
+    }
+    double *m = state, *l = state + N, *lin = state + 2 * N; /* lin: positive + smoothing terms */
+    for (int64_t i = 0; i < N; i++) m[i] = -INFINITY, l[i] = 0.0, lin[i] = 0.0;
+    const cls_pair_threads saved_threads = cls_pair_blas_serial();
+#pragma omp parallel num_threads(nt)
+    {
+        char *mine = ws + per_thread * (size_t)omp_get_thread_num();
+        float *X = (float *)mine, *cmax = X + T * T;
+        double *csum = (double *)(cmax + T), *cxs = csum + T;
+        for (int64_t r = 0; r < ntx_rounds(nT); r++) {
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t k = 0; k < ntx_tasks(nT, r); k++) {
+                int64_t ti, tj, r0, ri, c0, cj;
+                if (!ntx_schedule(nT, r, k, &ti, &tj)) continue;
+                const float *ZI = ntx_tile(&g, ti, &r0, &ri, NULL);
+                const float *ZJ = ntx_tile(&g, tj, &c0, &cj, NULL);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ri, (int)cj, (int)d, s, ZI,
+                            (int)d, ZJ, (int)d, 0.0f, X, (int)cj);
+                if (ti == tj) { /* diagonal tile: rows only, self excluded; no positives (other half) */
+                    for (int64_t i = 0; i < ri; i++) {
+                        const float *x = X + i * cj;
+                        float t1 = row_max(x, 0, i), t2 = row_max(x, i + 1, cj);
+                        const double mold = m[r0 + i];
+                        const double mnew = fmax(mold, fmax(t1, t2));
+                        if (mnew == -INFINITY) continue; /* a 1-row tile: only the diagonal */
+                        l[r0 + i] = l[r0 + i] * exp(mold - mnew) + row_sumexp(x, 0, i, (float)mnew) +
+                                    row_sumexp(x, i + 1, cj, (float)mnew);
+                        m[r0 + i] = mnew;
+                        if (eps > 0.0) lin[r0 + i] += unif * (row_sum(x, 0, i) + row_sum(x, i + 1, cj));
+                    }
+                    continue;
+                }
+                /* rows of I */
+                for (int64_t i = 0; i < ri; i++) {
+                    const float *x = X + i * cj;
+                    row_merge(m + r0 + i, l + r0 + i, x, 0, cj, row_max(x, 0, cj));
+                    const int64_t pj = ntx_pos(r0 + i, n) - c0;
+                    if (pj >= 0 && pj < cj) lin[r0 + i] += (1.0 - eps) * (double)x[pj];
+                    if (eps > 0.0) lin[r0 + i] += unif * row_sum(x, 0, cj);
+                }
+                /* rows of J = columns of the tile */
+                for (int64_t j = 0; j < cj; j++) cmax[j] = -INFINITY, csum[j] = 0.0, cxs[j] = 0.0;
+                for (int64_t i = 0; i < ri; i++) {
+                    const float *x = X + i * cj;
+#pragma omp simd
+                    for (int64_t j = 0; j < cj; j++) cmax[j] = x[j] > cmax[j] ? x[j] : cmax[j];
+                    if (eps > 0.0) {
+#pragma omp simd
+                        for (int64_t j = 0; j < cj; j++) cxs[j] += (double)x[j];
+                    }
+                }
+                for (int64_t j = 0; j < cj; j++) {
+                    const double mold = m[c0 + j], mnew = cmax[j] > mold ? cmax[j] : mold;
+                    l[c0 + j] *= exp(mold - mnew);
+                    m[c0 + j] = mnew;
+                    cmax[j] = (float)mnew;
+                }
+                for (int64_t i = 0; i < ri; i++) {
+                    const float *x = X + i * cj;
+#pragma omp simd
+                    for (int64_t j = 0; j < cj; j++) csum[j] += (double)cls_pair_expf(x[j] - cmax[j]);
+                }
+                for (int64_t j = 0; j < cj; j++) {
+                    l[c0 + j] += csum[j];
+                    const int64_t pi = ntx_pos(c0 + j, n) - r0;
+                    if (pi >= 0 && pi < ri) lin[c0 + j] += (1.0 - eps) * (double)X[pi * cj + j];
+                    if (eps > 0.0) lin[c0 + j] += unif * cxs[j];
+                }
+            }
+        }
+    }
+    cls_pair_threads_restore(saved_threads);
+    double total = 0.0;
+    for (int64_t i = 0; i < N; i++) {
+        lse[i] = m[i] + log(l[i]);
+        total += lse[i] - lin[i];
+    }
+    *loss_out = o->reduction == CLS_REDUCE_SUM ? total : total / (double)N;
+    cls_free(ws);
+    cls_free(state);
+    return CLS_OK;
+}
+
+/* Backward from lse[2n] (double): grad_a / grad_b (either may be NULL: its
+ * sgemm is skipped) and dL/ds. Tiles I <= J as in the forward: on an
+ * off-diagonal tile H = G_IJ + G_JI^T feeds dZ_I += s H Z_J and
+ * dZ_J += s H^T Z_I; a diagonal tile feeds dZ_I += s H_II Z_I. Each round
+ * touches every gradient tile at most once; rounds run in a fixed order. */
+static cls_status ntx_backward(float *grad_a, float *grad_b, double *grad_s, const double *lse,
+                               const float *a, const float *b, int64_t n, int64_t d,
+                               const cls_loss_options *o)
+{
+    ntx_geom g;
+    ntx_geom_init(&g, a, b, n, d, o);
+    g.ga = grad_a;
+    g.gb = grad_b;
+    const int nt = cls_threads_resolve(o->threads);
+    const int64_t T = g.T, N = 2 * n, nT = g.ntiles;
+    const float s = (float)o->logit_scale;
+    const double w = o->reduction == CLS_REDUCE_SUM ? 1.0 : 1.0 / (double)N;
+    const double eps = o->label_smoothing, unif = eps / (double)(N - 1);
+    const float wf = (float)w, hunif = (float)(2.0 * w * unif), hpos = (float)(2.0 * w * (1.0 - eps));
+    float *ws = cls_alloc((size_t)T * T * sizeof(float) * (size_t)nt, "NT-Xent backward workspace");
+    double *task_ds = cls_calloc((size_t)nT, sizeof(double), "NT-Xent task scale gradients");
+    /* lse as an unevaluated float sum hi + lo: (x - hi) - lo keeps the exponent
+     * accurate to float rounding of x even where |lse| is large (s = 100) */
+    float *lhi = cls_alloc((size_t)(2 * N) * sizeof(float), "NT-Xent lse split");
+    if (!ws || !task_ds || !lhi) {
+        cls_free(ws);
+        cls_free(task_ds);
+        cls_free(lhi);
+        return CLS_E_NOMEM;
+    }
+    float *llo = lhi + N;
+    for (int64_t i = 0; i < N; i++) {
+        lhi[i] = (float)lse[i];
+        llo[i] = (float)(lse[i] - (double)lhi[i]);
+    }
+    if (grad_a) memset(grad_a, 0, (size_t)(n * d) * sizeof(float));
+    if (grad_b) memset(grad_b, 0, (size_t)(n * d) * sizeof(float));
+    const cls_pair_threads saved_threads = cls_pair_blas_serial();
+#pragma omp parallel num_threads(nt)
+    {
+        float *X = ws + (size_t)T * T * (size_t)omp_get_thread_num();
+        for (int64_t r = 0; r < ntx_rounds(nT); r++) {
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t k = 0; k < ntx_tasks(nT, r); k++) {
+                int64_t ti, tj, r0, ri, c0, cj;
+                float *dZI, *dZJ;
+                if (!ntx_schedule(nT, r, k, &ti, &tj)) continue;
+                const float *ZI = ntx_tile(&g, ti, &r0, &ri, &dZI);
+                const float *ZJ = ntx_tile(&g, tj, &c0, &cj, &dZJ);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ri, (int)cj, (int)d, s, ZI,
+                            (int)d, ZJ, (int)d, 0.0f, X, (int)cj);
+                const float *hiJ = lhi + c0, *loJ = llo + c0;
+                double hx = 0.0; /* sum H_ij X_ij over the computed entries */
+                for (int64_t i = 0; i < ri; i++) {
+                    float *x = X + i * cj;
+                    const float hi = lhi[r0 + i], lo = llo[r0 + i];
+                    const int64_t cut = ti == tj ? i : cj, resume = ti == tj ? i + 1 : cj;
+                    const int64_t pj = ntx_pos(r0 + i, n) - c0;
+                    const float xpos = (pj >= 0 && pj < cj) ? x[pj] : 0.0f;
+                    double acc = 0.0;
+                    for (int seg = 0; seg < 2; seg++) {
+                        const int64_t j0 = seg ? resume : 0, j1 = seg ? cj : cut;
+#pragma omp simd reduction(+ : acc)
+                        for (int64_t j = j0; j < j1; j++) {
+                            const float v = x[j];
+                            const float h = wf * (cls_pair_expf((v - hi) - lo) + cls_pair_expf((v - hiJ[j]) - loJ[j])) - hunif;
+                            acc += (double)h * (double)v;
+                            x[j] = h; /* H_ij = G_ij + G_ji */
+                        }
+                    }
+                    if (ti == tj) x[i] = 0.0f; /* no self-similarity */
+                    if (pj >= 0 && pj < cj) {
+                        x[pj] -= hpos;
+                        acc -= (double)hpos * (double)xpos;
+                    }
+                    hx += acc;
+                }
+                /* sum_ij G_ij X_ij: an off-diagonal tile stands for both (I,J) and
+                 * (J,I); a diagonal tile holds each unordered pair twice */
+                task_ds[k] += ti == tj ? 0.5 * hx : hx;
+                if (dZI)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ri, (int)d, (int)cj, s, X,
+                                (int)cj, ZJ, (int)d, 1.0f, dZI, (int)d);
+                if (dZJ && ti != tj)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cj, (int)d, (int)ri, s, X,
+                                (int)cj, ZI, (int)d, 1.0f, dZJ, (int)d);
+            }
+        }
+    }
+    cls_pair_threads_restore(saved_threads);
+    double total = 0.0;
+    for (int64_t k = 0; k < nT; k++) total += task_ds[k];
+    if (grad_s) *grad_s = total / o->logit_scale;
+    cls_free(ws);
+    cls_free(task_ds);
+    cls_free(lhi);
+    return CLS_OK;
+}
 
 cls_status cls_ntxent_forward(double *loss, float *lse, const float *a, const float *b, int64_t n,
                               int64_t d, const cls_loss_options *options)
 {
-    return cls_set_error(CLS_E_UNSUPPORTED, "NT-Xent is not implemented yet");
+    cls_status st = cls_pair_check_f32("NT-Xent", a, b, n, d, options, 0);
+    if (st) return st;
+    if (!loss || !lse) return cls_set_error(CLS_E_INVALID_ARG, "NT-Xent forward: %s is NULL", !loss ? "loss" : "lse");
+    double *lse64 = cls_alloc((size_t)(2 * n) * sizeof(double), "NT-Xent lse");
+    if (!lse64) return CLS_E_NOMEM;
+    double value;
+    st = ntx_forward(&value, lse64, a, b, n, d, options);
+    if (st == CLS_OK) {
+        for (int64_t i = 0; i < 2 * n; i++) lse[i] = (float)lse64[i];
+        *loss = value;
+    }
+    cls_free(lse64);
+    return st;
 }
 
 cls_status cls_ntxent_backward(float *grad_a, float *grad_b, double *grad_logit_scale, const float *lse,
                                const float *a, const float *b, int64_t n, int64_t d,
                                const cls_loss_options *options)
 {
-    return cls_set_error(CLS_E_UNSUPPORTED, "NT-Xent is not implemented yet");
+    cls_status st = cls_pair_check_f32("NT-Xent", a, b, n, d, options, 0);
+    if (st) return st;
+    if (!grad_a || !grad_b || !lse)
+        return cls_set_error(CLS_E_INVALID_ARG, "NT-Xent backward: %s is NULL",
+                             !grad_a ? "grad_a" : !grad_b ? "grad_b" : "lse");
+    for (int64_t i = 0; i < 2 * n; i++)
+        if (!isfinite(lse[i]))
+            return cls_set_error(CLS_E_NONFINITE, "NT-Xent backward: lse[%lld] is %s", (long long)i,
+                                 isnan(lse[i]) ? "NaN" : "Inf");
+    double *lse64 = cls_alloc((size_t)(2 * n) * sizeof(double), "NT-Xent lse");
+    if (!lse64) return CLS_E_NOMEM;
+    for (int64_t i = 0; i < 2 * n; i++) lse64[i] = lse[i];
+    st = ntx_backward(grad_a, grad_b, grad_logit_scale, lse64, a, b, n, d, options);
+    cls_free(lse64);
+    return st;
 }
 
 cls_status cls_ntxent_compute(cls_loss_result *result, float *grad_a, float *grad_b, const float *a,
                               const float *b, int64_t n, int64_t d, const cls_loss_options *options)
 {
-    return cls_set_error(CLS_E_UNSUPPORTED, "NT-Xent is not implemented yet");
-}
-
-cls_status cls_ntxent_ref(cls_loss_result *result, double *grad_a, double *grad_b, const double *a,
-                          const double *b, int64_t n, int64_t d, const cls_loss_options *options)
-{
-    return cls_set_error(CLS_E_UNSUPPORTED, "NT-Xent is not implemented yet");
+    cls_status st = cls_pair_check_f32("NT-Xent", a, b, n, d, options, 0);
+    if (st) return st;
+    if (!result) return cls_set_error(CLS_E_INVALID_ARG, "NT-Xent: result is NULL");
+    /* lse stays in double between the passes here (the split API hands floats) */
+    double *lse = cls_alloc((size_t)(2 * n) * sizeof(double), "NT-Xent lse");
+    if (!lse) return CLS_E_NOMEM;
+    double loss = 0.0, gs = 0.0;
+    st = ntx_forward(&loss, lse, a, b, n, d, options);
+    if (st == CLS_OK) st = ntx_backward(grad_a, grad_b, &gs, lse, a, b, n, d, options);
+    cls_free(lse);
+    if (st) return st;
+    result->loss = loss;
+    result->grad_logit_scale = gs;
+    result->grad_bias = 0.0;
+    return CLS_OK;
 }

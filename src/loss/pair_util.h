@@ -1,0 +1,96 @@
+/* Helpers shared by the NT-Xent and SigLIP kernels (ntxent.c, siglip.c) and
+ * their reference twins: input validation, tile geometry, and vectorisable
+ * float exp / log1p.
+ *
+ * Why our own exp: the fast kernels evaluate one to two exponentials per logit,
+ * as many as the sgemm does multiply-adds per d/2 columns; glibc's scalar expf
+ * is not vectorised without -ffast-math and would dominate the run time. The
+ * helpers below are branch-free so `#pragma omp simd` loops vectorise them.
+ * (The CLIP kernel has a similar helper; the two can be merged later.) */
+#ifndef CLS_LOSS_PAIR_UTIL_H
+#define CLS_LOSS_PAIR_UTIL_H
+
+#include "loss_internal.h"
+
+#include <omp.h>
+#include <stdint.h>
+
+/* e^x in float, relative error ~2 ulp on [-87, 88]; 0 below -87 (so e^-inf is
+ * exactly 0), clamped at 88. Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2,
+ * degree-7 Taylor polynomial for e^r (truncation < 6e-9), scale by 2^k. */
+static inline float cls_pair_expf(float x)
+{
+    const float under = x < -87.0f ? 0.0f : 1.0f;
+    x = x > 88.0f ? 88.0f : x;
+    x = x < -87.0f ? -87.0f : x;
+    float kf = x * 1.44269504088896341f;
+    kf = (kf + 12582912.0f) - 12582912.0f; /* round to nearest integer */
+    float r = x - kf * 0.693359375f;
+    r = r - kf * -2.12194440e-4f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    union { int32_t i; float f; } scale;
+    scale.i = ((int32_t)kf + 127) << 23;
+    return p * scale.f * under;
+}
+
+/* log(1 + e) for e in [0, 1] in float with relative error ~1e-7 also for tiny
+ * e (where computing log(1 + e) directly would lose every digit):
+ * log1p(e) = 2 atanh(t), t = e / (2 + e) in [0, 1/3], odd series to t^15. */
+static inline float cls_pair_log1pf_unit(float e)
+{
+    float t = e / (2.0f + e);
+    float t2 = t * t;
+    float p = 1.0f / 15.0f;
+    p = p * t2 + 1.0f / 13.0f;
+    p = p * t2 + 1.0f / 11.0f;
+    p = p * t2 + 1.0f / 9.0f;
+    p = p * t2 + 1.0f / 7.0f;
+    p = p * t2 + 1.0f / 5.0f;
+    p = p * t2 + 1.0f / 3.0f;
+    p = p * t2 + 1.0f;
+    return 2.0f * t * p;
+}
+
+/* BLAS calls made from our parallel regions must run single-threaded; with a
+ * team of one thread OpenMP reports no parallel region and OpenBLAS would fan
+ * out, so BLAS is pinned to one thread for the duration of a kernel.
+ * OpenBLAS's OpenMP build also resets the caller's OpenMP default team size
+ * when its thread count is set, so that is saved and restored as well. */
+typedef struct {
+    int blas, omp;
+} cls_pair_threads;
+
+static inline cls_pair_threads cls_pair_blas_serial(void)
+{
+    cls_pair_threads saved;
+    saved.omp = omp_get_max_threads();
+    saved.blas = cls_blas_set_threads(1);
+    return saved;
+}
+
+static inline void cls_pair_threads_restore(cls_pair_threads saved)
+{
+    cls_blas_set_threads(saved.blas);
+    omp_set_num_threads(saved.omp);
+}
+
+/* Validate what every NT-Xent / SigLIP entry point receives: non-NULL arrays,
+ * n, d > 0, finite inputs (naming a[i][j] / b[i][j]), a positive finite logit
+ * scale, a finite bias (when use_bias), label smoothing in [0, 1), tile >= 0. */
+cls_status cls_pair_check_f32(const char *loss, const float *a, const float *b, int64_t n, int64_t d,
+                              const cls_loss_options *options, int use_bias);
+cls_status cls_pair_check_f64(const char *loss, const double *a, const double *b, int64_t n,
+                              int64_t d, const cls_loss_options *options, int use_bias);
+
+/* Tile edge in rows for a dimension of `rows` rows: options->tile if set (capped
+ * at rows), else a default that keeps a tile of logits in L2 cache. */
+int64_t cls_pair_tile(const cls_loss_options *options, int64_t rows);
+
+#endif
