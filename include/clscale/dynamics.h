@@ -86,9 +86,10 @@ typedef struct cls_dyn_ode cls_dyn_ode;
 /* nodes: Gauss-Hermite nodes per dimension for the fields (0 = 40). With
  * K = 1 the fields given c are 2-D Gaussian and the expectation is an exact
  * sum over the c-table times a nodes x nodes Gauss-Hermite product in rotated
- * (sum, difference) coordinates. For K > 1 a product rule with fewer nodes per
- * dimension (at most 8192 points) or, beyond 5 dimensions, 8192 fixed Halton
- * quasi-Monte-Carlo points: either way fixed, so the right-hand side is smooth. */
+ * (sum, difference) coordinates (one dimension when eps = 0 or rho = 1). For
+ * K > 1 the same product when the fields have 2 dimensions (eps = 0, K = 2),
+ * else 8192 fixed Halton quasi-Monte-Carlo points (~1e-3 accurate in cos):
+ * either way a fixed rule, so the right-hand side is smooth. */
 cls_status cls_dyn_ode_create(cls_dyn_ode **out, const cls_dyn_model *model, int nodes);
 void cls_dyn_ode_free(cls_dyn_ode *ode);
 /* Number of quadrature points per c-value combination (for reports). */
