@@ -428,7 +428,8 @@ static void test_sgd_vs_ode(void)
 /* Learnability: SGD from q = 0.05 learns iff m2 > m2_c, at m2 = m2_c +- 0.1
  * (N = 2000, 4 seeds, t = 70; |cos| since the sign may flip). Learning: |cos|
  * > 0.3, six times the start (the ODE is at 0.93; finite N delays some seeds'
- * escape, the spec's N^-1/2 blur); not learning: |cos| < 0.1 (ODE 0.0003). */
+ * escape, the spec's N^-1/2 blur); not learning: |cos| < 0.15 (ODE 0.003;
+ * the finite-N noise floor is 0.03-0.1). */
 static void test_learnability(void)
 {
     cls_dyn_model m = spec_model(0, 0);
@@ -449,7 +450,7 @@ static void test_learnability(void)
             if (sgn > 0)
                 CHECK(c > 0.3, "m2 = m2_c + 0.1: seed %d learns (|cos| %.3f, ODE %.3f)", s, c, oc[1]);
             else
-                CHECK(c < 0.1, "m2 = m2_c - 0.1: seed %d does not learn (|cos| %.3f, ODE %.3f)", s, c, oc[1]);
+                CHECK(c < 0.15, "m2 = m2_c - 0.1: seed %d does not learn (|cos| %.3f, ODE %.3f)", s, c, oc[1]);
         }
         if (sgn > 0) CHECK(oc[1] > 0.5, "ODE learns above m2_c (%.3f)", oc[1]);
         else CHECK(oc[1] < 0.01, "ODE decays below m2_c (%.3f)", oc[1]);
