@@ -49,12 +49,14 @@ static double lazy_at(const cls_featlearn_result *r, double et)
 }
 
 /* Hard task at the spec's size (N 2000, M 1000, eta 0.1, eta*T 2000), means
- * over 8 draws. Lazy slopes 0.50 +- 0.03 (the last window carries +0.03 of
- * truncation in the spec's one draw: +-0.04 there); rich gamma = 0.5 slope
- * 0.667 +- 0.03 over [300, 1000]; gamma 0.1, 0.5 and 1 (eta 0.05) within
- * 0.05 of the spec's one-draw slopes (the spec: draws move rich slopes by up
- * to +-0.05) and L(2000) within 15% of its values; no loss increases;
- * crossover earlier as gamma grows. */
+ * over 8 draws. Required: lazy slopes 0.50 +- 0.03 (the last window carries
+ * +0.03 of truncation in the spec's one draw: +-0.04 there); rich gamma = 0.5
+ * slope 0.667 +- 0.03 over [300, 1000]; crossover earlier as gamma grows; no
+ * loss increases. Against the spec's one-draw table for gamma 0, 0.1, 0.5, 1
+ * (eta 0.05): L(2000) within 10%, the slope averaged over the six windows
+ * within 0.02, and each window within 0.07 (one draw moves rich window slopes
+ * by up to +-0.05 per the spec; ours are 8-draw means; a +-0.05 check failed
+ * at gamma 1 [100, 300]: 0.648 against the draw's 0.700). */
 static void test_hard_full(void)
 {
     const double spec[4][6] = {{.508, .506, .487, .493, .515, .536},
@@ -70,10 +72,16 @@ static void test_hard_full(void)
         CHECK(r[g]->n_windows == 6, "six windows");
         CHECK(r[g]->loss_increases == 0, "gamma %g: no loss increases (got %lld)", gam[g],
               (long long)r[g]->loss_increases);
-        CHECK_CLOSE(r[g]->loss[r[g]->n - 1], specL[g], 0, 0.15, "gamma %g: L(2000) vs spec", gam[g]);
-        for (int i = 0; i < 6 && i < r[g]->n_windows; i++)
-            CHECK_CLOSE(r[g]->windows[i].slope, spec[g][i], 0.05, 0, "gamma %g window %d vs spec",
+        CHECK_CLOSE(r[g]->loss[r[g]->n - 1], specL[g], 0, 0.10, "gamma %g: L(2000) vs spec", gam[g]);
+        double ours = 0, theirs = 0;
+        for (int i = 0; i < 6 && i < r[g]->n_windows; i++) {
+            CHECK_CLOSE(r[g]->windows[i].slope, spec[g][i], 0.07, 0, "gamma %g window %d vs spec",
                         gam[g], i);
+            ours += r[g]->windows[i].slope / 6;
+            theirs += spec[g][i] / 6;
+        }
+        printf("gamma %g: mean window slope %.4f, spec's draw %.4f\n", gam[g], ours, theirs);
+        CHECK_CLOSE(ours, theirs, 0.02, 0, "gamma %g: slope averaged over the windows vs spec", gam[g]);
     }
     if (r[0])
         for (int i = 0; i < 6 && i < r[0]->n_windows; i++)
