@@ -122,8 +122,8 @@ double cls_featlearn_lazy_closed_form(double alpha, double beta, double eta_t);
 /* Task classes and predicted exponents (the spec's table). */
 typedef enum {
     CLS_FEATLEARN_HARD = 0,       /* beta < 1 */
-    CLS_FEATLEARN_EASY = 1,       /* 1 <= beta < 2 - 1/alpha */
-    CLS_FEATLEARN_SUPER_EASY = 2  /* beta >= 2 - 1/alpha */
+    CLS_FEATLEARN_EASY = 1,       /* 1 <= beta <= 2 - 1/alpha */
+    CLS_FEATLEARN_SUPER_EASY = 2  /* beta > 2 - 1/alpha (both formulas agree at the edges) */
 } cls_featlearn_regime;
 
 typedef struct {

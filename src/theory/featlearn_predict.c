@@ -84,7 +84,7 @@ cls_status cls_featlearn_predict(double alpha, double beta, cls_featlearn_predic
         p.n_rich = 2.0 / d;
         p.t_rich = alpha * (1.0 + beta) / d;
     } else {
-        if (beta < 2.0 - 1.0 / alpha) {
+        if (beta <= 2.0 - 1.0 / alpha) {
             p.regime = CLS_FEATLEARN_EASY;
             p.regime_name = "easy";
             p.c_lazy = alpha * beta / (alpha * beta + 1.0);
