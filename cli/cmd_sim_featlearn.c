@@ -115,6 +115,11 @@ static int parse(int argc, char **argv, options *o)
     probe.gamma = o->gammas[0];
     if (cls_featlearn_config_check(&probe) != CLS_OK)
         return cli_usage_error(CMD, "%s", cls_last_error());
+    /* Checked before any run, so a bad combination costs nothing. */
+    if (o->bottleneck && o->cfg.M <= 142)
+        return cli_usage_error(CMD, "--bottleneck needs --M > 142 (widths 50..400 below M/2)");
+    if (o->frontier && o->cfg.N < 16)
+        return cli_usage_error(CMD, "--frontier needs --N >= 16 (widths N, N/2, ... >= 8)");
     return CLI_OK;
 }
 

@@ -136,7 +136,8 @@ def test_frontier_keys():
     (["--alpha", "1"], "alpha"), (["--alpha", "0.5"], "alpha"), (["--beta", "0"], "beta"),
     (["--beta", "-1"], "beta"), (["--eta", "0"], "eta"), (["--gamma", "0,-1"], "gamma"),
     (["--M", "0"], "M"), (["--T", "x"], "--T"), (["--seeds", "0"], "seeds"),
-    (["--nope"], "--nope"), (["extra"], "extra")])
+    (["--nope"], "--nope"), (["extra"], "extra"), (["--M", "100", "--bottleneck"], "--bottleneck"),
+    (["--N", "0", "--frontier"], "--frontier"), (["--plot", "p.jpg"], "p.jpg")])
 def test_usage_errors(args, needle):
     p = run(*args)
     assert p.returncode == 2
