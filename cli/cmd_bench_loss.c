@@ -30,6 +30,8 @@ static void usage(FILE *out)
           "  --repeats R    timed runs of each, the median is reported (default 3)\n"
           "  --tile T       tile edge, 0 = automatic (default 0)\n"
           "  --sgemm-n N    edge of the square baseline sgemm, 0 = min(max(B, 1024), 4096) (default 0)\n"
+          "  --no-sgemm     time and measure memory only: no warm-up, no sgemm baseline\n"
+          "                 (peak RSS then covers nothing but the loss; default off)\n"
           "  --json         print one JSON object: seconds, gflops_executed, sgemm_gflops,\n"
           "                 sgemm_ratio, useful_efficiency, peak_rss_bytes, naive_logits_bytes, ...\n"
           "  -h, --help     this help\n",
@@ -72,7 +74,7 @@ static void flop_units(cls_loss_kind kind, double *executed, double *useful)
     }
 }
 
-enum { OPT_BATCH = 256, OPT_DIM, OPT_LOSS, OPT_THREADS, OPT_REPEATS, OPT_TILE, OPT_SGEMM_N, OPT_JSON };
+enum { OPT_BATCH = 256, OPT_DIM, OPT_LOSS, OPT_THREADS, OPT_REPEATS, OPT_TILE, OPT_SGEMM_N, OPT_NO_SGEMM, OPT_JSON };
 
 int cmd_bench_loss(int argc, char **argv)
 {
@@ -81,10 +83,11 @@ int cmd_bench_loss(int argc, char **argv)
         {"loss", required_argument, NULL, OPT_LOSS},       {"threads", required_argument, NULL, OPT_THREADS},
         {"repeats", required_argument, NULL, OPT_REPEATS}, {"tile", required_argument, NULL, OPT_TILE},
         {"sgemm-n", required_argument, NULL, OPT_SGEMM_N}, {"json", no_argument, NULL, OPT_JSON},
+        {"no-sgemm", no_argument, NULL, OPT_NO_SGEMM},
         {"help", no_argument, NULL, 'h'},                  {NULL, 0, NULL, 0},
     };
     int64_t batch = 32768, dim = 512, sgemm_n = 0;
-    int threads = 0, repeats = 3, json = 0;
+    int threads = 0, repeats = 3, json = 0, no_sgemm = 0;
     cls_loss_options opt;
     cls_loss_options_init(&opt, CLS_LOSS_CLIP);
     optind = 1;
@@ -123,6 +126,7 @@ int cmd_bench_loss(int argc, char **argv)
                 return cli_usage_error("bench loss", "--sgemm-n must be in [0, 32768], got '%s'", optarg);
             break;
         case OPT_JSON: json = 1; break;
+        case OPT_NO_SGEMM: no_sgemm = 1; break;
         case 'h': usage(stdout); return CLI_OK;
         case ':': return cli_usage_error("bench loss", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("bench loss", "unknown option '%s'", argv[optind - 1]);
@@ -171,14 +175,17 @@ int cmd_bench_loss(int argc, char **argv)
     flop_units(opt.kind, &exec_units, &useful_units);
     const double bb = (double)batch * (double)batch * (double)dim;
 
-    /* The baseline: a square sgemm C = A B on the same thread count, timed
+    /* A warm-up loss run first (or, with --no-sgemm, all the timed runs),
+     * before the sgemm buffers exist, so that the peak RSS below is the
+     * loss's own: inputs, gradients, workspace.
+     * The baseline: a square sgemm C = A B on the same thread count, timed
      * right before and right after every loss run, so that each loss run is
      * compared with the machine as it was at that moment (the machine may be
      * shared: the per-run ratios are what counts, their median is reported). */
-    /* warm-up loss run first, before the sgemm buffers exist, so that the
-     * peak RSS below is the loss's own (inputs, gradients, workspace) */
-    {
+    for (int r = 0; r < (no_sgemm ? repeats : 1); r++) {
+        double t0 = cls_now_seconds();
         cls_status s = cls_loss_compute(&res, ga, gb, a, batch, b, batch, dim, NULL, &opt);
+        times[r] = cls_now_seconds() - t0;
         if (s != CLS_OK) {
             free(a);
             free(b);
@@ -189,6 +196,41 @@ int cmd_bench_loss(int argc, char **argv)
         }
     }
     const int64_t peak_rss = cls_peak_rss_bytes();
+    if (no_sgemm) {
+        /* memory / time only: every run above was timed, no baseline */
+        const double seconds = median(times, repeats);
+        const double io_bytes = 4.0 * (double)n * sizeof(float);
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "loss_kind", cls_loss_kind_name(opt.kind));
+            cJSON_AddNumberToObject(o, "batch", (double)batch);
+            cJSON_AddNumberToObject(o, "dim", (double)dim);
+            cJSON_AddNumberToObject(o, "threads", nt);
+            cJSON_AddNumberToObject(o, "repeats", repeats);
+            cJSON_AddNumberToObject(o, "loss", res.loss);
+            cJSON_AddNumberToObject(o, "seconds", seconds);
+            cJSON_AddNumberToObject(o, "gflops_executed", exec_units * bb / seconds * 1e-9);
+            cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)peak_rss);
+            cJSON_AddNumberToObject(o, "baseline_rss_bytes", (double)baseline_rss);
+            cJSON_AddNumberToObject(o, "inputs_gradients_bytes", io_bytes);
+            cJSON_AddNumberToObject(o, "naive_logits_bytes", 4.0 * (double)batch * (double)batch);
+            cli_json_print(o);
+        } else {
+            printf("loss %s, batch %lld, dim %lld, %d threads, median of %d (no sgemm baseline)\n",
+                   cls_loss_kind_name(opt.kind), (long long)batch, (long long)dim, nt, repeats);
+            printf("  forward+backward   %.3f s  %.1f GFLOP/s executed\n", seconds, exec_units * bb / seconds * 1e-9);
+            printf("  peak RSS           %.1f MB (inputs + gradients %.1f MB, process baseline %.1f MB)\n",
+                   peak_rss / 1048576.0, io_bytes / 1048576.0, baseline_rss / 1048576.0);
+            printf("  a naive full-logits implementation would need %.2f GB for one %lld x %lld float32 matrix\n",
+                   4.0 * (double)batch * (double)batch / 1e9, (long long)batch, (long long)batch);
+        }
+        free(a);
+        free(b);
+        free(ga);
+        free(gb);
+        free(times);
+        return CLI_OK;
+    }
     int64_t m = sgemm_n ? sgemm_n : (batch < 1024 ? 1024 : (batch > 4096 ? 4096 : batch));
     float *sa = malloc((size_t)(m * m) * sizeof(float)), *sb = malloc((size_t)(m * m) * sizeof(float)),
           *sc = malloc((size_t)(m * m) * sizeof(float));
