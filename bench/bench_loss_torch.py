@@ -119,7 +119,7 @@ def main():
                           "--repeats", 1)
         above = r["peak_rss_bytes"] - r["baseline_rss_bytes"]
         budget = r["inputs_gradients_bytes"] + 64 * 2**20
-        print("  peak RSS above baseline %.1f MB; inputs + gradients + 64 MB = %.1f MB; margin %.1f MB (%s)"
+        print("  peak RSS above baseline %.1f MiB; inputs + gradients + 64 MiB = %.1f MiB; margin %.1f MiB (%s)"
               % (above / 2**20, budget / 2**20, (budget - above) / 2**20, "PASS" if above <= budget else "FAIL"))
         print("  time %.1f s; a naive b x b float32 logits matrix alone: %.1f GB" % (r["seconds"],
                                                                                   r["naive_logits_bytes"] / 1e9))

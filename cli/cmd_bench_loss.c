@@ -219,7 +219,7 @@ int cmd_bench_loss(int argc, char **argv)
             printf("loss %s, batch %lld, dim %lld, %d threads, median of %d (no sgemm baseline)\n",
                    cls_loss_kind_name(opt.kind), (long long)batch, (long long)dim, nt, repeats);
             printf("  forward+backward   %.3f s  %.1f GFLOP/s executed\n", seconds, exec_units * bb / seconds * 1e-9);
-            printf("  peak RSS           %.1f MB (inputs + gradients %.1f MB, process baseline %.1f MB)\n",
+            printf("  peak RSS           %.1f MiB (inputs + gradients %.1f MiB, process baseline %.1f MiB)\n",
                    peak_rss / 1048576.0, io_bytes / 1048576.0, baseline_rss / 1048576.0);
             printf("  a naive full-logits implementation would need %.2f GB for one %lld x %lld float32 matrix\n",
                    4.0 * (double)batch * (double)batch / 1e9, (long long)batch, (long long)batch);
@@ -318,7 +318,7 @@ int cmd_bench_loss(int argc, char **argv)
         printf("  sgemm ratio        %.3f (median of per-run ratios; best/best %.3f)   useful-FLOP efficiency %.3f\n",
                ratio, ratio_best, useful);
         printf("  sgemm ratio by CPU time %.3f (FLOPs per CPU-second, loss vs sgemm)\n", ratio_cpu);
-        printf("  peak RSS           %.1f MB (inputs + gradients %.1f MB, process baseline %.1f MB)\n",
+        printf("  peak RSS           %.1f MiB (inputs + gradients %.1f MiB, process baseline %.1f MiB)\n",
                peak_rss / 1048576.0, io_bytes / 1048576.0, baseline_rss / 1048576.0);
         printf("  a naive full-logits implementation would need %.2f GB for one %lld x %lld float32 matrix\n",
                naive / 1e9, (long long)(opt.kind == CLS_LOSS_NTXENT ? 2 * batch : batch),
