@@ -6,7 +6,7 @@
  * to the threads dynamically (on a shared machine a paused thread does not
  * stall the others).
  * - Row statistics and dA rows of block I are touched by one task per panel,
- *   and each row sees the panels in order: the same bits for any thread count.
+ *   and each row sees the panels in order (no reduction needed).
  * - Column statistics (forward) and dB rows (backward) of panel J get one
  *   partial per group (tile doubles / tile x d floats), accumulated in block
  *   order and merged in group order after the panel. Results are bit-identical
