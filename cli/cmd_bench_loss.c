@@ -1,8 +1,340 @@
-/* Placeholder until its issue lands: replaced by the real command. */
+/* clscale bench loss: forward+backward of a tiled loss on random unit-norm
+ * rows, against OpenBLAS sgemm measured in the same run on the same number of
+ * threads. The figure of merit is the ratio of FLOP rates (executed FLOPs of
+ * the loss per second / sgemm FLOPs per second), which survives a noisy,
+ * shared machine much better than absolute timings. */
 #include "cli.h"
+
+#include <cblas.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+/* OpenBLAS thread control (the OpenMP build). */
+extern void openblas_set_num_threads(int num_threads);
+extern int openblas_get_num_threads(void);
+
+static void usage(FILE *out)
+{
+    fputs("usage: clscale bench loss [options]\n\n"
+          "Times loss forward+backward (median of --repeats runs) on random unit-norm rows\n"
+          "and, in the same run and thread count, a large square OpenBLAS sgemm (median).\n\n"
+          "options:\n"
+          "  --batch B      rows of A and B (default 32768)\n"
+          "  --dim D        feature dimension (default 512)\n"
+          "  --loss NAME    clip | infonce | ntxent | siglip (default clip)\n"
+          "  --threads T    threads for both, 0 = all cores (default 0)\n"
+          "  --repeats R    timed runs of each, the median is reported (default 3)\n"
+          "  --tile T       tile edge, 0 = automatic (default 0)\n"
+          "  --sgemm-n N    edge of the square baseline sgemm, 0 = min(max(B, 1024), 4096) (default 0)\n"
+          "  --no-sgemm     time and measure memory only: no warm-up, no sgemm baseline\n"
+          "                 (peak RSS then covers nothing but the loss; default off)\n"
+          "  --json         print one JSON object: seconds, gflops_executed, sgemm_gflops,\n"
+          "                 sgemm_ratio, useful_efficiency, peak_rss_bytes, naive_logits_bytes, ...\n"
+          "  -h, --help     this help\n",
+          out);
+}
+
+/* CPU seconds used by this process so far (all threads). Under a loaded
+ * machine, the ratio of CPU-time rates is a second, load-independent view. */
+static double cpu_seconds(void)
+{
+    struct rusage u;
+    if (getrusage(RUSAGE_SELF, &u) != 0) return 0.0;
+    return (double)u.ru_utime.tv_sec + 1e-6 * (double)u.ru_utime.tv_usec + (double)u.ru_stime.tv_sec +
+           1e-6 * (double)u.ru_stime.tv_usec;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Executed and useful FLOPs per forward+backward, in units of b^2 d.
+ * CLIP / InfoNCE: forward X (2), backward X again (2), s G B (2), s G^T A (2);
+ * the useful work is 6 (X once, the two gradient products). NT-Xent works on
+ * the 2b x 2b self-similarity of [A; B] (nominal: the same 8 / 6 on it);
+ * SigLIP needs no normalisation across rows: one pass, 6 executed = useful. */
+static void flop_units(cls_loss_kind kind, double *executed, double *useful)
+{
+    switch (kind) {
+    case CLS_LOSS_NTXENT: *executed = 32.0; *useful = 24.0; break;
+    case CLS_LOSS_SIGLIP: *executed = 6.0; *useful = 6.0; break;
+    default: *executed = 8.0; *useful = 6.0; break;
+    }
+}
+
+enum { OPT_BATCH = 256, OPT_DIM, OPT_LOSS, OPT_THREADS, OPT_REPEATS, OPT_TILE, OPT_SGEMM_N, OPT_NO_SGEMM, OPT_JSON };
 
 int cmd_bench_loss(int argc, char **argv)
 {
-    (void)argc;
-    return cli_error("'%s' is not available in this build yet", argv[0]);
+    static const struct option longopts[] = {
+        {"batch", required_argument, NULL, OPT_BATCH},     {"dim", required_argument, NULL, OPT_DIM},
+        {"loss", required_argument, NULL, OPT_LOSS},       {"threads", required_argument, NULL, OPT_THREADS},
+        {"repeats", required_argument, NULL, OPT_REPEATS}, {"tile", required_argument, NULL, OPT_TILE},
+        {"sgemm-n", required_argument, NULL, OPT_SGEMM_N}, {"json", no_argument, NULL, OPT_JSON},
+        {"no-sgemm", no_argument, NULL, OPT_NO_SGEMM},
+        {"help", no_argument, NULL, 'h'},                  {NULL, 0, NULL, 0},
+    };
+    int64_t batch = 32768, dim = 512, sgemm_n = 0;
+    int threads = 0, repeats = 3, json = 0, no_sgemm = 0;
+    cls_loss_options opt;
+    cls_loss_options_init(&opt, CLS_LOSS_CLIP);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_BATCH:
+            if (!cli_parse_int64("--batch", optarg, &batch)) return CLI_USAGE;
+            if (batch < 1) return cli_usage_error("bench loss", "--batch must be >= 1, got '%s'", optarg);
+            break;
+        case OPT_DIM:
+            if (!cli_parse_int64("--dim", optarg, &dim)) return CLI_USAGE;
+            if (dim < 1) return cli_usage_error("bench loss", "--dim must be >= 1, got '%s'", optarg);
+            break;
+        case OPT_LOSS:
+            if (cls_loss_kind_parse(optarg, &opt.kind) != CLS_OK)
+                return cli_usage_error("bench loss", "--loss: unknown loss '%s' (clip, infonce, ntxent, siglip)", optarg);
+            break;
+        case OPT_THREADS:
+            if (!cli_parse_int("--threads", optarg, &threads)) return CLI_USAGE;
+            if (threads < 0) return cli_usage_error("bench loss", "--threads must be >= 0, got '%s'", optarg);
+            break;
+        case OPT_REPEATS:
+            if (!cli_parse_int("--repeats", optarg, &repeats)) return CLI_USAGE;
+            if (repeats < 1 || repeats > 1000)
+                return cli_usage_error("bench loss", "--repeats must be in [1, 1000], got '%s'", optarg);
+            break;
+        case OPT_TILE:
+            if (!cli_parse_int64("--tile", optarg, &opt.tile)) return CLI_USAGE;
+            if (opt.tile < 0) return cli_usage_error("bench loss", "--tile must be >= 0, got '%s'", optarg);
+            break;
+        case OPT_SGEMM_N:
+            if (!cli_parse_int64("--sgemm-n", optarg, &sgemm_n)) return CLI_USAGE;
+            if (sgemm_n < 0 || sgemm_n > 32768)
+                return cli_usage_error("bench loss", "--sgemm-n must be in [0, 32768], got '%s'", optarg);
+            break;
+        case OPT_JSON: json = 1; break;
+        case OPT_NO_SGEMM: no_sgemm = 1; break;
+        case 'h': usage(stdout); return CLI_OK;
+        case ':': return cli_usage_error("bench loss", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("bench loss", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return cli_usage_error("bench loss", "unexpected argument '%s'", argv[optind]);
+    const int nt = cls_threads_resolve(threads);
+    opt.threads = nt;
+    const int64_t baseline_rss = cls_current_rss_bytes();
+
+    /* random unit-norm rows; B correlated with A so the loss is realistic */
+    size_t n = (size_t)batch * (size_t)dim;
+    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+    float *ga = malloc(n * sizeof(float)), *gb = malloc(n * sizeof(float));
+    double *times = malloc((size_t)repeats * sizeof(double));
+    if (!a || !b || !ga || !gb || !times) {
+        free(a);
+        free(b);
+        free(ga);
+        free(gb);
+        free(times);
+        return cli_error("cannot allocate 4 x %lld x %lld floats", (long long)batch, (long long)dim);
+    }
+    cls_rng rng;
+    cls_rng_seed(&rng, 2024);
+    cls_rng_fill_normal_f32(&rng, a, (int64_t)n);
+    cls_rng_fill_normal_f32(&rng, b, (int64_t)n);
+    for (int64_t i = 0; i < batch; i++) {
+        double sa = 0.0, sb = 0.0;
+        for (int64_t k = 0; k < dim; k++) {
+            float *x = a + i * dim + k, *y = b + i * dim + k;
+            *y = 0.7f * *x + 0.7f * *y;
+            sa += (double)*x * *x;
+            sb += (double)*y * *y;
+        }
+        for (int64_t k = 0; k < dim; k++) {
+            a[i * dim + k] = (float)(a[i * dim + k] / sqrt(sa));
+            b[i * dim + k] = (float)(b[i * dim + k] / sqrt(sb));
+        }
+    }
+    const int64_t inputs_rss = cls_current_rss_bytes();
+
+    int rc = CLI_FAIL;
+    cls_loss_result res = {0};
+    double exec_units, useful_units;
+    flop_units(opt.kind, &exec_units, &useful_units);
+    const double bb = (double)batch * (double)batch * (double)dim;
+
+    /* A warm-up loss run first (or, with --no-sgemm, all the timed runs),
+     * before the sgemm buffers exist, so that the peak RSS below is the
+     * loss's own: inputs, gradients, workspace.
+     * The baseline: a square sgemm C = A B on the same thread count, timed
+     * right before and right after every loss run, so that each loss run is
+     * compared with the machine as it was at that moment (the machine may be
+     * shared: the per-run ratios are what counts, their median is reported). */
+    for (int r = 0; r < (no_sgemm ? repeats : 1); r++) {
+        double t0 = cls_now_seconds();
+        cls_status s = cls_loss_compute(&res, ga, gb, a, batch, b, batch, dim, NULL, &opt);
+        times[r] = cls_now_seconds() - t0;
+        if (s != CLS_OK) {
+            free(a);
+            free(b);
+            free(ga);
+            free(gb);
+            free(times);
+            return cli_status_error(s, "bench loss");
+        }
+    }
+    const int64_t peak_rss = cls_peak_rss_bytes();
+    if (no_sgemm) {
+        /* memory / time only: every run above was timed, no baseline */
+        const double seconds = median(times, repeats);
+        const double io_bytes = 4.0 * (double)n * sizeof(float);
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "loss_kind", cls_loss_kind_name(opt.kind));
+            cJSON_AddNumberToObject(o, "batch", (double)batch);
+            cJSON_AddNumberToObject(o, "dim", (double)dim);
+            cJSON_AddNumberToObject(o, "threads", nt);
+            cJSON_AddNumberToObject(o, "repeats", repeats);
+            cJSON_AddNumberToObject(o, "loss", res.loss);
+            cJSON_AddNumberToObject(o, "seconds", seconds);
+            cJSON_AddNumberToObject(o, "gflops_executed", exec_units * bb / seconds * 1e-9);
+            cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)peak_rss);
+            cJSON_AddNumberToObject(o, "baseline_rss_bytes", (double)baseline_rss);
+            cJSON_AddNumberToObject(o, "inputs_gradients_bytes", io_bytes);
+            cJSON_AddNumberToObject(o, "naive_logits_bytes", 4.0 * (double)batch * (double)batch);
+            cli_json_print(o);
+        } else {
+            printf("loss %s, batch %lld, dim %lld, %d threads, median of %d (no sgemm baseline)\n",
+                   cls_loss_kind_name(opt.kind), (long long)batch, (long long)dim, nt, repeats);
+            printf("  forward+backward   %.3f s  %.1f GFLOP/s executed\n", seconds, exec_units * bb / seconds * 1e-9);
+            printf("  peak RSS           %.1f MiB (inputs + gradients %.1f MiB, process baseline %.1f MiB)\n",
+                   peak_rss / 1048576.0, io_bytes / 1048576.0, baseline_rss / 1048576.0);
+            printf("  a naive full-logits implementation would need %.2f GB for one %lld x %lld float32 matrix\n",
+                   4.0 * (double)batch * (double)batch / 1e9, (long long)batch, (long long)batch);
+        }
+        free(a);
+        free(b);
+        free(ga);
+        free(gb);
+        free(times);
+        return CLI_OK;
+    }
+    int64_t m = sgemm_n ? sgemm_n : (batch < 1024 ? 1024 : (batch > 4096 ? 4096 : batch));
+    float *sa = malloc((size_t)(m * m) * sizeof(float)), *sb = malloc((size_t)(m * m) * sizeof(float)),
+          *sc = malloc((size_t)(m * m) * sizeof(float));
+    double *sg = malloc(2 * (size_t)repeats * sizeof(double)), *ratios = malloc((size_t)repeats * sizeof(double));
+    if (!sa || !sb || !sc || !sg || !ratios) {
+        rc = cli_error("cannot allocate the %lld x %lld sgemm baseline", (long long)m, (long long)m);
+        goto done_sgemm;
+    }
+    cls_rng_fill_normal_f32(&rng, sa, m * m);
+    cls_rng_fill_normal_f32(&rng, sb, m * m);
+    const double sgemm_flops = 2.0 * (double)m * (double)m * (double)m;
+    int previous = openblas_get_num_threads();
+    double cpu_loss = 0.0, cpu_sgemm = 0.0; /* summed over the timed runs */
+    for (int r = -1; r < repeats; r++) { /* r = -1: warm-up */
+        double t_sg[2], t0;
+        for (int half = 0; half < 2; half++) {
+            if (half == 1 && r >= 0) {
+                openblas_set_num_threads(previous);
+                double c0 = cpu_seconds();
+                t0 = cls_now_seconds();
+                cls_status s = cls_loss_compute(&res, ga, gb, a, batch, b, batch, dim, NULL, &opt);
+                times[r] = cls_now_seconds() - t0;
+                cpu_loss += cpu_seconds() - c0;
+                if (s != CLS_OK) {
+                    rc = cli_status_error(s, "bench loss");
+                    goto done_sgemm;
+                }
+            }
+            openblas_set_num_threads(nt);
+            double c0 = cpu_seconds();
+            t0 = cls_now_seconds();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)m, (int)m, 1.0f, sa, (int)m, sb,
+                        (int)m, 0.0f, sc, (int)m);
+            t_sg[half] = cls_now_seconds() - t0;
+            if (r >= 0) cpu_sgemm += cpu_seconds() - c0;
+        }
+        if (r < 0) continue;
+        sg[2 * r] = sgemm_flops / t_sg[0] * 1e-9;
+        sg[2 * r + 1] = sgemm_flops / t_sg[1] * 1e-9;
+        double loss_rate = exec_units * bb / times[r] * 1e-9;
+        ratios[r] = loss_rate / (sgemm_flops / (0.5 * (t_sg[0] + t_sg[1])) * 1e-9);
+    }
+    openblas_set_num_threads(previous);
+    double tmin = times[0], sgmax = sg[0];
+    for (int r = 0; r < repeats; r++) tmin = times[r] < tmin ? times[r] : tmin;
+    for (int r = 0; r < 2 * repeats; r++) sgmax = sg[r] > sgmax ? sg[r] : sgmax;
+    const double seconds = median(times, repeats);
+    const double sgemm_gflops = median(sg, 2 * repeats);
+    const double ratio = median(ratios, repeats);
+    const double ratio_cpu = (exec_units * bb * repeats / cpu_loss) / (sgemm_flops * 2 * repeats / cpu_sgemm);
+    const double ratio_best = (exec_units * bb / tmin * 1e-9) / sgmax;
+    const double gflops = exec_units * bb / seconds * 1e-9;
+    const double useful = ratio * useful_units / exec_units;
+    const double naive = 4.0 * (double)batch * (double)batch * (opt.kind == CLS_LOSS_NTXENT ? 4.0 : 1.0);
+    const double io_bytes = 4.0 * (double)n * sizeof(float);
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "loss_kind", cls_loss_kind_name(opt.kind));
+        cJSON_AddNumberToObject(o, "batch", (double)batch);
+        cJSON_AddNumberToObject(o, "dim", (double)dim);
+        cJSON_AddNumberToObject(o, "threads", nt);
+        cJSON_AddNumberToObject(o, "repeats", repeats);
+        cJSON_AddNumberToObject(o, "loss", res.loss);
+        cJSON_AddNumberToObject(o, "seconds", seconds);
+        cJSON_AddNumberToObject(o, "seconds_min", tmin);
+        cJSON_AddNumberToObject(o, "gflops_executed", gflops);
+        cJSON_AddNumberToObject(o, "sgemm_n", (double)m);
+        cJSON_AddNumberToObject(o, "sgemm_gflops", sgemm_gflops);
+        cJSON_AddNumberToObject(o, "sgemm_ratio", ratio);
+        cJSON_AddNumberToObject(o, "sgemm_ratio_best", ratio_best);
+        cJSON_AddNumberToObject(o, "sgemm_ratio_cpu_time", ratio_cpu);
+        cJSON_AddNumberToObject(o, "useful_efficiency", useful);
+        cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)peak_rss);
+        cJSON_AddNumberToObject(o, "baseline_rss_bytes", (double)baseline_rss);
+        cJSON_AddNumberToObject(o, "inputs_rss_bytes", (double)inputs_rss);
+        cJSON_AddNumberToObject(o, "inputs_gradients_bytes", io_bytes);
+        cJSON_AddNumberToObject(o, "naive_logits_bytes", naive);
+        cli_json_print(o);
+    } else {
+        printf("loss %s, batch %lld, dim %lld, %d threads, median of %d\n", cls_loss_kind_name(opt.kind),
+               (long long)batch, (long long)dim, nt, repeats);
+        printf("  forward+backward   %.3f s  (fastest %.3f s)  %.1f GFLOP/s executed (%.0f b^2 d FLOPs)\n", seconds,
+               tmin, gflops, exec_units);
+        printf("  OpenBLAS sgemm     %.1f GFLOP/s (%lld^3, same threads, around each run)\n", sgemm_gflops, (long long)m);
+        printf("  sgemm ratio        %.3f (median of per-run ratios; best/best %.3f)   useful-FLOP efficiency %.3f\n",
+               ratio, ratio_best, useful);
+        printf("  sgemm ratio by CPU time %.3f (FLOPs per CPU-second, loss vs sgemm)\n", ratio_cpu);
+        printf("  peak RSS           %.1f MiB (inputs + gradients %.1f MiB, process baseline %.1f MiB)\n",
+               peak_rss / 1048576.0, io_bytes / 1048576.0, baseline_rss / 1048576.0);
+        printf("  a naive full-logits implementation would need %.2f GB for one %lld x %lld float32 matrix\n",
+               naive / 1e9, (long long)(opt.kind == CLS_LOSS_NTXENT ? 2 * batch : batch),
+               (long long)(opt.kind == CLS_LOSS_NTXENT ? 2 * batch : batch));
+    }
+    rc = CLI_OK;
+done_sgemm:
+    free(sa);
+    free(sb);
+    free(sc);
+    free(sg);
+    free(ratios);
+    free(a);
+    free(b);
+    free(ga);
+    free(gb);
+    free(times);
+    return rc;
 }

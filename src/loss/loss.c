@@ -1,0 +1,212 @@
+/* cls_loss_compute: the one-call entry point of the loss engine. It checks
+ * every argument and every input value before anything is written (so the
+ * outputs are untouched on failure), applies the optional row
+ * L2-normalisation and its exact backward around the kernels, and dispatches
+ * to the fast kernel of each kind.
+ *
+ * Normalisation: a_hat = a / |a|; backward g_a = (g_hat - a_hat (a_hat . g_hat)) / |a|.
+ * A zero row cannot be normalised (its direction is undefined): it is
+ * reported as an error naming the row, never turned into NaN. */
+#include "loss_engine.h"
+
+#include <math.h>
+#include <string.h>
+
+void cls_loss_options_init(cls_loss_options *opt, cls_loss_kind kind)
+{
+    if (!opt) return;
+    memset(opt, 0, sizeof *opt);
+    opt->kind = kind;
+    opt->logit_scale = 1.0 / 0.07;
+    opt->bias = -10.0;
+    opt->normalize = 0;
+    opt->reduction = CLS_REDUCE_MEAN;
+    opt->label_smoothing = 0.0;
+    opt->tile = 0;
+    opt->threads = 0;
+}
+
+static const char *const kind_names[] = {"clip", "infonce", "ntxent", "siglip"};
+
+cls_status cls_loss_kind_parse(const char *name, cls_loss_kind *out)
+{
+    if (!name || !out) return cls_set_error(CLS_E_INVALID_ARG, "loss name or output is NULL");
+    for (int k = 0; k < 4; k++)
+        if (strcmp(name, kind_names[k]) == 0) {
+            *out = (cls_loss_kind)k;
+            return CLS_OK;
+        }
+    return cls_set_error(CLS_E_INVALID_ARG, "unknown loss '%s' (expected clip, infonce, ntxent or siglip)", name);
+}
+
+const char *cls_loss_kind_name(cls_loss_kind kind)
+{
+    return (unsigned)kind < 4 ? kind_names[kind] : "unknown";
+}
+
+cls_status cls_loss_check_args(cls_loss_kind kind, int64_t na, int64_t nb, int64_t d, const int64_t *labels,
+                               const cls_loss_options *o)
+{
+    if ((unsigned)kind > CLS_LOSS_SIGLIP) return cls_set_error(CLS_E_INVALID_ARG, "unknown loss kind %d", (int)kind);
+    const char *name = kind_names[kind];
+    if (na <= 0) return cls_set_error(CLS_E_SHAPE, "a has %lld rows; need at least 1", (long long)na);
+    if (nb <= 0) return cls_set_error(CLS_E_SHAPE, "b has %lld rows; need at least 1", (long long)nb);
+    if (d <= 0) return cls_set_error(CLS_E_SHAPE, "the feature dimension d is %lld; need at least 1", (long long)d);
+    if (kind == CLS_LOSS_INFONCE) {
+        if (na > nb)
+            return cls_set_error(CLS_E_SHAPE, "infonce: a has %lld rows (queries) but b only %lld (keys); need keys >= queries",
+                                 (long long)na, (long long)nb);
+    } else if (na != nb) {
+        return cls_set_error(CLS_E_SHAPE, "%s: a has %lld rows but b has %lld; they must match", name,
+                             (long long)na, (long long)nb);
+    }
+    if (!(o->logit_scale > 0.0) || !isfinite(o->logit_scale))
+        return cls_set_error(CLS_E_INVALID_ARG, "logit_scale is %g; it must be positive and finite", o->logit_scale);
+    if (!isfinite(o->bias)) return cls_set_error(CLS_E_INVALID_ARG, "bias is %g; it must be finite", o->bias);
+    if (!(o->label_smoothing >= 0.0 && o->label_smoothing < 1.0))
+        return cls_set_error(CLS_E_INVALID_ARG, "label_smoothing is %g; it must be in [0, 1)", o->label_smoothing);
+    if (o->label_smoothing > 0.0 && kind == CLS_LOSS_SIGLIP)
+        return cls_set_error(CLS_E_INVALID_ARG, "label_smoothing is not defined for siglip");
+    if (o->reduction != CLS_REDUCE_MEAN && o->reduction != CLS_REDUCE_SUM)
+        return cls_set_error(CLS_E_INVALID_ARG, "unknown reduction %d", (int)o->reduction);
+    if (o->tile < 0 || o->tile > CLS_TILE_MAX)
+        return cls_set_error(CLS_E_INVALID_ARG, "tile is %lld; it must be in [0, %d] (0 = automatic)",
+                             (long long)o->tile, CLS_TILE_MAX);
+    if (o->threads < 0) return cls_set_error(CLS_E_INVALID_ARG, "threads is %d; use 0 for all cores", o->threads);
+    if (labels) {
+        if (kind != CLS_LOSS_INFONCE) return cls_set_error(CLS_E_INVALID_ARG, "labels are only used by infonce");
+        for (int64_t i = 0; i < na; i++)
+            if (labels[i] < 0 || labels[i] >= nb)
+                return cls_set_error(CLS_E_INVALID_ARG, "labels[%lld] = %lld is out of range [0, %lld)", (long long)i,
+                                     (long long)labels[i], (long long)nb);
+    }
+    return CLS_OK;
+}
+
+/* ---- normalisation ------------------------------------------------------- */
+
+static cls_status check_nonzero_rows(const float *x, int64_t n, int64_t d, const char *name)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double ss = 0.0;
+        for (int64_t k = 0; k < d; k++) ss += (double)x[i * d + k] * x[i * d + k];
+        if (!(ss > 0.0))
+            return cls_set_error(CLS_E_INVALID_ARG, "%s[%lld] has zero norm and cannot be normalised", name,
+                                 (long long)i);
+    }
+    return CLS_OK;
+}
+
+static void normalize_rows(float *dst, const float *x, int64_t n, int64_t d)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        double ss = 0.0;
+        for (int64_t k = 0; k < d; k++) ss += (double)x[i * d + k] * x[i * d + k];
+        double inv = 1.0 / sqrt(ss);
+        for (int64_t k = 0; k < d; k++) dst[i * d + k] = (float)(x[i * d + k] * inv);
+    }
+}
+
+/* g <- (g - x_hat (x_hat . g)) / |x|, in place (g holds dL/dx_hat on entry). */
+static void normalize_backward(float *g, const float *x, int64_t n, int64_t d)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        double ss = 0.0, dot = 0.0;
+        for (int64_t k = 0; k < d; k++) {
+            ss += (double)x[i * d + k] * x[i * d + k];
+            dot += (double)x[i * d + k] * g[i * d + k];
+        }
+        double norm = sqrt(ss), proj = dot / ss; /* (x_hat . g) / |x| */
+        for (int64_t k = 0; k < d; k++) g[i * d + k] = (float)((g[i * d + k] - x[i * d + k] * proj) / norm);
+    }
+}
+
+/* ---- the entry point ------------------------------------------------------ */
+
+cls_status cls_loss_compute(cls_loss_result *result, float *grad_a, float *grad_b, const float *a, int64_t na,
+                            const float *b, int64_t nb, int64_t d, const int64_t *labels,
+                            const cls_loss_options *options)
+{
+    cls_loss_options defaults;
+    if (!options) {
+        cls_loss_options_init(&defaults, CLS_LOSS_CLIP);
+        options = &defaults;
+    }
+    if (!result) return cls_set_error(CLS_E_INVALID_ARG, "result is NULL");
+    if (!a || !b) return cls_set_error(CLS_E_INVALID_ARG, "input %s is NULL", !a ? "a" : "b");
+    const cls_loss_kind kind = options->kind;
+    cls_status s = cls_loss_check_args(kind, na, nb, d, labels, options);
+    if (s != CLS_OK) return s;
+    if ((s = cls_check_finite_f32(a, na, d, "a")) != CLS_OK) return s;
+    if ((s = cls_check_finite_f32(b, nb, d, "b")) != CLS_OK) return s;
+    if (options->normalize) {
+        if ((s = check_nonzero_rows(a, na, d, "a")) != CLS_OK) return s;
+        if ((s = check_nonzero_rows(b, nb, d, "b")) != CLS_OK) return s;
+    }
+
+    /* NT-Xent and SigLIP always get both gradient buffers; CLIP and InfoNCE
+     * skip the backward when neither gradient is asked for. */
+    int want_grads = grad_a || grad_b || kind == CLS_LOSS_NTXENT || kind == CLS_LOSS_SIGLIP;
+    size_t asz = (size_t)na * (size_t)d, bsz = (size_t)nb * (size_t)d;
+    float *an = NULL, *bn = NULL, *ga = grad_a, *gb = grad_b;
+    if (options->normalize) {
+        an = cls_alloc(asz * sizeof(float), "normalised a");
+        bn = cls_alloc(bsz * sizeof(float), "normalised b");
+    }
+    if (want_grads && !ga) ga = cls_alloc(asz * sizeof(float), "scratch gradient of a");
+    if (want_grads && !gb) gb = cls_alloc(bsz * sizeof(float), "scratch gradient of b");
+    if ((options->normalize && (!an || !bn)) || (want_grads && (!ga || !gb))) {
+        s = CLS_E_NOMEM;
+        goto done;
+    }
+    const float *ua = a, *ub = b;
+    if (options->normalize) {
+        normalize_rows(an, a, na, d);
+        normalize_rows(bn, b, nb, d);
+        ua = an;
+        ub = bn;
+    }
+
+    cls_loss_result res = {0};
+    switch (kind) {
+    case CLS_LOSS_CLIP: s = cls_clip_run(&res, want_grads ? ga : NULL, want_grads ? gb : NULL, ua, ub, na, d, options); break;
+    case CLS_LOSS_INFONCE:
+        s = cls_infonce_run(&res, want_grads ? ga : NULL, want_grads ? gb : NULL, ua, na, ub, nb, d, labels, options);
+        break;
+    case CLS_LOSS_NTXENT: s = cls_ntxent_compute(&res, ga, gb, ua, ub, na, d, options); break;
+    case CLS_LOSS_SIGLIP: s = cls_siglip_forward_backward(&res, ga, gb, ua, ub, na, d, options); break;
+    }
+    if (s == CLS_OK) {
+        if (options->normalize && want_grads) {
+            /* dL/ds is unchanged by the normalisation: it came from the
+             * normalised inputs and their gradients. */
+            normalize_backward(ga, a, na, d);
+            normalize_backward(gb, b, nb, d);
+        }
+        *result = res;
+    }
+done:
+    cls_free(an);
+    cls_free(bn);
+    if (ga != grad_a) cls_free(ga);
+    if (gb != grad_b) cls_free(gb);
+    return s;
+}
+
+size_t cls_loss_workspace_bytes(int64_t na, int64_t nb, int64_t d, const cls_loss_options *options)
+{
+    cls_loss_options defaults;
+    if (!options) {
+        cls_loss_options_init(&defaults, CLS_LOSS_CLIP);
+        options = &defaults;
+    }
+    if (na <= 0 || nb <= 0 || d <= 0) return 0;
+    int threads = cls_threads_resolve(options->threads);
+    int64_t tile = cls_tile_resolve(options->tile, na, nb, d, threads);
+    size_t bytes = cls_tile_workspace_bytes(na, nb, d, tile, threads);
+    bytes += 5 * (size_t)(na > nb ? na : nb) * sizeof(double); /* LSE state and positives */
+    if (options->normalize) bytes += ((size_t)na + (size_t)nb) * (size_t)d * sizeof(float);
+    return bytes;
+}
