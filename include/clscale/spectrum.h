@@ -63,8 +63,8 @@ typedef struct {
     uint64_t seed;                 /* bootstrap and randomized-sketch seed (default 0) */
     int threads;                   /* BLAS threads; 0 = all cores */
     int64_t chunk_rows;            /* rows per streamed chunk; 0 = about 32 MiB worth */
-    int oversample;                /* randomized: extra columns (default 16, >= 10) */
-    int power_iters;               /* randomized: subspace iterations (default 5, 4..7 advised) */
+    int oversample;                /* randomized: extra columns (0 = auto: max(10, rank); min 10) */
+    int power_iters;               /* randomized: subspace iterations (default 6; 4..7 advised) */
     int64_t rank;                  /* randomized: eigenvalues wanted (0: fit_hi) */
 } cls_spectrum_options;
 

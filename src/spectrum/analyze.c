@@ -18,7 +18,7 @@ void cls_spectrum_options_default(cls_spectrum_options *o)
     o->fit_lo = 4;
     o->fit_hi = 100;
     o->weights = CLS_SPECTRUM_WEIGHTS_INV;
-    o->power_iters = 5;
+    o->power_iters = 6;
 }
 
 const char *cls_spectrum_method_name(cls_spectrum_method m)

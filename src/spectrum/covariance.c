@@ -189,6 +189,12 @@ cls_status spec_exact_covariance(spec_source *s, const spec_stats *st, const int
         centred->d = d;
         centred->centered = 1;
         status = finish_eig(C, d, d < n - 1 ? d : n - 1, centred);
+        if (!status && !counts) {
+            /* the trace from pass 1's double statistics, untouched by float blocks */
+            double t = 0;
+            for (int64_t j = 0; j < d; j++) t += st->m2[j];
+            centred->total = t / (double)(n - 1);
+        }
     }
     if (!status && uncentred) {
         /* sum c x x^T = S + n (m mu^T + mu m^T) + n mu mu^T with x = y + mu */
