@@ -139,7 +139,7 @@ static void test_rankme_matrices(void)
 static void test_exact_vs_reference(void)
 {
     int64_t n = 3000, d = 200;
-    double *x = powerlaw_rows(n, d, 1.5, 11, 1, 50.0);
+    double *x = powerlaw_rows(n, d, 2.0, 11, 1, 50.0); /* steep: l_100 = 1e-4 l_1 */
     float *xf = to_f32(x, n * d);
     double *xr = malloc((size_t)(n * d) * sizeof(double));
     for (int64_t k = 0; k < n * d; k++) xr[k] = xf[k]; /* reference on the same float32 data */

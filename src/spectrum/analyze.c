@@ -80,7 +80,7 @@ static cls_status spectra(spec_source *s, const spec_stats *st, cls_spectrum_met
         if (!status && u) status = spec_randomized(s, st, NULL, 0, k, o, chunk, u);
         return status;
     }
-    if (st->n >= st->d) return spec_exact_covariance(s, st, NULL, chunk, c, u);
+    if (st->n >= st->d) return spec_exact_covariance(s, st, NULL, chunk, o->fit_hi, c, u);
     return spec_exact_gram(s, st, chunk, c, u, keep_gram, keep_center);
 }
 
@@ -199,7 +199,7 @@ static cls_status bootstrap(spec_source *s, const spec_stats *st, cls_spectrum_m
         else if (gram)
             status = spec_gram_bootstrap(gram, n, st->d, counts, o->center, &e);
         else
-            status = spec_exact_covariance(s, st, counts, chunk, o->center ? &e : NULL,
+            status = spec_exact_covariance(s, st, counts, chunk, o->fit_hi, o->center ? &e : NULL,
                                            o->center ? NULL : &e);
         if (!status && r->fit_hi <= e.count) {
             double a, c, r2;

@@ -178,3 +178,39 @@ cls_status spec_randomized(spec_source *s, const spec_stats *st, const int32_t *
     cls_free(V), cls_free(Z), cls_free(tau), cls_free(H), cls_free(w);
     return status;
 }
+
+cls_status spec_sym_eig_top_vectors(double *a, int64_t k, double *w_desc, int64_t K, double *zt)
+{
+    /* One tridiagonalisation serves both: dsterf for all values, dstemr for
+     * the top K vectors of the tridiagonal, dormtr to bring them back. */
+    double *dg = cls_alloc((size_t)k * sizeof(double), "tridiagonal");
+    double *e = cls_alloc((size_t)k * sizeof(double), "tridiagonal");
+    double *dg2 = cls_alloc((size_t)k * sizeof(double), "tridiagonal copy");
+    double *e2 = cls_alloc((size_t)k * sizeof(double), "tridiagonal copy");
+    double *tau = cls_alloc((size_t)k * sizeof(double), "reflectors");
+    double *wk = cls_alloc((size_t)k * sizeof(double), "selected eigenvalues");
+    lapack_int *isuppz = cls_alloc((size_t)(2 * K) * sizeof(lapack_int), "eigenvector support");
+    cls_status status = (dg && e && dg2 && e2 && tau && wk && isuppz) ? CLS_OK : CLS_E_NOMEM;
+    lapack_int info = 0, m = 0, nk = (lapack_int)k;
+    lapack_logical tryrac = 1;
+    if (!status) info = LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'U', nk, a, nk, dg, e, tau);
+    if (!status && !info) {
+        memcpy(dg2, dg, (size_t)k * sizeof(double));
+        memcpy(e2, e, (size_t)(k - 1) * sizeof(double));
+        e2[k - 1] = 0;
+        info = LAPACKE_dsterf(nk, dg, e);
+    }
+    if (!status && !info) {
+        for (int64_t i = 0; i < k; i++) w_desc[i] = dg[k - 1 - i];
+        /* vectors in column-major k x K = row-major K x k (zt) */
+        info = LAPACKE_dstemr(LAPACK_COL_MAJOR, 'V', 'I', nk, dg2, e2, 0.0, 0.0, nk - (lapack_int)K + 1,
+                              nk, &m, wk, zt, nk, (lapack_int)K, isuppz, &tryrac);
+    }
+    if (!status && !info && m != (lapack_int)K) info = -1000;
+    if (!status && !info)
+        info = LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'U', 'N', nk, (lapack_int)K, a, nk, tau, zt, nk);
+    if (!status && info)
+        status = cls_set_error(CLS_E_NUMERIC, "spectrum: LAPACK tridiagonal eigensolver failed (info %d)", (int)info);
+    cls_free(dg), cls_free(e), cls_free(dg2), cls_free(e2), cls_free(tau), cls_free(wk), cls_free(isuppz);
+    return status;
+}

@@ -49,9 +49,10 @@ void spec_stats_free(spec_stats *st);
 
 /* Exact path, n >= d: S = sum c_i y_i y_i^T with y = x - mean in double
  * (float32 data: blocks of <= 1024 rows by ssyrk, each added into double).
- * Fills the centred covariance and/or the uncentred second moment. */
+ * Fills the centred covariance and/or the uncentred second moment; with
+ * float32 data the top max(128, refine_hi + 28) centred values are refined. */
 cls_status spec_exact_covariance(spec_source *s, const spec_stats *st, const int32_t *counts,
-                                 int64_t chunk_rows, cls_spectrum_eig *centred,
+                                 int64_t chunk_rows, int64_t refine_hi, cls_spectrum_eig *centred,
                                  cls_spectrum_eig *uncentred);
 
 /* Exact path, n < d: Gram matrices from the rows held in memory (centred by
@@ -69,6 +70,9 @@ cls_status spec_gram_bootstrap(const double *gram, int64_t n, int64_t d, const i
 /* Eigenvalues (descending) of the symmetric k x k matrix whose lower triangle
  * (row-major) is in a; a is destroyed. */
 cls_status spec_sym_eigenvalues(double *a, int64_t k, double *w_desc);
+/* All eigenvalues (descending) plus the eigenvectors of the K largest, as a
+ * row-major K x k array zt (row j: the vector of the j-th smallest of them). */
+cls_status spec_sym_eig_top_vectors(double *a, int64_t k, double *w_desc, int64_t K, double *zt);
 
 /* Randomized top-k eigenvalues of the centred (or uncentred) covariance. */
 cls_status spec_randomized(spec_source *s, const spec_stats *st, const int32_t *counts,
