@@ -14,7 +14,7 @@
 #include "clscale.h"
 
 /* Random orthogonal d x d (QR of a Gaussian matrix), row-major. */
-static double *random_rotation(int64_t d, uint64_t seed)
+static inline double *random_rotation(int64_t d, uint64_t seed)
 {
     cls_rng rng;
     cls_rng_seed_stream(&rng, seed, 77);
@@ -28,7 +28,7 @@ static double *random_rotation(int64_t d, uint64_t seed)
 }
 
 /* n x d rows ~ N(offset, diag(k^-alpha)), optionally rotated: X = Z diag(sqrt l) Q^T. */
-static double *powerlaw_rows(int64_t n, int64_t d, double alpha, uint64_t seed, int rotate,
+static inline double *powerlaw_rows(int64_t n, int64_t d, double alpha, uint64_t seed, int rotate,
                              double offset)
 {
     cls_rng rng;
@@ -50,14 +50,14 @@ static double *powerlaw_rows(int64_t n, int64_t d, double alpha, uint64_t seed, 
     return z;
 }
 
-static float *to_f32(const double *x, int64_t count)
+static inline float *to_f32(const double *x, int64_t count)
 {
     float *f = malloc((size_t)count * sizeof(float));
     for (int64_t k = 0; k < count; k++) f[k] = (float)x[k];
     return f;
 }
 
-static int cmp_desc(const void *a, const void *b)
+static inline int cmp_desc(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x < y) - (x > y);
@@ -65,7 +65,7 @@ static int cmp_desc(const void *a, const void *b)
 
 /* Reference: eigenvalues (descending, all d) of the covariance (centred,
  * /(n-1)) or second moment (/n), naive loops + dsyev. */
-static double *reference_eigs(const double *x, int64_t n, int64_t d, int center)
+static inline double *reference_eigs(const double *x, int64_t n, int64_t d, int center)
 {
     double *mu = calloc((size_t)d, sizeof(double));
     if (center) {
