@@ -7,7 +7,7 @@
  * (both terms are positive semi-definite). For float32 data the centred rows
  * are rounded to float32 (a relative perturbation of 6e-8 per entry, the same
  * size as the storage error the data already carry) and multiplied by ssyrk
- * in blocks of at most SPEC_F32_BLOCK rows, each block's product added into
+ * in blocks of at most SPEC_F32_BLOCK rows (and one chunk), each block's product added into
  * the double accumulator: rounding inside a block grows like sqrt(block) and
  * the blocks' errors average out over n rows. This halves the time of the
  * dominant O(n d^2) step. Its error is absolute, about 2e-9 l_1, which is
@@ -22,7 +22,7 @@
 #include <math.h>
 #include <string.h>
 
-#define SPEC_F32_BLOCK 1024
+#define SPEC_F32_BLOCK 4096
 #define SPEC_REFINE_MIN 128 /* refined ranks: max(128, hi + 28) */
 
 void spec_stats_free(spec_stats *st)
@@ -42,7 +42,8 @@ cls_status spec_stats_compute(spec_source *s, int64_t chunk_rows, spec_stats *st
     st->m2 = cls_calloc((size_t)d, sizeof(double), "spectrum column variances");
     double *buf = cls_alloc((size_t)chunk_rows * (size_t)d * sizeof(double), "spectrum chunk");
     double *cm = cls_alloc((size_t)d * sizeof(double), "spectrum chunk means");
-    cls_status status = (st->mean && st->m2 && buf && cm) ? spec_source_rewind(s) : CLS_E_NOMEM;
+    double *cm2 = cls_alloc((size_t)d * sizeof(double), "spectrum chunk variances");
+    cls_status status = (st->mean && st->m2 && buf && cm && cm2) ? spec_source_rewind(s) : CLS_E_NOMEM;
     int64_t na = 0, m;
     while (!status) {
         status = spec_source_read(s, buf, chunk_rows, &m);
@@ -53,20 +54,25 @@ cls_status spec_stats_compute(spec_source *s, int64_t chunk_rows, spec_stats *st
             for (int64_t j = 0; j < d; j++) cm[j] += buf[i * d + j];
         for (int64_t j = 0; j < d; j++) cm[j] /= (double)m;
         double nb = (double)m, ntot = (double)(na + m);
-        for (int64_t j = 0; j < d; j++) {
-            double m2b = 0;
-            for (int64_t i = 0; i < m; i++) {
-                double t = buf[i * d + j] - cm[j];
-                m2b += t * t;
+        /* row-wise (contiguous) sums of squared deviations from the chunk mean */
+        for (int64_t j = 0; j < d; j++) cm2[j] = 0;
+        for (int64_t i = 0; i < m; i++) {
+            const double *x = buf + i * d;
+            for (int64_t j = 0; j < d; j++) {
+                double t = x[j] - cm[j];
+                cm2[j] += t * t;
             }
+        }
+        for (int64_t j = 0; j < d; j++) {
             double delta = cm[j] - st->mean[j];
             st->mean[j] += delta * nb / ntot;
-            st->m2[j] += m2b + delta * delta * (double)na * nb / ntot;
+            st->m2[j] += cm2[j] + delta * delta * (double)na * nb / ntot;
         }
         na += m;
     }
     cls_free(buf);
     cls_free(cm);
+    cls_free(cm2);
     if (!status && na != s->n)
         status = cls_set_error(CLS_E_FORMAT, "spectrum: read %lld rows, expected %lld",
                                (long long)na, (long long)s->n);
@@ -279,9 +285,9 @@ cls_status spec_exact_gram(spec_source *s, const spec_stats *st, int64_t chunk_r
     /* n < d: the rows are held in memory (n x d doubles) */
     double *Y = cls_alloc(bytes, "rows for the Gram matrix (n x d doubles)");
     double *G = cls_calloc(nn, sizeof(double), "Gram matrix (n x n doubles)");
-    double *A = (centred && (uncentred || keep_gram)) ? cls_alloc(nn * sizeof(double), "Gram copy") : NULL;
+    double *A = (centred && uncentred) ? cls_alloc(nn * sizeof(double), "Gram copy") : NULL;
     double *a = cls_calloc((size_t)n, sizeof(double), "Gram mean projection");
-    cls_status status = (Y && G && a && (A || !(centred && (uncentred || keep_gram))))
+    cls_status status = (Y && G && a && (A || !(centred && uncentred)))
                             ? spec_source_rewind(s) : CLS_E_NOMEM;
     int64_t row = 0, m;
     while (!status) {
