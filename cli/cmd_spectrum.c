@@ -72,7 +72,7 @@ static int plot(const char *path, const char *input, const cls_spectrum_result *
         "set arrow from %lld, graph 0 to %lld, graph 1 nohead dt 2 lc rgb 'gray40'\n"
         "f(x) = exp(%.17g) * x**(-%.17g)\n"
         "plot '-' using 1:2 with lines lw 2 title 'spectrum', "
-        "[%lld:%lld] f(x) with lines lw 2 lc rgb 'red' title 'fit'\n",
+        "[%lld:%lld] f(x) with lines lw 2 dt 2 lc rgb 'red' title 'fit (LO..HI)'\n",
         term, path, input, r->alpha, r->r2, (long long)r->fit_lo, (long long)r->fit_hi,
         (long long)r->fit_lo, (long long)r->fit_lo, (long long)r->fit_hi, (long long)r->fit_hi,
         r->intercept, r->alpha, (long long)r->fit_lo, (long long)r->fit_hi);

@@ -250,6 +250,13 @@ cls_status spec_exact_covariance(spec_source *s, const spec_stats *st, const int
         }
         if (!status) status = finish_eig_vec(C, d, keep, centred, K, zt);
         if (!status && zt) status = refine_top(s, st, chunk_rows, zt, K, centred);
+        if (!status && zt) {
+            /* sum of squares from the refined spectrum: it is dominated by the
+             * top ranks, which the float-built matrix holds less accurately */
+            double q = 0;
+            for (int64_t k = 0; k < centred->count; k++) q += centred->values[k] * centred->values[k];
+            centred->total_sq = q;
+        }
         cls_free(zt);
         if (!status && !counts) {
             /* the trace from pass 1's double statistics, untouched by float blocks */
