@@ -69,7 +69,7 @@ static cls_spectrum_method resolve_method(const cls_spectrum_options *o, int64_t
 }
 
 /* One or two spectra (centred / uncentred) from a source, exact or randomized. */
-static cls_status spectra(spec_source *s, const spec_stats *st, cls_spectrum_method method,
+static cls_status spectra(spec_source *s, spec_stats *st, int fuse, cls_spectrum_method method,
                           const cls_spectrum_options *o, int64_t chunk, cls_spectrum_eig *c,
                           cls_spectrum_eig *u, double **keep_gram, int keep_center)
 {
@@ -80,8 +80,27 @@ static cls_status spectra(spec_source *s, const spec_stats *st, cls_spectrum_met
         if (!status && u) status = spec_randomized(s, st, NULL, 0, k, o, chunk, u);
         return status;
     }
-    if (st->n >= st->d) return spec_exact_covariance(s, st, NULL, chunk, o->fit_hi, c, u);
+    if (s->n >= s->d) return spec_exact_covariance(s, st, fuse, NULL, chunk, o->fit_hi, c, u);
     return spec_exact_gram(s, st, chunk, c, u, keep_gram, keep_center);
+}
+
+/* Pass 1, or (exact path with n >= d) its arrays only: that path folds the
+ * statistics into its own pass and saves one read of the data. */
+static cls_status prepare_stats(spec_source *s, cls_spectrum_method method, int64_t chunk,
+                                spec_stats *st, int *fuse)
+{
+    *fuse = method == CLS_SPECTRUM_EXACT && s->n >= s->d;
+    if (!*fuse) return spec_stats_compute(s, chunk, st);
+    memset(st, 0, sizeof *st);
+    st->d = s->d;
+    st->first_zero_var = -1;
+    st->mean = cls_calloc((size_t)s->d, sizeof(double), "spectrum column means");
+    st->m2 = cls_calloc((size_t)s->d, sizeof(double), "spectrum column variances");
+    if (!st->mean || !st->m2) {
+        spec_stats_free(st);
+        return CLS_E_NOMEM;
+    }
+    return CLS_OK;
 }
 
 static void set_zero_var(cls_spectrum_eig *e, const spec_stats *st)
@@ -104,10 +123,11 @@ static cls_status eigenvalues(spec_source *s, int center, const cls_spectrum_opt
     int64_t chunk = spec_chunk_rows(opt, s->d);
     spec_stats st;
     cls_spectrum_eig e = {0};
-    status = spec_stats_compute(s, chunk, &st);
+    cls_spectrum_method m = resolve_method(opt, s->n, s->d);
+    int fuse;
+    status = prepare_stats(s, m, chunk, &st, &fuse);
     if (!status) {
-        cls_spectrum_method m = resolve_method(opt, st.n, st.d);
-        status = spectra(s, &st, m, opt, chunk, center ? &e : NULL, center ? NULL : &e, NULL, 0);
+        status = spectra(s, &st, fuse, m, opt, chunk, center ? &e : NULL, center ? NULL : &e, NULL, 0);
         set_zero_var(&e, &st);
         spec_stats_free(&st);
     }
@@ -199,7 +219,7 @@ static cls_status bootstrap(spec_source *s, const spec_stats *st, cls_spectrum_m
         else if (gram)
             status = spec_gram_bootstrap(gram, n, st->d, counts, o->center, &e);
         else
-            status = spec_exact_covariance(s, st, counts, chunk, o->fit_hi, o->center ? &e : NULL,
+            status = spec_exact_covariance(s, (spec_stats *)st, 0, counts, chunk, o->fit_hi, o->center ? &e : NULL,
                                            o->center ? NULL : &e);
         if (!status && r->fit_hi <= e.count) {
             double a, c, r2;
@@ -245,17 +265,18 @@ static cls_status analyze(spec_source *s, const cls_spectrum_options *opt, cls_s
     spec_stats st;
     cls_spectrum_eig ec = {0}, eu = {0};
     double *gram = NULL;
-    status = spec_stats_compute(s, chunk, &st);
+    int64_t n = s->n, d = s->d;
+    cls_spectrum_method method = resolve_method(opt, n, d);
+    int fuse;
+    status = prepare_stats(s, method, chunk, &st, &fuse);
     if (status) {
         cls_blas_set_threads(prev);
         return status;
     }
-    int64_t n = st.n, d = st.d;
-    cls_spectrum_method method = resolve_method(opt, n, d);
     int want_c = opt->center || opt->rankme_center;
     int want_u = !opt->center || !opt->rankme_center;
     if (method == CLS_SPECTRUM_RANDOMIZED) want_u = want_u && !opt->center, want_c = want_c && opt->center;
-    status = spectra(s, &st, method, opt, chunk, want_c ? &ec : NULL, want_u ? &eu : NULL,
+    status = spectra(s, &st, fuse, method, opt, chunk, want_c ? &ec : NULL, want_u ? &eu : NULL,
                      (opt->bootstrap > 0 && n < d && method == CLS_SPECTRUM_EXACT) ? &gram : NULL,
                      opt->center);
     if (!status) {

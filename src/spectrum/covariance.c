@@ -168,11 +168,25 @@ static cls_status finish_eig(double *a, int64_t k, int64_t keep, cls_spectrum_ei
     return finish_eig_vec(a, k, keep, e, 0, NULL);
 }
 
-cls_status spec_exact_covariance(spec_source *s, const spec_stats *st, const int32_t *counts,
+cls_status spec_exact_covariance(spec_source *s, spec_stats *st, int fuse, const int32_t *counts,
                                  int64_t chunk_rows, int64_t refine_hi, cls_spectrum_eig *centred,
                                  cls_spectrum_eig *uncentred)
 {
-    int64_t n = st->n, d = st->d;
+    int64_t n = fuse ? s->n : st->n, d = st->d;
+    /* Fused: pass 1 is folded into this pass. Rows are shifted by the first
+     * chunk's mean K (within sd/sqrt(chunk) of the true mean), and the exact
+     * correction S - n m m^T with m = mean(x - K) removes the shift; as m is
+     * tiny nothing cancels. The statistics are filled in at the end. */
+    double *shift = fuse ? cls_calloc((size_t)d, sizeof(double), "spectrum shift") : st->mean;
+    double *sq = fuse ? cls_calloc((size_t)d, sizeof(double), "spectrum squares") : NULL;
+    /* constant columns: exact comparison with the first row (the shifted
+     * sums need not cancel to an exact zero) */
+    double *first = fuse ? cls_alloc((size_t)d * sizeof(double), "spectrum first row") : NULL;
+    unsigned char *varies = fuse ? cls_calloc((size_t)d, 1, "spectrum column flags") : NULL;
+    if (fuse && (!shift || !sq || !first || !varies)) {
+        cls_free(shift), cls_free(sq), cls_free(first), cls_free(varies);
+        return CLS_E_NOMEM;
+    }
     size_t dd = (size_t)d * (size_t)d;
     int use_f32 = s->is_f32;
     int64_t fblock = chunk_rows < SPEC_F32_BLOCK ? chunk_rows : SPEC_F32_BLOCK;
@@ -188,6 +202,12 @@ cls_status spec_exact_covariance(spec_source *s, const spec_stats *st, const int
     while (!status) {
         status = spec_source_read(s, buf, chunk_rows, &m);
         if (status || m == 0) break;
+        if (fuse && row0 == 0) {
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < d; j++) shift[j] += buf[i * d + j];
+            for (int64_t j = 0; j < d; j++) shift[j] /= (double)m;
+            memcpy(first, buf, (size_t)d * sizeof(double));
+        }
         /* centre (and weight) the rows, compacting away rows drawn zero times */
         int64_t kept = 0;
         for (int64_t i = 0; i < m; i++) {
@@ -196,10 +216,20 @@ cls_status spec_exact_covariance(spec_source *s, const spec_stats *st, const int
             double sc = counts ? sqrt(c) : 1.0;
             const double *x = buf + i * d;
             double *y = buf + kept * d;
-            for (int64_t j = 0; j < d; j++) {
-                double t = x[j] - st->mean[j];
-                msum[j] += c * t;
-                y[j] = sc * t;
+            if (sq) {
+                for (int64_t j = 0; j < d; j++) {
+                    double t = x[j] - shift[j];
+                    msum[j] += t;
+                    sq[j] += t * t;
+                    varies[j] |= x[j] != first[j];
+                    y[j] = t;
+                }
+            } else {
+                for (int64_t j = 0; j < d; j++) {
+                    double t = x[j] - shift[j];
+                    msum[j] += c * t;
+                    y[j] = sc * t;
+                }
             }
             kept++;
         }
@@ -229,7 +259,22 @@ cls_status spec_exact_covariance(spec_source *s, const spec_stats *st, const int
         A = cls_alloc(dd * sizeof(double), "covariance copy (d x d doubles)");
         if (!A) status = CLS_E_NOMEM;
     }
+    if (!status && fuse && row0 != n)
+        status = cls_set_error(CLS_E_FORMAT, "spectrum: read %lld rows, expected %lld",
+                               (long long)row0, (long long)n);
     for (int64_t j = 0; j < d && !status; j++) msum[j] /= (double)n; /* m = weighted mean of y */
+    if (!status && fuse) {
+        st->n = n;
+        st->zero_var = 0;
+        st->first_zero_var = -1;
+        for (int64_t j = 0; j < d; j++) {
+            st->mean[j] = shift[j] + msum[j];
+            double m2 = sq[j] - (double)n * msum[j] * msum[j];
+            st->m2[j] = varies[j] && m2 > 0 ? m2 : 0.0;
+            if (!varies[j]) st->mean[j] = first[j];
+            if (st->m2[j] == 0.0 && st->zero_var++ == 0) st->first_zero_var = j;
+        }
+    }
     if (!status && centred) {
         double *C = uncentred ? A : S;
         if (C != S) memcpy(C, S, dd * sizeof(double));
@@ -267,8 +312,8 @@ cls_status spec_exact_covariance(spec_source *s, const spec_stats *st, const int
     }
     if (!status && uncentred) {
         /* sum c x x^T = S + n (m mu^T + mu m^T) + n mu mu^T with x = y + mu */
-        cblas_dsyr2(CblasRowMajor, CblasLower, (int)d, (double)n, msum, 1, st->mean, 1, S, (int)d);
-        cblas_dsyr(CblasRowMajor, CblasLower, (int)d, (double)n, st->mean, 1, S, (int)d);
+        cblas_dsyr2(CblasRowMajor, CblasLower, (int)d, (double)n, msum, 1, shift, 1, S, (int)d);
+        cblas_dsyr(CblasRowMajor, CblasLower, (int)d, (double)n, shift, 1, S, (int)d);
         sym_scale(S, d, 1.0 / (double)n);
         uncentred->n = n;
         uncentred->d = d;
@@ -278,6 +323,10 @@ cls_status spec_exact_covariance(spec_source *s, const spec_stats *st, const int
     cls_free(A);
     cls_free(S);
     cls_free(msum);
+    if (fuse) cls_free(shift);
+    cls_free(sq);
+    cls_free(first);
+    cls_free(varies);
     return status;
 }
 

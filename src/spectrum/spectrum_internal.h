@@ -50,8 +50,10 @@ void spec_stats_free(spec_stats *st);
 /* Exact path, n >= d: S = sum c_i y_i y_i^T with y = x - mean in double
  * (float32 data: blocks of <= 1024 rows by ssyrk, each added into double).
  * Fills the centred covariance and/or the uncentred second moment; with
- * float32 data the top max(128, refine_hi + 28) centred values are refined. */
-cls_status spec_exact_covariance(spec_source *s, const spec_stats *st, const int32_t *counts,
+ * float32 data the top max(128, refine_hi + 28) centred values are refined.
+ * fuse: st holds only allocated zeroed mean/m2 arrays; pass 1 is folded into
+ * this pass (no bootstrap counts) and st is filled on success. */
+cls_status spec_exact_covariance(spec_source *s, spec_stats *st, int fuse, const int32_t *counts,
                                  int64_t chunk_rows, int64_t refine_hi, cls_spectrum_eig *centred,
                                  cls_spectrum_eig *uncentred);
 
