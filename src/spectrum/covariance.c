@@ -1,8 +1,10 @@
 /* Column statistics and the exact second-moment matrices.
  *
- * Accuracy: every accumulator is double. The data are centred by the exact
- * column means of pass 1 before any product is formed, so the covariance is
- * never obtained by cancelling E[xx^T] against mu mu^T; the uncentred moment
+ * Accuracy: every accumulator is double. The data are centred before any
+ * product is formed (by the exact column means of pass 1, or, when pass 1 is
+ * folded in, by the first chunk's mean followed by the exact correction
+ * -n m m^T for the small residual mean m), so the covariance is never obtained
+ * by cancelling E[xx^T] against mu mu^T; the uncentred moment
  * is rebuilt from the centred one by adding n mu mu^T, which cannot cancel
  * (both terms are positive semi-definite). For float32 data the centred rows
  * are rounded to float32 (a relative perturbation of 6e-8 per entry, the same
