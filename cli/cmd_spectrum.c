@@ -1,8 +1,236 @@
-/* Placeholder until its issue lands: replaced by the real command. */
+/* clscale spectrum: label-free quality of an embedding matrix from the
+ * eigenspectrum of its covariance (alpha-ReQ, RankMe, effective rank,
+ * participation ratio), with optional CSV of the spectrum and a log-log plot. */
 #include "cli.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void)
+{
+    printf("usage: clscale spectrum X.npy [options]\n"
+           "\n"
+           "Eigenspectrum of the embeddings' covariance (rows = samples) and the label-free\n"
+           "quality metrics built on it: alpha (power-law exponent, alpha-ReQ), RankMe,\n"
+           "effective rank, participation ratio. X is a 2-D float32/float64 .npy, streamed.\n"
+           "\n"
+           "options:\n"
+           "  --fit-range LO:HI     ranks fitted for alpha, 1-based inclusive (default 4:100);\n"
+           "                        HI beyond the available ranks is clamped with a warning\n"
+           "  --weights inv|none    least-squares weights 1/k or none (default inv)\n"
+           "  --center              centre the columns for alpha, effective rank and\n"
+           "                        participation ratio (default)\n"
+           "  --no-center           use the uncentred second moment for those instead\n"
+           "                        (RankMe is always on the uncentred X)\n"
+           "  --method M            auto|exact|randomized (default auto: exact when\n"
+           "                        min(n, d) <= %d, randomized top ranks otherwise)\n"
+           "  --bootstrap B         95%% percentile interval for alpha from B row\n"
+           "                        resamples (default 0: none; each costs one pass)\n"
+           "  --seed S              seed for the bootstrap and the randomized sketch (default 0)\n"
+           "  --eigenvalues-out F   write rank,eigenvalue,normalized as CSV (default: none)\n"
+           "  --plot P.png|P.svg    log-log spectrum with the fitted line and the fit range\n"
+           "                        marked, via gnuplot (a note, not a failure, without it)\n"
+           "  --json                print one JSON object on one line\n"
+           "  --threads T           BLAS threads, 0 = all cores (default 0)\n"
+           "  --help                show this help\n",
+           CLS_SPECTRUM_AUTO_EXACT_MAX);
+}
+
+static cJSON *num_or_null(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+static int write_csv(const char *path, const cls_spectrum_result *r)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return cli_error("cannot write %s", path);
+    fprintf(f, "rank,eigenvalue,normalized\n");
+    for (int64_t k = 0; k < r->eig.count; k++)
+        fprintf(f, "%lld,%.17g,%.17g\n", (long long)(k + 1), r->eig.values[k],
+                r->eig.values[k] / r->eig.total);
+    if (fclose(f) != 0) return cli_error("cannot write %s", path);
+    return CLI_OK;
+}
+
+static int plot(const char *path, const char *input, const cls_spectrum_result *r)
+{
+    const char *term = cli_gnuplot_terminal(path);
+    if (!term) return CLI_USAGE;
+    size_t cap = 4096 + (size_t)r->eig.count * 48;
+    char *s = malloc(cap);
+    if (!s) return cli_error("out of memory");
+    size_t len = 0;
+    len += (size_t)snprintf(s + len, cap - len,
+        "%s\nset output '%s'\nset logscale xy\nset grid\n"
+        "set xlabel 'rank k'\nset ylabel 'normalized eigenvalue'\n"
+        "set title \"%s: alpha = %.3f, R^2 = %.3f (ranks %lld..%lld)\" noenhanced\n"
+        "set arrow from %lld, graph 0 to %lld, graph 1 nohead dt 2 lc rgb 'gray40'\n"
+        "set arrow from %lld, graph 0 to %lld, graph 1 nohead dt 2 lc rgb 'gray40'\n"
+        "f(x) = exp(%.17g) * x**(-%.17g)\n"
+        "plot '-' using 1:2 with lines lw 2 title 'spectrum', "
+        "[%lld:%lld] f(x) with lines lw 2 dt 2 lc rgb 'red' title 'fit (LO..HI)'\n",
+        term, path, input, r->alpha, r->r2, (long long)r->fit_lo, (long long)r->fit_hi,
+        (long long)r->fit_lo, (long long)r->fit_lo, (long long)r->fit_hi, (long long)r->fit_hi,
+        r->intercept, r->alpha, (long long)r->fit_lo, (long long)r->fit_hi);
+    for (int64_t k = 0; k < r->eig.count && len + 64 < cap; k++)
+        if (r->eig.values[k] > 0)
+            len += (size_t)snprintf(s + len, cap - len, "%lld %.10g\n", (long long)(k + 1),
+                                    r->eig.values[k] / r->eig.total);
+    snprintf(s + len, cap - len, "e\n");
+    int rc = cli_gnuplot_run(s, path);
+    free(s);
+    return rc;
+}
+
+static int parse_range(const char *text, int64_t *lo, int64_t *hi)
+{
+    const char *colon = text ? strchr(text, ':') : NULL;
+    if (!colon) {
+        cli_usage_error("spectrum", "--fit-range: '%s' is not LO:HI", text ? text : "");
+        return 0;
+    }
+    char buf[64];
+    size_t l = (size_t)(colon - text);
+    if (l == 0 || l >= sizeof buf) {
+        cli_usage_error("spectrum", "--fit-range: '%s' is not LO:HI", text);
+        return 0;
+    }
+    memcpy(buf, text, l);
+    buf[l] = 0;
+    if (!cli_parse_int64("--fit-range LO", buf, lo) || !cli_parse_int64("--fit-range HI", colon + 1, hi))
+        return 0;
+    if (*lo < 1 || *hi <= *lo) {
+        cli_usage_error("spectrum", "--fit-range %s: need 1 <= LO < HI", text);
+        return 0;
+    }
+    return 1;
+}
 
 int cmd_spectrum(int argc, char **argv)
 {
-    (void)argc;
-    return cli_error("'%s' is not available in this build yet", argv[0]);
+    enum { O_RANGE = 1000, O_WEIGHTS, O_CENTER, O_NOCENTER, O_METHOD, O_BOOT, O_SEED, O_EIGOUT,
+           O_PLOT, O_JSON, O_THREADS, O_HELP };
+    static const struct option longopts[] = {
+        {"fit-range", required_argument, 0, O_RANGE}, {"weights", required_argument, 0, O_WEIGHTS},
+        {"center", no_argument, 0, O_CENTER},         {"no-center", no_argument, 0, O_NOCENTER},
+        {"method", required_argument, 0, O_METHOD},   {"bootstrap", required_argument, 0, O_BOOT},
+        {"seed", required_argument, 0, O_SEED},       {"eigenvalues-out", required_argument, 0, O_EIGOUT},
+        {"plot", required_argument, 0, O_PLOT},       {"json", no_argument, 0, O_JSON},
+        {"threads", required_argument, 0, O_THREADS}, {"help", no_argument, 0, O_HELP},
+        {0, 0, 0, 0}};
+    cls_spectrum_options opt;
+    cls_spectrum_options_default(&opt);
+    const char *eig_out = NULL, *plot_out = NULL;
+    int json = 0, c;
+    int64_t v64;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_RANGE:
+            if (!parse_range(optarg, &opt.fit_lo, &opt.fit_hi)) return CLI_USAGE;
+            break;
+        case O_WEIGHTS:
+            if (strcmp(optarg, "inv") == 0) opt.weights = CLS_SPECTRUM_WEIGHTS_INV;
+            else if (strcmp(optarg, "none") == 0) opt.weights = CLS_SPECTRUM_WEIGHTS_NONE;
+            else return cli_usage_error("spectrum", "--weights must be inv or none, not '%s'", optarg);
+            break;
+        case O_CENTER: opt.center = 1; break;
+        case O_NOCENTER: opt.center = 0; break;
+        case O_METHOD:
+            if (strcmp(optarg, "auto") == 0) opt.method = CLS_SPECTRUM_AUTO;
+            else if (strcmp(optarg, "exact") == 0) opt.method = CLS_SPECTRUM_EXACT;
+            else if (strcmp(optarg, "randomized") == 0) opt.method = CLS_SPECTRUM_RANDOMIZED;
+            else return cli_usage_error("spectrum", "--method must be auto, exact or randomized, not '%s'", optarg);
+            break;
+        case O_BOOT:
+            if (!cli_parse_int("--bootstrap", optarg, &opt.bootstrap)) return CLI_USAGE;
+            if (opt.bootstrap < 0) return cli_usage_error("spectrum", "--bootstrap must be >= 0");
+            break;
+        case O_SEED:
+            if (!cli_parse_int64("--seed", optarg, &v64)) return CLI_USAGE;
+            opt.seed = (uint64_t)v64;
+            break;
+        case O_EIGOUT: eig_out = optarg; break;
+        case O_PLOT:
+            plot_out = optarg;
+            if (!cli_gnuplot_terminal(plot_out)) return CLI_USAGE;
+            break;
+        case O_JSON: json = 1; break;
+        case O_THREADS:
+            if (!cli_parse_int("--threads", optarg, &opt.threads)) return CLI_USAGE;
+            if (opt.threads < 0) return cli_usage_error("spectrum", "--threads must be >= 0");
+            break;
+        case O_HELP: usage(); return CLI_OK;
+        default:
+            return cli_usage_error("spectrum", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("spectrum", optind >= argc ? "missing the input X.npy" : "exactly one input X.npy expected");
+    const char *input = argv[optind];
+
+    cls_spectrum_result r;
+    cls_status st = cls_spectrum_analyze_npy(input, &opt, &r);
+    if (st) return cli_status_error(st, input);
+
+    int rc = CLI_OK;
+    if (eig_out) rc = write_csv(eig_out, &r);
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToObject(o, "alpha", num_or_null(r.alpha));
+        cJSON_AddItemToObject(o, "intercept", num_or_null(r.intercept));
+        cJSON_AddItemToObject(o, "r2", num_or_null(r.r2));
+        if (opt.bootstrap > 0) {
+            if (r.bootstrap > 0) {
+                cJSON *ci = cJSON_CreateArray();
+                cJSON_AddItemToArray(ci, cJSON_CreateNumber(r.alpha_ci95[0]));
+                cJSON_AddItemToArray(ci, cJSON_CreateNumber(r.alpha_ci95[1]));
+                cJSON_AddItemToObject(o, "alpha_ci95", ci);
+            } else {
+                cJSON_AddNullToObject(o, "alpha_ci95");
+            }
+            cJSON_AddNumberToObject(o, "bootstrap", r.bootstrap);
+        }
+        cJSON_AddItemToObject(o, "rankme", num_or_null(r.rankme));
+        cJSON_AddItemToObject(o, "effective_rank", num_or_null(r.effective_rank));
+        cJSON_AddItemToObject(o, "effective_rank_eig", num_or_null(r.effective_rank_eig));
+        cJSON_AddItemToObject(o, "participation_ratio", num_or_null(r.participation_ratio));
+        cJSON_AddNumberToObject(o, "n", (double)r.n);
+        cJSON_AddNumberToObject(o, "d", (double)r.d);
+        cJSON *fr = cJSON_CreateArray();
+        cJSON_AddItemToArray(fr, cJSON_CreateNumber((double)r.fit_lo));
+        cJSON_AddItemToArray(fr, cJSON_CreateNumber((double)r.fit_hi));
+        cJSON_AddItemToObject(o, "fit_range", fr);
+        cJSON_AddStringToObject(o, "method", cls_spectrum_method_name(r.method));
+        cJSON_AddBoolToObject(o, "centered", r.centered);
+        cJSON_AddStringToObject(o, "weights", opt.weights == CLS_SPECTRUM_WEIGHTS_INV ? "inv" : "none");
+        cJSON_AddItemToObject(o, "total_variance", num_or_null(r.eig.total));
+        cJSON *w = cJSON_CreateArray();
+        for (int i = 0; i < r.n_warnings; i++) cJSON_AddItemToArray(w, cJSON_CreateString(r.warning_text[i]));
+        cJSON_AddItemToObject(o, "warnings", w);
+        cli_json_print(o);
+    } else {
+        printf("spectrum of %s: n = %lld, d = %lld, method %s, %s\n", input, (long long)r.n,
+               (long long)r.d, cls_spectrum_method_name(r.method), r.centered ? "centred" : "uncentred");
+        printf("  alpha                %10.4f   ranks %lld..%lld, weights %s\n", r.alpha,
+               (long long)r.fit_lo, (long long)r.fit_hi, opt.weights == CLS_SPECTRUM_WEIGHTS_INV ? "1/k" : "none");
+        if (r.bootstrap > 0)
+            printf("  alpha 95%% CI        [%.4f, %.4f]   %d bootstrap resamples\n", r.alpha_ci95[0],
+                   r.alpha_ci95[1], r.bootstrap);
+        printf("  intercept            %10.4f\n", r.intercept);
+        printf("  R^2                  %10.4f\n", r.r2);
+        printf("  RankMe               %10.2f   uncentred, eps 1e-7\n", r.rankme);
+        printf("  effective rank       %10.2f   singular values, eps 0\n", r.effective_rank);
+        printf("  effective rank (eig) %10.2f   eigenvalues, eps 0\n", r.effective_rank_eig);
+        printf("  participation ratio  %10.2f\n", r.participation_ratio);
+        for (int i = 0; i < r.n_warnings; i++) cli_warning("%s", r.warning_text[i]);
+    }
+    if (rc == CLI_OK && plot_out) rc = plot(plot_out, input, &r);
+    cls_spectrum_result_free(&r);
+    return rc;
 }

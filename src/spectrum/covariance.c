@@ -1,0 +1,462 @@
+/* Column statistics and the exact second-moment matrices.
+ *
+ * Accuracy: every accumulator is double. The data are centred before any
+ * product is formed (by the exact column means of pass 1, or, when pass 1 is
+ * folded in, by the first chunk's mean followed by the exact correction
+ * -n m m^T for the small residual mean m), so the covariance is never obtained
+ * by cancelling E[xx^T] against mu mu^T; the uncentred moment
+ * is rebuilt from the centred one by adding n mu mu^T, which cannot cancel
+ * (both terms are positive semi-definite). For float32 data the centred rows
+ * are rounded to float32 (a relative perturbation of 6e-8 per entry, the same
+ * size as the storage error the data already carry) and multiplied by ssyrk
+ * in blocks of at most SPEC_F32_BLOCK rows (and one chunk), each block's product added into
+ * the double accumulator: rounding inside a block grows like sqrt(block) and
+ * the blocks' errors average out over n rows. This halves the time of the
+ * dominant O(n d^2) step. Its error is absolute, about 2e-9 l_1, which is
+ * large relative to small eigenvalues of a steep spectrum; so the top
+ * SPEC_REFINE ranks are then refined: the eigenvectors of the float-built
+ * matrix span the top subspace up to that error, and a second pass forms the
+ * projected matrix V^T Xc^T Xc V in double, whose eigenvalues (Rayleigh-Ritz)
+ * are accurate to second order. Tests compare with a pure double reference. */
+#include "spectrum_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define SPEC_F32_BLOCK 4096
+#define SPEC_REFINE_MIN 128 /* refined ranks: max(128, hi + 28) */
+
+void spec_stats_free(spec_stats *st)
+{
+    cls_free(st->mean);
+    cls_free(st->m2);
+    st->mean = st->m2 = NULL;
+}
+
+cls_status spec_stats_compute(spec_source *s, int64_t chunk_rows, spec_stats *st)
+{
+    int64_t d = s->d;
+    memset(st, 0, sizeof *st);
+    st->d = d;
+    st->first_zero_var = -1;
+    st->mean = cls_calloc((size_t)d, sizeof(double), "spectrum column means");
+    st->m2 = cls_calloc((size_t)d, sizeof(double), "spectrum column variances");
+    double *buf = cls_alloc((size_t)chunk_rows * (size_t)d * sizeof(double), "spectrum chunk");
+    double *cm = cls_alloc((size_t)d * sizeof(double), "spectrum chunk means");
+    double *cm2 = cls_alloc((size_t)d * sizeof(double), "spectrum chunk variances");
+    cls_status status = (st->mean && st->m2 && buf && cm && cm2) ? spec_source_rewind(s) : CLS_E_NOMEM;
+    int64_t na = 0, m;
+    while (!status) {
+        status = spec_source_read(s, buf, chunk_rows, &m);
+        if (status || m == 0) break;
+        /* chunk mean and M2 by two passes over the chunk, then Chan's merge */
+        for (int64_t j = 0; j < d; j++) cm[j] = 0;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < d; j++) cm[j] += buf[i * d + j];
+        for (int64_t j = 0; j < d; j++) cm[j] /= (double)m;
+        double nb = (double)m, ntot = (double)(na + m);
+        /* row-wise (contiguous) sums of squared deviations from the chunk mean */
+        for (int64_t j = 0; j < d; j++) cm2[j] = 0;
+        for (int64_t i = 0; i < m; i++) {
+            const double *x = buf + i * d;
+            for (int64_t j = 0; j < d; j++) {
+                double t = x[j] - cm[j];
+                cm2[j] += t * t;
+            }
+        }
+        for (int64_t j = 0; j < d; j++) {
+            double delta = cm[j] - st->mean[j];
+            st->mean[j] += delta * nb / ntot;
+            st->m2[j] += cm2[j] + delta * delta * (double)na * nb / ntot;
+        }
+        na += m;
+    }
+    cls_free(buf);
+    cls_free(cm);
+    cls_free(cm2);
+    if (!status && na != s->n)
+        status = cls_set_error(CLS_E_FORMAT, "spectrum: read %lld rows, expected %lld",
+                               (long long)na, (long long)s->n);
+    if (status) {
+        spec_stats_free(st);
+        return status;
+    }
+    st->n = na;
+    for (int64_t j = 0; j < d; j++)
+        if (st->m2[j] == 0.0) {
+            if (st->zero_var++ == 0) st->first_zero_var = j;
+        }
+    return CLS_OK;
+}
+
+cls_status spec_eig_alloc(cls_spectrum_eig *e, int64_t count)
+{
+    e->values = cls_calloc((size_t)(count > 0 ? count : 1), sizeof(double), "spectrum eigenvalues");
+    e->count = count;
+    return e->values ? CLS_OK : CLS_E_NOMEM;
+}
+
+/* trace and squared Frobenius norm of a symmetric matrix stored as row-major lower */
+static void sym_traces(const double *a, int64_t k, double *tr, double *fro2)
+{
+    double t = 0, f = 0;
+    for (int64_t i = 0; i < k; i++) {
+        const double *row = a + i * k;
+        for (int64_t j = 0; j < i; j++) f += 2.0 * row[j] * row[j];
+        t += row[i];
+        f += row[i] * row[i];
+    }
+    *tr = t;
+    *fro2 = f;
+}
+
+static void sym_scale(double *a, int64_t k, double s)
+{
+    for (int64_t i = 0; i < k; i++)
+        for (int64_t j = 0; j <= i; j++) a[i * k + j] *= s;
+}
+
+/* Second pass of the float32 path: Rayleigh-Ritz in double on the top-K
+ * eigenvectors zt (K x d, row-major) of the float-built covariance; the K
+ * refined values replace values[0..K) (they are sorted descending). */
+static cls_status refine_top(spec_source *s, const spec_stats *st, int64_t chunk_rows,
+                             const double *zt, int64_t K, cls_spectrum_eig *e)
+{
+    int64_t d = st->d;
+    double *buf = cls_alloc((size_t)chunk_rows * (size_t)d * sizeof(double), "spectrum chunk");
+    double *T = cls_alloc((size_t)chunk_rows * (size_t)K * sizeof(double), "projected chunk");
+    double *H = cls_calloc((size_t)(K * K), sizeof(double), "projected covariance");
+    double *w = cls_alloc((size_t)K * sizeof(double), "Ritz values");
+    cls_status status = (buf && T && H && w) ? spec_source_rewind(s) : CLS_E_NOMEM;
+    int64_t m;
+    while (!status) {
+        status = spec_source_read(s, buf, chunk_rows, &m);
+        if (status || m == 0) break;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < d; j++) buf[i * d + j] -= st->mean[j];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)K, (int)d, 1.0, buf, (int)d,
+                    zt, (int)d, 0.0, T, (int)K);
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)K, (int)m, 1.0, T, (int)K, 1.0, H, (int)K);
+    }
+    if (!status) {
+        sym_scale(H, K, 1.0 / (double)(st->n - 1));
+        status = spec_sym_eigenvalues(H, K, w);
+    }
+    if (!status) memcpy(e->values, w, (size_t)(K < e->count ? K : e->count) * sizeof(double));
+    cls_free(buf), cls_free(T), cls_free(H), cls_free(w);
+    return status;
+}
+
+/* Eigenvalues of a (row-major lower, k x k, destroyed), the first `keep` stored;
+ * with zt != NULL also the top-K eigenvectors (see spec_sym_eig_top_vectors). */
+static cls_status finish_eig_vec(double *a, int64_t k, int64_t keep, cls_spectrum_eig *e,
+                                 int64_t K, double *zt)
+{
+    sym_traces(a, k, &e->total, &e->total_sq);
+    double *w = cls_alloc((size_t)k * sizeof(double), "spectrum eigenvalues");
+    if (!w) return CLS_E_NOMEM;
+    cls_status st = zt ? spec_sym_eig_top_vectors(a, k, w, K, zt) : spec_sym_eigenvalues(a, k, w);
+    if (!st) st = spec_eig_alloc(e, keep);
+    if (!st) memcpy(e->values, w, (size_t)keep * sizeof(double));
+    cls_free(w);
+    e->full_count = keep;
+    e->method = CLS_SPECTRUM_EXACT;
+    return st;
+}
+
+static cls_status finish_eig(double *a, int64_t k, int64_t keep, cls_spectrum_eig *e)
+{
+    return finish_eig_vec(a, k, keep, e, 0, NULL);
+}
+
+cls_status spec_exact_covariance(spec_source *s, spec_stats *st, int fuse, const int32_t *counts,
+                                 int64_t chunk_rows, int64_t refine_hi, cls_spectrum_eig *centred,
+                                 cls_spectrum_eig *uncentred)
+{
+    int64_t n = fuse ? s->n : st->n, d = st->d;
+    /* Fused: pass 1 is folded into this pass. Rows are shifted by the first
+     * chunk's mean K (within sd/sqrt(chunk) of the true mean), and the exact
+     * correction S - n m m^T with m = mean(x - K) removes the shift; as m is
+     * tiny nothing cancels. The statistics are filled in at the end. */
+    double *shift = fuse ? cls_calloc((size_t)d, sizeof(double), "spectrum shift") : st->mean;
+    double *sq = fuse ? cls_calloc((size_t)d, sizeof(double), "spectrum squares") : NULL;
+    /* constant columns: exact comparison with the first row (the shifted
+     * sums need not cancel to an exact zero) */
+    double *first = fuse ? cls_alloc((size_t)d * sizeof(double), "spectrum first row") : NULL;
+    unsigned char *varies = fuse ? cls_calloc((size_t)d, 1, "spectrum column flags") : NULL;
+    if (fuse && (!shift || !sq || !first || !varies)) {
+        cls_free(shift), cls_free(sq), cls_free(first), cls_free(varies);
+        return CLS_E_NOMEM;
+    }
+    size_t dd = (size_t)d * (size_t)d;
+    int use_f32 = s->is_f32;
+    int64_t fblock = chunk_rows < SPEC_F32_BLOCK ? chunk_rows : SPEC_F32_BLOCK;
+    double *S = cls_calloc(dd, sizeof(double), "covariance accumulator (d x d doubles)");
+    double *buf = cls_alloc((size_t)chunk_rows * (size_t)d * sizeof(double), "spectrum chunk");
+    double *msum = cls_calloc((size_t)d, sizeof(double), "spectrum weighted mean");
+    float *fbuf = use_f32 ? cls_alloc((size_t)fblock * (size_t)d * sizeof(float), "float block") : NULL;
+    float *Sf = use_f32 ? cls_alloc(dd * sizeof(float), "float block product") : NULL;
+    double *A = NULL;
+    cls_status status = (S && buf && msum && (!use_f32 || (fbuf && Sf))) ? spec_source_rewind(s)
+                                                                         : CLS_E_NOMEM;
+    int64_t row0 = 0, m;
+    while (!status) {
+        status = spec_source_read(s, buf, chunk_rows, &m);
+        if (status || m == 0) break;
+        if (fuse && row0 == 0) {
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < d; j++) shift[j] += buf[i * d + j];
+            for (int64_t j = 0; j < d; j++) shift[j] /= (double)m;
+            memcpy(first, buf, (size_t)d * sizeof(double));
+        }
+        /* centre (and weight) the rows, compacting away rows drawn zero times */
+        int64_t kept = 0;
+        for (int64_t i = 0; i < m; i++) {
+            double c = counts ? (double)counts[row0 + i] : 1.0;
+            if (c == 0) continue;
+            double sc = counts ? sqrt(c) : 1.0;
+            const double *x = buf + i * d;
+            double *y = buf + kept * d;
+            if (sq) {
+                for (int64_t j = 0; j < d; j++) {
+                    double t = x[j] - shift[j];
+                    msum[j] += t;
+                    sq[j] += t * t;
+                    varies[j] |= x[j] != first[j];
+                    y[j] = t;
+                }
+            } else {
+                for (int64_t j = 0; j < d; j++) {
+                    double t = x[j] - shift[j];
+                    msum[j] += c * t;
+                    y[j] = sc * t;
+                }
+            }
+            kept++;
+        }
+        row0 += m;
+        if (!use_f32) {
+            if (kept) cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)d, (int)kept, 1.0, buf,
+                                  (int)d, 1.0, S, (int)d);
+            continue;
+        }
+        for (int64_t b0 = 0; b0 < kept; b0 += fblock) {
+            int64_t bm = kept - b0 < fblock ? kept - b0 : fblock;
+            const double *src = buf + b0 * d;
+            for (int64_t k = 0; k < bm * d; k++) fbuf[k] = (float)src[k];
+            cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, (int)d, (int)bm, 1.0f, fbuf, (int)d,
+                        0.0f, Sf, (int)d);
+            for (int64_t i = 0; i < d; i++) {
+                double *srow = S + i * d;
+                const float *frow = Sf + i * d;
+                for (int64_t j = 0; j <= i; j++) srow[j] += frow[j];
+            }
+        }
+    }
+    cls_free(buf);
+    cls_free(fbuf);
+    cls_free(Sf);
+    if (!status && centred && uncentred) {
+        A = cls_alloc(dd * sizeof(double), "covariance copy (d x d doubles)");
+        if (!A) status = CLS_E_NOMEM;
+    }
+    if (!status && fuse && row0 != n)
+        status = cls_set_error(CLS_E_FORMAT, "spectrum: read %lld rows, expected %lld",
+                               (long long)row0, (long long)n);
+    for (int64_t j = 0; j < d && !status; j++) msum[j] /= (double)n; /* m = weighted mean of y */
+    if (!status && fuse) {
+        st->n = n;
+        st->zero_var = 0;
+        st->first_zero_var = -1;
+        for (int64_t j = 0; j < d; j++) {
+            st->mean[j] = shift[j] + msum[j];
+            double m2 = sq[j] - (double)n * msum[j] * msum[j];
+            st->m2[j] = varies[j] && m2 > 0 ? m2 : 0.0;
+            if (!varies[j]) st->mean[j] = first[j];
+            if (st->m2[j] == 0.0 && st->zero_var++ == 0) st->first_zero_var = j;
+        }
+    }
+    if (!status && centred) {
+        double *C = uncentred ? A : S;
+        if (C != S) memcpy(C, S, dd * sizeof(double));
+        cblas_dsyr(CblasRowMajor, CblasLower, (int)d, -(double)n, msum, 1, C, (int)d);
+        sym_scale(C, d, 1.0 / (double)(n - 1));
+        centred->n = n;
+        centred->d = d;
+        centred->centered = 1;
+        /* float32 blocks: refine the leading ranks in double (not for
+         * bootstrap replicates, whose spread dwarfs the rounding) */
+        int64_t keep = d < n - 1 ? d : n - 1;
+        int64_t K = refine_hi + 28 > SPEC_REFINE_MIN ? refine_hi + 28 : SPEC_REFINE_MIN;
+        if (K > keep) K = keep;
+        double *zt = NULL;
+        if (use_f32 && !counts && K >= 1) {
+            zt = cls_alloc((size_t)(K * d) * sizeof(double), "leading eigenvectors");
+            if (!zt) status = CLS_E_NOMEM;
+        }
+        if (!status) status = finish_eig_vec(C, d, keep, centred, K, zt);
+        if (!status && zt) status = refine_top(s, st, chunk_rows, zt, K, centred);
+        if (!status && zt) {
+            /* sum of squares from the refined spectrum: it is dominated by the
+             * top ranks, which the float-built matrix holds less accurately */
+            double q = 0;
+            for (int64_t k = 0; k < centred->count; k++) q += centred->values[k] * centred->values[k];
+            centred->total_sq = q;
+        }
+        cls_free(zt);
+        if (!status && !counts) {
+            /* the trace from pass 1's double statistics, untouched by float blocks */
+            double t = 0;
+            for (int64_t j = 0; j < d; j++) t += st->m2[j];
+            centred->total = t / (double)(n - 1);
+        }
+    }
+    if (!status && uncentred) {
+        /* sum c x x^T = S + n (m mu^T + mu m^T) + n mu mu^T with x = y + mu */
+        cblas_dsyr2(CblasRowMajor, CblasLower, (int)d, (double)n, msum, 1, shift, 1, S, (int)d);
+        cblas_dsyr(CblasRowMajor, CblasLower, (int)d, (double)n, shift, 1, S, (int)d);
+        sym_scale(S, d, 1.0 / (double)n);
+        uncentred->n = n;
+        uncentred->d = d;
+        uncentred->centered = 0;
+        status = finish_eig(S, d, d < n ? d : n, uncentred);
+    }
+    cls_free(A);
+    cls_free(S);
+    cls_free(msum);
+    if (fuse) cls_free(shift);
+    cls_free(sq);
+    cls_free(first);
+    cls_free(varies);
+    return status;
+}
+
+cls_status spec_exact_gram(spec_source *s, const spec_stats *st, int64_t chunk_rows,
+                           cls_spectrum_eig *centred, cls_spectrum_eig *uncentred,
+                           double **keep_gram, int keep_center)
+{
+    int64_t n = st->n, d = st->d;
+    size_t nn = (size_t)n * (size_t)n;
+    size_t bytes;
+    if (!cls_size_mul(&bytes, n, d, sizeof(double))) return CLS_E_NOMEM;
+    /* n < d: the rows are held in memory (n x d doubles) */
+    double *Y = cls_alloc(bytes, "rows for the Gram matrix (n x d doubles)");
+    double *G = cls_calloc(nn, sizeof(double), "Gram matrix (n x n doubles)");
+    double *A = (centred && uncentred) ? cls_alloc(nn * sizeof(double), "Gram copy") : NULL;
+    double *a = cls_calloc((size_t)n, sizeof(double), "Gram mean projection");
+    cls_status status = (Y && G && a && (A || !(centred && uncentred)))
+                            ? spec_source_rewind(s) : CLS_E_NOMEM;
+    int64_t row = 0, m;
+    while (!status) {
+        status = spec_source_read(s, Y + row * d, chunk_rows < n - row ? chunk_rows : n - row, &m);
+        if (status || m == 0) break;
+        for (int64_t i = row; i < row + m; i++)
+            for (int64_t j = 0; j < d; j++) Y[i * d + j] -= st->mean[j];
+        row += m;
+    }
+    if (!status) {
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)n, (int)d, 1.0, Y, (int)d, 0.0, G,
+                    (int)n);
+        if (uncentred) /* a = Y mu */
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)d, 1.0, Y, (int)d, st->mean, 1,
+                        0.0, a, 1);
+    }
+    cls_free(Y);
+    if (!status && keep_gram && keep_center) {
+        double *K = cls_alloc(nn * sizeof(double), "kept Gram matrix");
+        if (!K) status = CLS_E_NOMEM;
+        else {
+            memcpy(K, G, nn * sizeof(double));
+            *keep_gram = K;
+        }
+    }
+    if (!status && centred) {
+        double *C = A ? A : G;
+        if (C != G) memcpy(C, G, nn * sizeof(double));
+        sym_scale(C, n, 1.0 / (double)(n - 1));
+        centred->n = n;
+        centred->d = d;
+        centred->centered = 1;
+        status = finish_eig(C, n, n - 1, centred);
+    }
+    if (!status && uncentred) {
+        /* X X^T = G + a 1^T + 1 a^T + |mu|^2 1 1^T */
+        double mu2 = cblas_ddot((int)d, st->mean, 1, st->mean, 1);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j <= i; j++) G[i * n + j] += a[i] + a[j] + mu2;
+        if (keep_gram && !keep_center) {
+            double *K = cls_alloc(nn * sizeof(double), "kept Gram matrix");
+            if (!K) status = CLS_E_NOMEM;
+            else {
+                memcpy(K, G, nn * sizeof(double));
+                *keep_gram = K;
+            }
+        }
+        sym_scale(G, n, 1.0 / (double)n);
+        if (status) goto done;
+        uncentred->n = n;
+        uncentred->d = d;
+        uncentred->centered = 0;
+        status = finish_eig(G, n, n, uncentred);
+    }
+done:
+    cls_free(A);
+    cls_free(G);
+    cls_free(a);
+    if (status && keep_gram && *keep_gram) {
+        cls_free(*keep_gram);
+        *keep_gram = NULL;
+    }
+    return status;
+}
+
+cls_status spec_gram_bootstrap(const double *gram, int64_t n, int64_t d, const int32_t *counts,
+                               int center, cls_spectrum_eig *out)
+{
+    /* Replicate rows y_i - m with multiplicity c_i, m = Y^T c / n:
+     * W_ij = sqrt(c_i c_j) (G_ij - g_i - g_j + s), g = G c / n, s = c^T G c / n^2,
+     * restricted to rows drawn at least once. */
+    double *c = cls_alloc((size_t)n * sizeof(double), "bootstrap weights");
+    double *g = cls_alloc((size_t)n * sizeof(double), "bootstrap projection");
+    int64_t *idx = cls_alloc((size_t)n * sizeof(int64_t), "bootstrap rows");
+    if (!c || !g || !idx) {
+        cls_free(c), cls_free(g), cls_free(idx);
+        return CLS_E_NOMEM;
+    }
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        c[i] = counts[i];
+        if (counts[i] > 0) idx[k++] = i;
+    }
+    double s = 0;
+    if (center) {
+        cblas_dsymv(CblasRowMajor, CblasLower, (int)n, 1.0 / (double)n, gram, (int)n, c, 1, 0.0, g, 1);
+        s = cblas_ddot((int)n, c, 1, g, 1) / (double)n;
+    } else {
+        /* uncentred: W_ij = sqrt(c_i c_j) (X X^T)_ij / n */
+        for (int64_t i = 0; i < n; i++) g[i] = 0;
+    }
+    double scale = center ? 1.0 / (double)(n - 1) : 1.0 / (double)n;
+    double *W = cls_alloc((size_t)k * (size_t)k * sizeof(double), "bootstrap Gram");
+    cls_status status = W ? CLS_OK : CLS_E_NOMEM;
+    if (!status) {
+        for (int64_t a = 0; a < k; a++) {
+            int64_t i = idx[a];
+            for (int64_t b = 0; b <= a; b++) {
+                int64_t j = idx[b];
+                W[a * k + b] = sqrt(c[i] * c[j]) * (gram[i * n + j] - g[i] - g[j] + s) * scale;
+            }
+        }
+        out->n = n;
+        out->d = d;
+        out->centered = center;
+        status = finish_eig(W, k, center ? k - 1 : k, out);
+        out->full_count = out->count;
+    }
+    cls_free(W);
+    cls_free(c);
+    cls_free(g);
+    cls_free(idx);
+    return status;
+}

@@ -1,0 +1,88 @@
+/* Rows for the spectrum passes: from memory (float32 or float64) or streamed
+ * from a .npy file, always handed out as double chunks. */
+#include "spectrum_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+cls_status spec_source_memory(spec_source *s, const float *f32, const double *f64, int64_t n,
+                              int64_t d)
+{
+    memset(s, 0, sizeof *s);
+    if (!f32 && !f64) return cls_set_error(CLS_E_INVALID_ARG, "spectrum: X is NULL");
+    if (n < 2 || d < 1)
+        return cls_set_error(CLS_E_SHAPE, "spectrum: X is %lld x %lld; need at least 2 rows and 1 column",
+                             (long long)n, (long long)d);
+    s->f32 = f32;
+    s->f64 = f64;
+    s->n = n;
+    s->d = d;
+    s->is_f32 = f32 != NULL;
+    return CLS_OK;
+}
+
+cls_status spec_source_file(spec_source *s, const char *path)
+{
+    memset(s, 0, sizeof *s);
+    if (!path) return cls_set_error(CLS_E_INVALID_ARG, "spectrum: path is NULL");
+    cls_status st = cls_npy_reader_open(path, &s->reader);
+    if (st) return st;
+    cls_dtype dt;
+    cls_npy_reader_shape(s->reader, &s->n, &s->d, &dt);
+    s->is_f32 = dt == CLS_DTYPE_F32;
+    if (s->n < 2 || s->d < 1) {
+        st = cls_set_error(CLS_E_SHAPE, "file %s: X is %lld x %lld; need at least 2 rows and 1 column",
+                           path, (long long)s->n, (long long)s->d);
+        spec_source_close(s);
+        return st;
+    }
+    return CLS_OK;
+}
+
+void spec_source_close(spec_source *s)
+{
+    if (s->reader) cls_npy_reader_close(s->reader);
+    s->reader = NULL;
+}
+
+cls_status spec_source_rewind(spec_source *s)
+{
+    s->next = 0;
+    return s->reader ? cls_npy_reader_rewind(s->reader) : CLS_OK;
+}
+
+cls_status spec_source_read(spec_source *s, double *buf, int64_t max_rows, int64_t *got)
+{
+    *got = 0;
+    if (s->reader) {
+        cls_status st = cls_npy_reader_read_f64(s->reader, buf, max_rows, got);
+        s->next += *got;
+        return st;
+    }
+    int64_t m = s->n - s->next;
+    if (m > max_rows) m = max_rows;
+    if (m <= 0) return CLS_OK;
+    size_t count = (size_t)(m * s->d), off = (size_t)(s->next * s->d);
+    if (s->f32)
+        for (size_t k = 0; k < count; k++) buf[k] = s->f32[off + k];
+    else
+        memcpy(buf, s->f64 + off, count * sizeof(double));
+    for (size_t k = 0; k < count; k++)
+        if (!isfinite(buf[k]))
+            return cls_set_error(CLS_E_NONFINITE, "X[%lld][%lld] is %s",
+                                 (long long)(s->next + (int64_t)k / s->d),
+                                 (long long)((int64_t)k % s->d), isnan(buf[k]) ? "NaN" : "Inf");
+    s->next += m;
+    *got = m;
+    return CLS_OK;
+}
+
+int64_t spec_chunk_rows(const cls_spectrum_options *opt, int64_t d)
+{
+    if (opt && opt->chunk_rows > 0) return opt->chunk_rows;
+    int64_t rows = ((int64_t)32 << 20) / (8 * d);
+    if (rows < 64) rows = 64;
+    /* multiples of the float block keep the ssyrk blocks full */
+    if (rows > 1024) rows -= rows % 1024;
+    return rows;
+}

@@ -1,0 +1,86 @@
+/* Internal interface between the spectrum files (not installed).
+ *
+ * source.c      rows from memory (float/double) or a streamed .npy file
+ * covariance.c  pass-1 column statistics; exact covariance / Gram accumulation
+ * eigen.c       symmetric eigenvalues (LAPACK dsyevd); randomized top-k
+ * metrics.c     alpha fit, entropy ranks, participation ratio
+ * analyze.c     the public entry points, bootstrap and warnings */
+#ifndef CLS_SPECTRUM_INTERNAL_H
+#define CLS_SPECTRUM_INTERNAL_H
+
+#include "../core/internal.h"
+#include "clscale/spectrum.h"
+
+/* A source of rows, read in chunks and converted to double. */
+typedef struct {
+    const float *f32;          /* in-memory float32 rows, or */
+    const double *f64;         /* in-memory float64 rows, or */
+    cls_npy_reader *reader;    /* a streamed file */
+    int64_t n, d;
+    int64_t next;              /* next row to hand out */
+    int is_f32;                /* the data are float32 (exact in float) */
+} spec_source;
+
+cls_status spec_source_memory(spec_source *s, const float *f32, const double *f64, int64_t n,
+                              int64_t d);
+cls_status spec_source_file(spec_source *s, const char *path);
+void spec_source_close(spec_source *s);
+cls_status spec_source_rewind(spec_source *s);
+/* Up to max_rows rows into buf (max_rows x d); *got = 0 at the end. Non-finite
+ * values are CLS_E_NONFINITE naming the row and column. */
+cls_status spec_source_read(spec_source *s, double *buf, int64_t max_rows, int64_t *got);
+/* Rows per chunk: the option if set, else about 32 MiB of doubles. */
+int64_t spec_chunk_rows(const cls_spectrum_options *opt, int64_t d);
+
+/* Pass 1: column means and sums of squared deviations, merged chunk by chunk
+ * (Chan et al.), so no E[x^2] - E[x]^2 cancellation. */
+typedef struct {
+    int64_t n, d;
+    double *mean;   /* d */
+    double *m2;     /* d: sum over rows of (x - mean)^2 */
+    int64_t zero_var, first_zero_var;
+} spec_stats;
+
+cls_status spec_stats_compute(spec_source *s, int64_t chunk_rows, spec_stats *st);
+void spec_stats_free(spec_stats *st);
+
+/* Bootstrap multiplicities: counts[i] copies of row i (NULL: every row once).
+ * The sum of counts is always n. */
+
+/* Exact path, n >= d: S = sum c_i y_i y_i^T with y = x - mean in double
+ * (float32 data: blocks of <= 1024 rows by ssyrk, each added into double).
+ * Fills the centred covariance and/or the uncentred second moment; with
+ * float32 data the top max(128, refine_hi + 28) centred values are refined.
+ * fuse: st holds only allocated zeroed mean/m2 arrays; pass 1 is folded into
+ * this pass (no bootstrap counts) and st is filled on success. */
+cls_status spec_exact_covariance(spec_source *s, spec_stats *st, int fuse, const int32_t *counts,
+                                 int64_t chunk_rows, int64_t refine_hi, cls_spectrum_eig *centred,
+                                 cls_spectrum_eig *uncentred);
+
+/* Exact path, n < d: Gram matrices from the rows held in memory (centred by
+ * the column means). `keep_gram`, if not NULL, receives the Gram matrix
+ * (n x n, row-major lower, unscaled) the bootstrap needs: centred Y Y^T when
+ * keep_center, else X X^T. */
+cls_status spec_exact_gram(spec_source *s, const spec_stats *st, int64_t chunk_rows,
+                           cls_spectrum_eig *centred, cls_spectrum_eig *uncentred,
+                           double **keep_gram, int keep_center);
+/* Eigenvalues of a bootstrap replicate from the kept Gram matrix (centred
+ * Y Y^T when center, else the unscaled X X^T). */
+cls_status spec_gram_bootstrap(const double *gram, int64_t n, int64_t d, const int32_t *counts,
+                               int center, cls_spectrum_eig *out);
+
+/* Eigenvalues (descending) of the symmetric k x k matrix whose lower triangle
+ * (row-major) is in a; a is destroyed. */
+cls_status spec_sym_eigenvalues(double *a, int64_t k, double *w_desc);
+/* All eigenvalues (descending) plus the eigenvectors of the K largest, as a
+ * row-major K x k array zt (row j: the vector of the j-th smallest of them). */
+cls_status spec_sym_eig_top_vectors(double *a, int64_t k, double *w_desc, int64_t K, double *zt);
+
+/* Randomized top-k eigenvalues of the centred (or uncentred) covariance. */
+cls_status spec_randomized(spec_source *s, const spec_stats *st, const int32_t *counts,
+                           int center, int64_t k, const cls_spectrum_options *opt,
+                           int64_t chunk_rows, cls_spectrum_eig *out);
+
+cls_status spec_eig_alloc(cls_spectrum_eig *e, int64_t count);
+
+#endif
