@@ -38,7 +38,12 @@ void cls_free(void *p);
 int cls_size_mul(size_t *out, int64_t a, int64_t b, int64_t c);
 
 /* OpenBLAS thread control: set the number of threads BLAS may use for calls
- * made outside our own OpenMP regions; returns the previous count. */
+ * made outside our own OpenMP regions; returns the previous count.
+ * Note: with the OpenMP build of OpenBLAS this also sets OpenMP's default
+ * team size (omp_set_num_threads), and OpenBLAS re-syncs its count to that
+ * default before each call unless the count is 1. So the setting is shared:
+ * restore the previous value when done, and give our own parallel regions an
+ * explicit num_threads(...) clause. */
 int cls_blas_set_threads(int threads);
 
 #endif
