@@ -14,6 +14,16 @@
 extern "C" {
 #endif
 
+/* CLS_API marks the public, exported functions of libclscale. Everything else
+ * is built with hidden visibility and stays internal to the library. */
+#if defined(CLS_STATIC_ONLY)
+#define CLS_API
+#elif defined(__GNUC__)
+#define CLS_API __attribute__((visibility("default")))
+#else
+#define CLS_API
+#endif
+
 #define CLS_VERSION_MAJOR 0
 #define CLS_VERSION_MINOR 1
 #define CLS_VERSION_PATCH 0
@@ -70,5 +80,8 @@ int cls_threads_resolve(int threads);
 #include "clscale/spectrum.h"
 #include "clscale/fit.h"
 #include "clscale/theory.h"
+#include "clscale/gemm.h"
+#include "clscale/nn.h"
+#include "clscale/optim.h"
 
 #endif /* CLSCALE_H */

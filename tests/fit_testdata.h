@@ -68,7 +68,7 @@ static void syn_losses(const double *x, int n, double sigma, cls_rng *rng, doubl
 static int epoch_data(double *x, double *y)
 {
     cls_csv *c = NULL;
-    if (cls_csv_read_file(CLS_SHARED_DIR "/data/chinchilla-epoch/svg_extracted_data.csv", &c)) return -1;
+    if (cls_csv_read_file(CLS_DATA_DIR "/chinchilla-epoch/svg_extracted_data.csv", &c)) return -1;
     int64_t n = cls_csv_rows(c);
     double N[245], C[245], L[245];
     if (n != 245 || cls_csv_column_f64(c, "Model Size", NULL, n, N) ||

@@ -124,7 +124,7 @@ static void test_select(void)
 static void test_reference_files(void)
 {
     cls_csv *c = NULL;
-    CHECK_STATUS(cls_csv_read_file(CLS_SHARED_DIR "/data/chinchilla-epoch/svg_extracted_data.csv", &c),
+    CHECK_STATUS(cls_csv_read_file(CLS_DATA_DIR "/chinchilla-epoch/svg_extracted_data.csv", &c),
                  CLS_OK, "Epoch CSV");
     if (c) {
         CHECK(cls_csv_rows(c) == 245 && cls_csv_cols(c) == 7, "245 x 7, got %lld x %lld",
@@ -135,7 +135,7 @@ static void test_reference_files(void)
         cls_csv_free(c);
     }
     c = NULL;
-    CHECK_STATUS(cls_csv_read_file(CLS_SHARED_DIR "/data/openclip-scaling/zeroshot_results.csv", &c),
+    CHECK_STATUS(cls_csv_read_file(CLS_DATA_DIR "/openclip-scaling/zeroshot_results.csv", &c),
                  CLS_OK, "OpenCLIP CSV (empty cells, many columns)");
     if (c) {
         int64_t *rows = malloc(sizeof(int64_t) * (size_t)cls_csv_rows(c)), n = 0;

@@ -200,7 +200,7 @@ static void test_epoch(void)
     for (int q = 0; q < 8; q++) CHECK_CLOSE(back.ci95[q][1], r.ci95[q][1], 0, 1e-12, "ci95[%d] round trip", q);
     CHECK_CLOSE(back.boot_raw[17 * 5 + 3], r.boot_raw[17 * 5 + 3], 0, 1e-14, "bootstrap row round trip");
     cls_fit_result_clear(&back);
-    CHECK_STATUS(cls_fit_load(CLS_SHARED_DIR "/data/README.md", &back), CLS_E_FORMAT, "not JSON");
+    CHECK_STATUS(cls_fit_load(CLS_DATA_DIR "/README.md", &back), CLS_E_FORMAT, "not JSON");
     cls_fit_result_clear(&r);
 
     /* Early stopping: the test-only mis-scaled objective (mean Huber loss,
@@ -217,7 +217,7 @@ static void test_epoch(void)
 static void test_openclip(void)
 {
     cls_csv *c = NULL;
-    CHECK_STATUS(cls_csv_read_file(CLS_SHARED_DIR "/data/openclip-scaling/zeroshot_results.csv", &c),
+    CHECK_STATUS(cls_csv_read_file(CLS_DATA_DIR "/openclip-scaling/zeroshot_results.csv", &c),
                  CLS_OK, "OpenCLIP CSV");
     if (!c) return;
     int64_t rows[2000], n;

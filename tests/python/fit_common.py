@@ -8,8 +8,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-SHARED = os.environ.get("CLS_SHARED_DIR", "/work/shared")
-EPOCH_CSV = os.path.join(SHARED, "data", "chinchilla-epoch", "svg_extracted_data.csv")
+DATA = os.environ["CLS_DATA_DIR"]
+EPOCH_CSV = os.path.join(DATA, "chinchilla-epoch", "svg_extracted_data.csv")
 DELTA = 1e-3
 
 

@@ -7,9 +7,9 @@ import subprocess
 import numpy as np
 
 BIN = os.environ.get("CLSCALE_BIN", "build/clscale")
-SHARED = os.environ.get("CLS_SHARED_DIR", "/work/shared")
-EPOCH = os.path.join(SHARED, "data", "chinchilla-epoch", "svg_extracted_data.csv")
-OPENCLIP = os.path.join(SHARED, "data", "openclip-scaling", "zeroshot_results.csv")
+DATA = os.environ["CLS_DATA_DIR"]
+EPOCH = os.path.join(DATA, "chinchilla-epoch", "svg_extracted_data.csv")
+OPENCLIP = os.path.join(DATA, "openclip-scaling", "zeroshot_results.csv")
 
 
 def run(*args):
