@@ -83,5 +83,6 @@ int cls_threads_resolve(int threads);
 #include "clscale/gemm.h"
 #include "clscale/nn.h"
 #include "clscale/optim.h"
+#include "clscale/data.h"
 
 #endif /* CLSCALE_H */
