@@ -1,0 +1,213 @@
+/* ABI introspection for bindings (include/clscale/abi.h): one table row per
+ * member of every public struct a binding passes by pointer. A member added
+ * to one of these structs must get a row here (tests/python/test_py_abi.py
+ * parses the headers and fails when a member is missing). */
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct {
+    const char *name;
+    size_t offset;
+} abi_field;
+
+typedef struct {
+    const char *name;
+    size_t size;
+    const abi_field *fields;
+    int nfields;
+} abi_type;
+
+#define F(T, m) {#m, offsetof(T, m)}
+#define TYPE(T, table) {#T, sizeof(T), table, (int)(sizeof(table) / sizeof(table[0]))}
+
+static const abi_field loss_options[] = {
+    F(cls_loss_options, kind), F(cls_loss_options, logit_scale), F(cls_loss_options, bias),
+    F(cls_loss_options, normalize), F(cls_loss_options, reduction),
+    F(cls_loss_options, label_smoothing), F(cls_loss_options, tile), F(cls_loss_options, threads)};
+static const abi_field loss_result[] = {
+    F(cls_loss_result, loss), F(cls_loss_result, grad_logit_scale), F(cls_loss_result, grad_bias)};
+
+static const abi_field spectrum_options[] = {
+    F(cls_spectrum_options, center), F(cls_spectrum_options, rankme_center),
+    F(cls_spectrum_options, method), F(cls_spectrum_options, fit_lo),
+    F(cls_spectrum_options, fit_hi), F(cls_spectrum_options, weights),
+    F(cls_spectrum_options, bootstrap), F(cls_spectrum_options, seed),
+    F(cls_spectrum_options, threads), F(cls_spectrum_options, chunk_rows),
+    F(cls_spectrum_options, oversample), F(cls_spectrum_options, power_iters),
+    F(cls_spectrum_options, rank)};
+static const abi_field spectrum_eig[] = {
+    F(cls_spectrum_eig, n), F(cls_spectrum_eig, d), F(cls_spectrum_eig, centered),
+    F(cls_spectrum_eig, method), F(cls_spectrum_eig, count), F(cls_spectrum_eig, full_count),
+    F(cls_spectrum_eig, values), F(cls_spectrum_eig, total), F(cls_spectrum_eig, total_sq),
+    F(cls_spectrum_eig, zero_variance_columns), F(cls_spectrum_eig, first_zero_variance_column)};
+static const abi_field spectrum_result[] = {
+    F(cls_spectrum_result, n), F(cls_spectrum_result, d), F(cls_spectrum_result, method),
+    F(cls_spectrum_result, centered), F(cls_spectrum_result, eig),
+    F(cls_spectrum_result, fit_lo), F(cls_spectrum_result, fit_hi),
+    F(cls_spectrum_result, alpha), F(cls_spectrum_result, intercept), F(cls_spectrum_result, r2),
+    F(cls_spectrum_result, bootstrap), F(cls_spectrum_result, alpha_ci95),
+    F(cls_spectrum_result, rankme), F(cls_spectrum_result, effective_rank),
+    F(cls_spectrum_result, effective_rank_eig), F(cls_spectrum_result, participation_ratio),
+    F(cls_spectrum_result, warnings), F(cls_spectrum_result, n_warnings),
+    F(cls_spectrum_result, warning_text)};
+
+static const abi_field fit_options[] = {
+    F(cls_fit_options, law), F(cls_fit_options, nvars), F(cls_fit_options, frontier_binned),
+    F(cls_fit_options, bins), F(cls_fit_options, bootstrap),
+    F(cls_fit_options, boot_random_starts), F(cls_fit_options, seed),
+    F(cls_fit_options, threads), F(cls_fit_options, huber_delta),
+    F(cls_fit_options, max_iterations), F(cls_fit_options, grid_stride),
+    F(cls_fit_options, test_misscaled_objective)};
+static const abi_field fit_result[] = {
+    F(cls_fit_result, law), F(cls_fit_result, nvars), F(cls_fit_result, frontier_binned),
+    F(cls_fit_result, bins), F(cls_fit_result, nparams), F(cls_fit_result, param_names),
+    F(cls_fit_result, params), F(cls_fit_result, nraw), F(cls_fit_result, raw),
+    F(cls_fit_result, nderived), F(cls_fit_result, derived_names), F(cls_fit_result, derived),
+    F(cls_fit_result, ci80), F(cls_fit_result, ci95), F(cls_fit_result, objective),
+    F(cls_fit_result, n_points), F(cls_fit_result, n_starts),
+    F(cls_fit_result, starts_converged_fraction), F(cls_fit_result, bootstrap),
+    F(cls_fit_result, bootstrap_failed), F(cls_fit_result, boot_raw),
+    F(cls_fit_result, warning_flags), F(cls_fit_result, nwarnings), F(cls_fit_result, warnings)};
+static const abi_field plan_point[] = {
+    F(cls_plan_point, compute), F(cls_plan_point, nvars), F(cls_plan_point, x),
+    F(cls_plan_point, loss), F(cls_plan_point, x_ci80), F(cls_plan_point, x_ci95),
+    F(cls_plan_point, loss_ci80), F(cls_plan_point, loss_ci95)};
+
+static const abi_field lcl_data[] = {
+    F(cls_lcl_data, d), F(cls_lcl_data, a), F(cls_lcl_data, a2), F(cls_lcl_data, b),
+    F(cls_lcl_data, rho0)};
+static const abi_field lcl_schedule[] = {
+    F(cls_lcl_schedule, nseg), F(cls_lcl_schedule, steps), F(cls_lcl_schedule, lr),
+    F(cls_lcl_schedule, infinite)};
+static const abi_field lcl_config[] = {
+    F(cls_lcl_config, mode), F(cls_lcl_config, N), F(cls_lcl_config, schedule),
+    F(cls_lcl_config, draws), F(cls_lcl_config, monte_carlo), F(cls_lcl_config, sampler),
+    F(cls_lcl_config, seed), F(cls_lcl_config, threads)};
+static const abi_field lcl_result[] = {
+    F(cls_lcl_result, R_star), F(cls_lcl_result, approx), F(cls_lcl_result, bias),
+    F(cls_lcl_result, variance), F(cls_lcl_result, cross), F(cls_lcl_result, excess),
+    F(cls_lcl_result, risk), F(cls_lcl_result, bias_se), F(cls_lcl_result, variance_se),
+    F(cls_lcl_result, cross_se), F(cls_lcl_result, excess_se), F(cls_lcl_result, t),
+    F(cls_lcl_result, lr), F(cls_lcl_result, D_M), F(cls_lcl_result, lr_bound),
+    F(cls_lcl_result, draws), F(cls_lcl_result, mc_excess), F(cls_lcl_result, mc_se),
+    F(cls_lcl_result, mc_runs), F(cls_lcl_result, sampler_used), F(cls_lcl_result, nwarnings),
+    F(cls_lcl_result, warnings)};
+
+static const abi_field dyn_law[] = {F(cls_dyn_law, n), F(cls_dyn_law, value), F(cls_dyn_law, prob)};
+static const abi_field dyn_model[] = {
+    F(cls_dyn_model, K), F(cls_dyn_model, p), F(cls_dyn_model, tau), F(cls_dyn_model, mu),
+    F(cls_dyn_model, eps), F(cls_dyn_model, rho), F(cls_dyn_model, lambda), F(cls_dyn_model, law)};
+
+static const abi_field featlearn_config[] = {
+    F(cls_featlearn_config, alpha), F(cls_featlearn_config, beta), F(cls_featlearn_config, N),
+    F(cls_featlearn_config, M), F(cls_featlearn_config, gamma), F(cls_featlearn_config, eta),
+    F(cls_featlearn_config, batch), F(cls_featlearn_config, steps),
+    F(cls_featlearn_config, seeds), F(cls_featlearn_config, seed),
+    F(cls_featlearn_config, checkpoints_per_decade), F(cls_featlearn_config, threads),
+    F(cls_featlearn_config, engine)};
+static const abi_field featlearn_window[] = {
+    F(cls_featlearn_window, lo), F(cls_featlearn_window, hi), F(cls_featlearn_window, slope),
+    F(cls_featlearn_window, points)};
+static const abi_field featlearn_result[] = {
+    F(cls_featlearn_result, config), F(cls_featlearn_result, n), F(cls_featlearn_result, step),
+    F(cls_featlearn_result, eta_t), F(cls_featlearn_result, loss),
+    F(cls_featlearn_result, loss_draws), F(cls_featlearn_result, loss0),
+    F(cls_featlearn_result, loss_increases), F(cls_featlearn_result, n_windows),
+    F(cls_featlearn_result, windows), F(cls_featlearn_result, seconds)};
+static const abi_field featlearn_prediction[] = {
+    F(cls_featlearn_prediction, regime), F(cls_featlearn_prediction, regime_name),
+    F(cls_featlearn_prediction, time_lazy), F(cls_featlearn_prediction, time_rich),
+    F(cls_featlearn_prediction, width), F(cls_featlearn_prediction, c_lazy),
+    F(cls_featlearn_prediction, n_lazy), F(cls_featlearn_prediction, t_lazy),
+    F(cls_featlearn_prediction, c_rich), F(cls_featlearn_prediction, n_rich),
+    F(cls_featlearn_prediction, t_rich)};
+
+static const abi_type types[] = {
+    TYPE(cls_loss_options, loss_options),
+    TYPE(cls_loss_result, loss_result),
+    TYPE(cls_spectrum_options, spectrum_options),
+    TYPE(cls_spectrum_eig, spectrum_eig),
+    TYPE(cls_spectrum_result, spectrum_result),
+    TYPE(cls_fit_options, fit_options),
+    TYPE(cls_fit_result, fit_result),
+    TYPE(cls_plan_point, plan_point),
+    TYPE(cls_lcl_data, lcl_data),
+    TYPE(cls_lcl_schedule, lcl_schedule),
+    TYPE(cls_lcl_config, lcl_config),
+    TYPE(cls_lcl_result, lcl_result),
+    TYPE(cls_dyn_law, dyn_law),
+    TYPE(cls_dyn_model, dyn_model),
+    TYPE(cls_featlearn_config, featlearn_config),
+    TYPE(cls_featlearn_window, featlearn_window),
+    TYPE(cls_featlearn_result, featlearn_result),
+    TYPE(cls_featlearn_prediction, featlearn_prediction),
+};
+
+#define C(name) {#name, (int64_t)(name)}
+static const struct {
+    const char *name;
+    int64_t value;
+} constants[] = {
+    C(CLS_LOSS_CLIP), C(CLS_LOSS_INFONCE), C(CLS_LOSS_NTXENT), C(CLS_LOSS_SIGLIP),
+    C(CLS_REDUCE_MEAN), C(CLS_REDUCE_SUM),
+    C(CLS_SPECTRUM_AUTO), C(CLS_SPECTRUM_EXACT), C(CLS_SPECTRUM_RANDOMIZED),
+    C(CLS_SPECTRUM_WEIGHTS_INV), C(CLS_SPECTRUM_WEIGHTS_NONE),
+    C(CLS_SPECTRUM_MAX_WARNINGS), C(CLS_SPECTRUM_WARNING_LEN),
+    C(CLS_LAW_POWER), C(CLS_LAW_SATURATING), C(CLS_LAW_CHINCHILLA), C(CLS_LAW_ADDITIVE),
+    C(CLS_FIT_MAX_VARS), C(CLS_FIT_MAX_PARAMS), C(CLS_FIT_MAX_DERIVED), C(CLS_FIT_MAX_QUANT),
+    C(CLS_FIT_MAX_WARNINGS), C(CLS_FIT_NAME_LEN),
+    C(CLS_LCL_MODE_P), C(CLS_LCL_MODE_E),
+    C(CLS_LCL_SAMPLER_AUTO), C(CLS_LCL_SAMPLER_WISHART), C(CLS_LCL_SAMPLER_EXPLICIT),
+    C(CLS_LCL_SAMPLER_FULL), C(CLS_LCL_MAX_WARNINGS),
+    C(CLS_DYN_LAW_MAX), C(CLS_DYN_MAX_K), C(CLS_DYN_MAX_P), C(CLS_DYN_NODES_DEFAULT),
+    C(CLS_FEATLEARN_AUTO), C(CLS_FEATLEARN_FUNCTION), C(CLS_FEATLEARN_WIDTH),
+    C(CLS_FEATLEARN_REFERENCE),
+};
+
+static const abi_type *find_type(const char *name)
+{
+    if (!name) return NULL;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(types[i].name, name) == 0) return &types[i];
+    return NULL;
+}
+
+size_t cls_abi_sizeof(const char *type_name)
+{
+    const abi_type *t = find_type(type_name);
+    return t ? t->size : 0;
+}
+
+size_t cls_abi_offsetof(const char *type_name, const char *field)
+{
+    const abi_type *t = find_type(type_name);
+    if (!t || !field) return (size_t)-1;
+    for (int i = 0; i < t->nfields; i++)
+        if (strcmp(t->fields[i].name, field) == 0) return t->fields[i].offset;
+    return (size_t)-1;
+}
+
+int cls_abi_field_count(const char *type_name)
+{
+    const abi_type *t = find_type(type_name);
+    return t ? t->nfields : -1;
+}
+
+const char *cls_abi_field_name(const char *type_name, int index)
+{
+    const abi_type *t = find_type(type_name);
+    if (!t || index < 0 || index >= t->nfields) return NULL;
+    return t->fields[index].name;
+}
+
+cls_status cls_abi_constant(const char *name, int64_t *value)
+{
+    if (!name || !value) return cls_set_error(CLS_E_INVALID_ARG, "cls_abi_constant: NULL argument");
+    for (size_t i = 0; i < sizeof(constants) / sizeof(constants[0]); i++)
+        if (strcmp(constants[i].name, name) == 0) {
+            *value = constants[i].value;
+            return CLS_OK;
+        }
+    return cls_set_error(CLS_E_INVALID_ARG, "cls_abi_constant: unknown name '%s'", name);
+}
