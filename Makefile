@@ -1,8 +1,9 @@
 # clscale: the commands a newcomer needs. Everything goes through CMake in build/.
 BUILD ?= build
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX ?= /usr/local
 
-.PHONY: all deps configure build test test-all demo bench clean
+.PHONY: all deps configure build test test-all demo bench clean install install-python
 
 all: build
 
@@ -34,3 +35,11 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# Library (.so/.a), headers, CLI, pkg-config and CMake package files into PREFIX.
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Python package into PREFIX with Debian's pip, no network (docs/python.md).
+install-python:
+	/usr/bin/python3 -m pip install --no-build-isolation --no-deps --no-index --prefix $(PREFIX) ./python

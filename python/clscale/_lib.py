@@ -34,14 +34,19 @@ def _candidates():
     out = []
     for name in ("libclscale.so", "libclscale.so.0", "libclscale.dylib"):
         out.append(("next to the package", str(_here / name)))
-    # An installed package under PREFIX/lib/python3*/{site,dist}-packages:
-    # the library is in PREFIX/lib (make install / cmake --install).
+    # An installed package under PREFIX/lib/python3*/{site,dist}-packages (or
+    # PREFIX/local/lib/..., Debian's pip with --prefix): the library is in
+    # PREFIX/lib or PREFIX/lib/<arch> (make install / cmake --install).
     for up in _here.parents:
-        if up.name == "lib" or up.name.startswith("lib"):
-            for name in ("libclscale.so", "libclscale.so.0"):
-                out.append(("installation prefix", str(up / name)))
-            for arch in up.glob("*-linux-gnu"):
-                out.append(("installation prefix", str(arch / "libclscale.so")))
+        if up.name.startswith("lib") and up.parent.name != "lib":
+            libdirs = [up]
+            if up.parent.name == "local":
+                libdirs.append(up.parent.parent / up.name)
+            for d in libdirs:
+                for name in ("libclscale.so", "libclscale.so.0"):
+                    out.append(("installation prefix", str(d / name)))
+                for arch in sorted(d.glob("*-linux-gnu")):
+                    out.append(("installation prefix", str(arch / "libclscale.so")))
             break
     # A source checkout: python/clscale -> build/libclscale.so.
     out.append(("source checkout", str(_here.parents[1] / "build" / "libclscale.so")))
