@@ -78,6 +78,23 @@ def _scalar(x, name):
     return torch.tensor(float(x), dtype=torch.float64)
 
 
+def _compute(opt, a32, b32, lab, grads):
+    ga = torch.empty_like(a32) if grads else None
+    gb = torch.empty_like(b32) if grads else None
+    res = _abi.LossResult()
+    check(C.loss_compute(ctypes.byref(res), _ptr(ga), _ptr(gb), _ptr(a32), a32.shape[0],
+                         _ptr(b32), b32.shape[0], a32.shape[1], _ptr(lab, _i64p),
+                         ctypes.byref(opt)))
+    return res, ga, gb
+
+
+def _package(res, ga, gb, a_dtype, b_dtype, s, bias):
+    """Gradients in the dtypes and shapes of the inputs they belong to."""
+    return (ga.to(a_dtype), gb.to(b_dtype),
+            torch.tensor(res.grad_logit_scale, dtype=s.dtype).reshape(s.shape),
+            torch.tensor(res.grad_bias, dtype=bias.dtype).reshape(bias.shape))
+
+
 class _ContrastiveFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, b, logit_scale, bias, kind, opts, labels):
@@ -96,22 +113,24 @@ class _ContrastiveFunction(torch.autograd.Function):
                                  f"{tuple(lab.shape)}")
         opt = _options(kind, float(logit_scale), float(bias), **opts)
         need = any(ctx.needs_input_grad[:4])
-        ga = torch.empty_like(a32) if need else None
-        gb = torch.empty_like(b32) if need else None
-        res = _abi.LossResult()
-        check(C.loss_compute(ctypes.byref(res), _ptr(ga), _ptr(gb), _ptr(a32), a32.shape[0],
-                             _ptr(b32), b32.shape[0], a32.shape[1], _ptr(lab, _i64p),
-                             ctypes.byref(opt)))
+        res, ga, gb = _compute(opt, a32, b32, lab, need)
         if need:
-            ctx.grads = (ga.to(a.dtype), gb.to(b.dtype),
-                         torch.tensor(res.grad_logit_scale, dtype=logit_scale.dtype)
-                         .reshape(logit_scale.shape),
-                         torch.tensor(res.grad_bias, dtype=bias.dtype).reshape(bias.shape))
-        return torch.tensor(res.loss, dtype=a.dtype if a.dtype.is_floating_point else None)
+            ctx.grads = _package(res, ga, gb, a.dtype, b.dtype, logit_scale, bias)
+            # kept (references, no copies) only for a second backward (retain_graph)
+            ctx.replay = (opt, a32, b32, lab, a.dtype, b.dtype, logit_scale.detach(),
+                          bias.detach())
+        return torch.tensor(res.loss, dtype=a.dtype)
 
     @staticmethod
     def backward(ctx, grad_loss):
-        ga, gb, gs, gbias = ctx.grads
+        if ctx.grads is not None:
+            # hand the gradients over (autograd can then keep them without a copy)
+            ga, gb, gs, gbias = ctx.grads
+            ctx.grads = None
+        else:  # a second backward through a retained graph: compute them again
+            opt, a32, b32, lab, a, b, s, bias = ctx.replay
+            res, ga, gb = _compute(opt, a32, b32, lab, True)
+            ga, gb, gs, gbias = _package(res, ga, gb, a, b, s, bias)
         g = float(grad_loss)
         if g != 1.0:
             ga, gb, gs, gbias = (t * g for t in (ga, gb, gs, gbias))

@@ -238,3 +238,31 @@ def test_non_cpu_device_refused():
         dev = "meta"  # no GPU here: the meta device exercises the same check
     with pytest.raises(ValueError, match=f"on device '{dev}.*runs on the CPU"):
         ct.ClipLoss()(a.to(dev), b, 5.0)
+
+
+def test_second_backward_through_retained_graph():
+    """The first backward hands its gradients over; a second one (retain_graph)
+    computes them again: the same values (same C call, same bits)."""
+    a, b = leaf(rows(24, 5, 19), torch.float32), leaf(rows(24, 5, 20), torch.float32)
+    loss = ct.ClipLoss()(a, b, 4.0)
+    loss.backward(retain_graph=True)
+    first = a.grad.clone()
+    a.grad = None
+    loss.backward()
+    assert torch.equal(a.grad, first)
+
+
+def test_docs_example_runs():
+    """The training example of docs/python.md, at B = 512: runs and the loss falls."""
+    import re
+    import subprocess
+    src = Path(os.environ.get("CLS_SOURCE_DIR", Path(__file__).parents[2]))
+    text = (src / "docs" / "python.md").read_text()
+    block = re.search(r"### Training at a batch.*?```python\n(.*?)```", text, re.S).group(1)
+    assert "B, D_IN, D = 65536" in block
+    block = block.replace("B, D_IN, D = 65536", "B, D_IN, D = 512")
+    env = dict(os.environ, PYTHONPATH=str(src / "python"))
+    p = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    losses = [float(line.split()[1]) for line in p.stdout.splitlines()]
+    assert len(losses) == 3 and losses[2] < losses[0]
