@@ -101,6 +101,7 @@ def current_rss():
 
 
 def overhead(b, d, reps):
+    """Returns (median C call, median ClipLoss) seconds at b x d."""
     a, bb = features(b, d, 1), features(b, d, 2)
     clip = ct.ClipLoss()
     s = torch.tensor(1 / 0.07)
@@ -130,6 +131,8 @@ def overhead(b, d, reps):
           f"(medians of {reps} interleaved) -> {100 * (mt / mc - 1):+.1f} %; "
           f"minima {min(cs) * 1e3:.3f} / {min(ts) * 1e3:.3f} ms -> "
           f"{100 * (min(ts) / min(cs) - 1):+.1f} %")
+    return min(cs), min(ts)
+
 
 
 def main():
@@ -153,7 +156,10 @@ def main():
           f"({torch.get_num_threads()} threads), {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f}")
     if o.only in (None, "overhead"):
-        overhead(o.overhead_b, o.d, o.overhead_reps)
+        c, t = overhead(o.overhead_b, o.d, o.overhead_reps)
+        c8, t8 = overhead(8, 8, 10 * o.overhead_reps)
+        print(f"binding cost (ClipLoss minus C call at 8 x 8, minima): {(t8 - c8) * 1e6:.0f} us "
+              f"= {100 * (t8 - c8) / c:.1f} % of the C call at b={o.overhead_b} (minimum)")
     if o.only in (None, "speed"):
         speed(o.b, o.d, o.reps)
     if o.only in (None, "memory"):
