@@ -129,12 +129,12 @@ DYN_LAW_MAX, DYN_MAX_K, DYN_MAX_P = 16, 8, 8
 
 
 class DynLaw(_Struct):
-    _c_name_ = "cls_dyn_law"
+    _c_name_ = ("cls_dynamics_law", "cls_dyn_law")  # new name first
     _fields_ = [("n", i32), ("value", f64 * DYN_LAW_MAX), ("prob", f64 * DYN_LAW_MAX)]
 
 
 class DynModel(_Struct):
-    _c_name_ = "cls_dyn_model"
+    _c_name_ = ("cls_dynamics_model", "cls_dyn_model")
     _fields_ = [("K", i32), ("p", i32), ("tau", f64), ("mu", f64), ("eps", f64), ("rho", f64),
                 ("lambda", f64), ("law", DynLaw * DYN_MAX_P)]
 
@@ -172,11 +172,20 @@ STRUCTS = [LossOptions, LossResult, SpectrumOptions, SpectrumEig, SpectrumResult
            FeatlearnConfig, FeatlearnWindow, FeatlearnResult, FeatlearnPrediction]
 
 
+def c_name(cls, C):
+    """The C type name of a mirror: the first of its names the library knows."""
+    names = (cls._c_name_,) if isinstance(cls._c_name_, str) else cls._c_name_
+    for n in names:
+        if C.abi_sizeof(n.encode()):
+            return n
+    return names[0]
+
+
 def mismatches(C):
     """Every difference between these layouts and the library's, as sentences."""
     out = []
     for cls in STRUCTS:
-        name = cls._c_name_
+        name = c_name(cls, C)
         b = name.encode()
         size = C.abi_sizeof(b)
         if size == 0:

@@ -19,7 +19,10 @@ typedef struct {
 } abi_type;
 
 #define F(T, m) {#m, offsetof(T, m)}
-#define TYPE(T, table) {#T, sizeof(T), table, (int)(sizeof(table) / sizeof(table[0]))}
+#define TYPE(T, table) TYPE_NAMED(#T, T, table)
+#define TYPE_NAMED(name, T, table) {name, sizeof(T), table, (int)(sizeof(table) / sizeof(table[0]))}
+#define STR(x) STR_(x)
+#define STR_(x) #x
 
 static const abi_field loss_options[] = {
     F(cls_loss_options, kind), F(cls_loss_options, logit_scale), F(cls_loss_options, bias),
@@ -94,10 +97,19 @@ static const abi_field lcl_result[] = {
     F(cls_lcl_result, mc_runs), F(cls_lcl_result, sampler_used), F(cls_lcl_result, nwarnings),
     F(cls_lcl_result, warnings)};
 
-static const abi_field dyn_law[] = {F(cls_dyn_law, n), F(cls_dyn_law, value), F(cls_dyn_law, prob)};
+/* The dynamics module is being renamed cls_dyn_* -> cls_dynamics_*: describe
+ * whichever names the header declares (the bindings accept both). */
+#ifdef CLS_DYNAMICS_MAX_P
+#define DYN_LAW cls_dynamics_law
+#define DYN_MODEL cls_dynamics_model
+#else
+#define DYN_LAW cls_dyn_law
+#define DYN_MODEL cls_dyn_model
+#endif
+static const abi_field dyn_law[] = {F(DYN_LAW, n), F(DYN_LAW, value), F(DYN_LAW, prob)};
 static const abi_field dyn_model[] = {
-    F(cls_dyn_model, K), F(cls_dyn_model, p), F(cls_dyn_model, tau), F(cls_dyn_model, mu),
-    F(cls_dyn_model, eps), F(cls_dyn_model, rho), F(cls_dyn_model, lambda), F(cls_dyn_model, law)};
+    F(DYN_MODEL, K), F(DYN_MODEL, p), F(DYN_MODEL, tau), F(DYN_MODEL, mu),
+    F(DYN_MODEL, eps), F(DYN_MODEL, rho), F(DYN_MODEL, lambda), F(DYN_MODEL, law)};
 
 static const abi_field featlearn_config[] = {
     F(cls_featlearn_config, alpha), F(cls_featlearn_config, beta), F(cls_featlearn_config, N),
@@ -136,8 +148,8 @@ static const abi_type types[] = {
     TYPE(cls_lcl_schedule, lcl_schedule),
     TYPE(cls_lcl_config, lcl_config),
     TYPE(cls_lcl_result, lcl_result),
-    TYPE(cls_dyn_law, dyn_law),
-    TYPE(cls_dyn_model, dyn_model),
+    TYPE_NAMED(STR(DYN_LAW), DYN_LAW, dyn_law),
+    TYPE_NAMED(STR(DYN_MODEL), DYN_MODEL, dyn_model),
     TYPE(cls_featlearn_config, featlearn_config),
     TYPE(cls_featlearn_window, featlearn_window),
     TYPE(cls_featlearn_result, featlearn_result),
@@ -160,7 +172,12 @@ static const struct {
     C(CLS_LCL_MODE_P), C(CLS_LCL_MODE_E),
     C(CLS_LCL_SAMPLER_AUTO), C(CLS_LCL_SAMPLER_WISHART), C(CLS_LCL_SAMPLER_EXPLICIT),
     C(CLS_LCL_SAMPLER_FULL), C(CLS_LCL_MAX_WARNINGS),
+#ifdef CLS_DYNAMICS_MAX_P
+    C(CLS_DYNAMICS_LAW_MAX), C(CLS_DYNAMICS_MAX_K), C(CLS_DYNAMICS_MAX_P),
+    C(CLS_DYNAMICS_NODES_DEFAULT),
+#else
     C(CLS_DYN_LAW_MAX), C(CLS_DYN_MAX_K), C(CLS_DYN_MAX_P), C(CLS_DYN_NODES_DEFAULT),
+#endif
     C(CLS_FEATLEARN_AUTO), C(CLS_FEATLEARN_FUNCTION), C(CLS_FEATLEARN_WIDTH),
     C(CLS_FEATLEARN_REFERENCE),
 };

@@ -41,18 +41,19 @@ def header_structs():
 def test_every_bound_struct_matches_the_library():
     assert _abi.mismatches(_lib.C) == []
     for cls in _abi.STRUCTS:
-        assert _lib.C.abi_sizeof(cls._c_name_.encode()) == ctypes.sizeof(cls)
+        assert _lib.C.abi_sizeof(_abi.c_name(cls, _lib.C).encode()) == ctypes.sizeof(cls)
 
 
 def test_library_tables_list_every_header_member():
     structs = header_structs()
     for cls in _abi.STRUCTS:
-        name = cls._c_name_.encode()
+        cname = _abi.c_name(cls, _lib.C)
+        name = cname.encode()
         lib_fields = [_lib.C.abi_field_name(name, i).decode()
                       for i in range(_lib.C.abi_field_count(name))]
-        assert lib_fields == structs[cls._c_name_], (
-            f"{cls._c_name_}: src/core/abi.c lists {lib_fields}, the header declares "
-            f"{structs[cls._c_name_]}: add the member to abi.c and python/clscale/_abi.py")
+        assert lib_fields == structs[cname], (
+            f"{cname}: src/core/abi.c lists {lib_fields}, the header declares "
+            f"{structs[cname]}: add the member to abi.c and python/clscale/_abi.py")
 
 
 def test_mismatch_is_reported_by_name():
