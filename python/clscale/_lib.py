@@ -77,7 +77,8 @@ intp = ctypes.POINTER(ctypes.c_int)
 P = ctypes.POINTER
 S = _abi  # struct types
 
-# alias: (C name or (new name, old name), restype, argtypes). restype c_int = cls_status.
+# alias: (C name or (new name, old name, ...), restype, argtypes); restype c_int
+# = cls_status; a name starting with "?" is optional (C.alias is None without it).
 _FUNCTIONS = {
     # core
     "version": ("cls_version", c_char_p, []),
@@ -92,6 +93,9 @@ _FUNCTIONS = {
     # loss
     "loss_options_init": ("cls_loss_options_init", None, [P(S.LossOptions), c_int]),
     "loss_kind_parse": ("cls_loss_kind_parse", c_int, [c_char_p, intp]),
+    # optional (None restype marker below): present once the perf branch's
+    # precision option is merged; options(precision=...) uses it then.
+    "loss_precision_parse": ("?cls_loss_precision_parse", c_int, [c_char_p, intp]),
     "loss_compute": ("cls_loss_compute", c_int,
                      [P(S.LossResult), f32p, f32p, f32p, c_int64, f32p, c_int64, c_int64, i64p,
                       P(S.LossOptions)]),
@@ -188,6 +192,9 @@ def _bind(lib):
     missing = []
     for alias, (names, restype, argtypes) in _FUNCTIONS.items():
         names = (names,) if isinstance(names, str) else names
+        optional = names[0].startswith("?")
+        names = tuple(n.lstrip("?") for n in names)
+        setattr(C, alias, None)
         for name in names:
             try:
                 fn = getattr(lib, name)
@@ -199,7 +206,8 @@ def _bind(lib):
                 setattr(C, alias, fn)
                 break
         else:
-            missing.append(" or ".join(names))
+            if not optional:
+                missing.append(" or ".join(names))
     if missing:
         raise ImportError(f"{lib._name} does not export: {', '.join(missing)} "
                           "(a library older or newer than this package?)")

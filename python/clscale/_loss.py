@@ -42,8 +42,9 @@ def kind_code(kind):
 
 
 def options(kind="clip", logit_scale=1 / 0.07, bias=-10.0, normalize=False, reduction="mean",
-            label_smoothing=0.0, tile=0, threads=0):
-    """A cls_loss_options filled from the library's defaults and these values."""
+            label_smoothing=0.0, tile=0, threads=0, precision=None):
+    """A cls_loss_options filled from the library's defaults and these values.
+    precision ("fp32" | "bf16" tile products) needs a library with that option."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     opt = _abi.LossOptions()
@@ -55,6 +56,15 @@ def options(kind="clip", logit_scale=1 / 0.07, bias=-10.0, normalize=False, redu
     opt.label_smoothing = float(label_smoothing)
     opt.tile = int(tile)
     opt.threads = int(threads)
+    if precision is not None:
+        has = any(f[0] == "precision" for f in _abi.LossOptions._fields_)
+        if not has or C.loss_precision_parse is None:
+            if precision != "fp32":
+                raise ValueError("this libclscale has no precision option (fp32 only)")
+        else:
+            v = ctypes.c_int()
+            check(C.loss_precision_parse(str(precision).encode(), ctypes.byref(v)))
+            opt.precision = v.value
     return opt
 
 
@@ -85,11 +95,13 @@ def _vector(x, n, name):
 
 
 def loss(a, b, kind="clip", logit_scale=1 / 0.07, bias=-10.0, normalize=False,
-         reduction="mean", label_smoothing=0.0, labels=None, tile=0, threads=0, grads=True):
+         reduction="mean", label_smoothing=0.0, labels=None, tile=0, threads=0, grads=True,
+         precision=None):
     """Exact tiled contrastive loss and (if grads) its gradients: cls_loss_compute."""
     load()
     a, b = _pair(a, b, kind != "infonce")
-    opt = options(kind, logit_scale, bias, normalize, reduction, label_smoothing, tile, threads)
+    opt = options(kind, logit_scale, bias, normalize, reduction, label_smoothing, tile, threads,
+                  precision)
     labels = _labels(labels, a.shape[0])
     grad_a = np.empty_like(a) if grads else None
     grad_b = np.empty_like(b) if grads else None

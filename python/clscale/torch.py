@@ -140,12 +140,13 @@ class _ContrastiveFunction(torch.autograd.Function):
 
 
 def contrastive_loss(a, b, kind="clip", logit_scale=1 / 0.07, bias=-10.0, labels=None,
-                     normalize=False, reduction="mean", label_smoothing=0.0, tile=0, threads=0):
+                     normalize=False, reduction="mean", label_smoothing=0.0, tile=0, threads=0,
+                     precision=None):
     """Functional form: the exact loss of `kind` (clip | infonce | ntxent |
     siglip) as a 0-d tensor with autograd to a, b, logit_scale and bias."""
     load()
     opts = dict(normalize=normalize, reduction=reduction, label_smoothing=label_smoothing,
-                tile=tile, threads=threads)
+                tile=tile, threads=threads, precision=precision)
     return _ContrastiveFunction.apply(a, b, _scalar(logit_scale, "logit_scale"),
                                       _scalar(bias, "bias"), kind, opts, labels)
 
@@ -154,8 +155,9 @@ class _Base(nn.Module):
     kind = None
 
     def __init__(self, normalize=False, reduction="mean", label_smoothing=0.0, tile=0,
-                 threads=0):
+                 threads=0, precision=None):
         super().__init__()
+        self.precision = precision
         self.normalize = normalize
         self.reduction = reduction
         self.label_smoothing = label_smoothing
@@ -164,7 +166,8 @@ class _Base(nn.Module):
 
     def _loss(self, a, b, logit_scale, bias=0.0, labels=None, output_dict=False):
         loss = contrastive_loss(a, b, self.kind, logit_scale, bias, labels, self.normalize,
-                                self.reduction, self.label_smoothing, self.tile, self.threads)
+                                self.reduction, self.label_smoothing, self.tile, self.threads,
+                                self.precision)
         return {"contrastive_loss": loss} if output_dict else loss
 
 
@@ -184,8 +187,8 @@ class SigLIPLoss(_Base):
     (mean reduction = sum over pairs / batch)."""
     kind = "siglip"
 
-    def __init__(self, reduction="mean", tile=0, threads=0, normalize=False):
-        super().__init__(normalize, reduction, 0.0, tile, threads)
+    def __init__(self, reduction="mean", tile=0, threads=0, normalize=False, precision=None):
+        super().__init__(normalize, reduction, 0.0, tile, threads, precision)
 
     def forward(self, image_features, text_features, logit_scale, logit_bias,
                 output_dict=False):
