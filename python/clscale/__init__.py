@@ -23,7 +23,8 @@ from ._loss import (LossResult, loss, loss_workspace_bytes, clip_forward, clip_b
                     siglip_forward_backward)
 from ._spectrum import SpectrumResult, spectrum
 from ._fit import FitResult, Plan, fit, load_fit, plan
-from ._sim import lcl, dynamics_ode, dynamics_sgd, featlearn, featlearn_predict
+from ._sim import (lcl, lcl_sweep, dynamics_ode, dynamics_sgd, dynamics_threshold, featlearn,
+                   featlearn_predict)
 
 _load()
 
@@ -36,7 +37,8 @@ __all__ = [
     "siglip_forward_backward",
     "SpectrumResult", "spectrum",
     "FitResult", "Plan", "fit", "load_fit", "plan",
-    "lcl", "dynamics_ode", "dynamics_sgd", "featlearn", "featlearn_predict",
+    "lcl", "lcl_sweep", "dynamics_ode", "dynamics_sgd", "dynamics_threshold", "featlearn",
+    "featlearn_predict",
 ]
 
 

@@ -125,6 +125,29 @@ class LclResult(_Struct):
         ("warnings", (ctypes.c_char * 256) * LCL_MAX_WARNINGS)]
 
 
+LCL_SWEEP_MAXCOLS = 12
+
+
+class LclSweepConfig(_Struct):
+    _c_name_ = "cls_lcl_sweep_config"
+    _fields_ = [("sweep", i32), ("data", LclData), ("M", i64), ("N", i64), ("ngrid", i32),
+                ("grid", ctypes.POINTER(f64)), ("nt", i32), ("t_grid", ctypes.POINTER(f64)),
+                ("lr", f64), ("draws", i64), ("seed", u64), ("data_seed", u64), ("threads", i32)]
+
+
+class LclSweepResult(_Struct):
+    _c_name_ = "cls_lcl_sweep_result"
+    _fields_ = [("sweep", i32), ("npoints", i32), ("ncols", i32),
+                ("colnames", (ctypes.c_char * 24) * LCL_SWEEP_MAXCOLS),
+                ("table", ctypes.POINTER(f64)), ("xcol", i32), ("ycol", i32), ("predcol", i32),
+                ("slope", f64), ("intercept", f64), ("used", i32), ("predicted_slope", f64),
+                ("predicted_effective", f64), ("predicted_text", ctypes.c_char * 96),
+                ("x_label", ctypes.c_char * 32), ("y_label", ctypes.c_char * 48),
+                ("x_opt", f64), ("x_opt_predicted", f64), ("M", i64), ("d", i64), ("N", i64),
+                ("lr", f64), ("nwarnings", i32),
+                ("warnings", (ctypes.c_char * 256) * LCL_MAX_WARNINGS)]
+
+
 DYN_LAW_MAX, DYN_MAX_K, DYN_MAX_P = 16, 8, 8
 
 
@@ -137,6 +160,12 @@ class DynModel(_Struct):
     _c_name_ = ("cls_dynamics_model", "cls_dyn_model")
     _fields_ = [("K", i32), ("p", i32), ("tau", f64), ("mu", f64), ("eps", f64), ("rho", f64),
                 ("lambda", f64), ("law", DynLaw * DYN_MAX_P)]
+
+
+class DynThreshold(_Struct):
+    _c_name_ = ("cls_dynamics_threshold", "cls_dyn_threshold")
+    _fields_ = [("r_u", f64), ("S1", f64), ("D0", f64), ("m2_c", f64),
+                ("growth_rate", f64 * DYN_MAX_P)]
 
 
 class FeatlearnConfig(_Struct):
@@ -168,7 +197,8 @@ class FeatlearnPrediction(_Struct):
 
 
 STRUCTS = [LossOptions, LossResult, SpectrumOptions, SpectrumEig, SpectrumResult, FitOptions,
-           FitResult, PlanPoint, LclData, LclSchedule, LclConfig, LclResult, DynLaw, DynModel,
+           FitResult, PlanPoint, LclData, LclSchedule, LclConfig, LclResult, LclSweepConfig,
+           LclSweepResult, DynLaw, DynModel, DynThreshold,
            FeatlearnConfig, FeatlearnWindow, FeatlearnResult, FeatlearnPrediction]
 
 

@@ -153,6 +153,10 @@ _FUNCTIONS = {
     "lcl_model_free": ("cls_lcl_model_free", None, [c_void_p]),
     "lcl_model_default_lr": ("cls_lcl_model_default_lr", c_double, [c_void_p]),
     "lcl_risk": ("cls_lcl_risk", c_int, [c_void_p, P(S.LclConfig), P(S.LclResult)]),
+    "lcl_sweep_config_init": (("cls_lcl_sweep_config_init", "cls_lcl_sweep_config_default"),
+                              None, [P(S.LclSweepConfig), c_int]),
+    "lcl_sweep_run": ("cls_lcl_sweep_run", c_int, [P(S.LclSweepConfig), P(S.LclSweepResult)]),
+    "lcl_sweep_result_free": ("cls_lcl_sweep_result_free", None, [P(S.LclSweepResult)]),
     # dynamics
     "dyn_model_init": (("cls_dynamics_model_init", "cls_dynamics_model_default",
                         "cls_dyn_model_init", "cls_dyn_model_default"), None, [P(S.DynModel)]),
@@ -169,6 +173,8 @@ _FUNCTIONS = {
     "dyn_sgd_run": (("cls_dynamics_sgd_run", "cls_dyn_sgd_run"), c_int,
                     [P(S.DynModel), c_int64, f64p, f64p, c_double, c_double, c_int, c_uint64,
                      c_int, f64p, f64p, c_void_p, c_void_p]),
+    "dyn_threshold_compute": (("cls_dynamics_threshold_compute", "cls_dyn_threshold_compute"),
+                              c_int, [P(S.DynModel), c_int, P(S.DynThreshold)]),
     # featlearn
     "featlearn_config_init": (("cls_featlearn_config_init", "cls_featlearn_config_default"),
                               None, [P(S.FeatlearnConfig)]),

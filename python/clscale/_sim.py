@@ -27,7 +27,10 @@ def _texts(arr, n):
 
 # ---- sketched linear contrastive learning -----------------------------------
 
-def lcl(d=4000, a=1.5, a2=0.0, b=2.0, rho0=0.9, M=64, N=1000, steps=1000, lr=None,
+_UNSET = object()
+
+
+def lcl(d=4000, a=1.5, a2=0.0, b=2.0, rho0=0.9, M=64, N=1000, steps=_UNSET, lr=None,
         schedule=None, mode="P", draws=16, monte_carlo=0, sampler="auto", seed=1, data_seed=1,
         threads=0):
     """Risk decomposition of one sketched model (cls_lcl_risk), as `clscale sim lcl`.
@@ -35,6 +38,7 @@ def lcl(d=4000, a=1.5, a2=0.0, b=2.0, rho0=0.9, M=64, N=1000, steps=1000, lr=Non
     schedule=[(steps, lr), ...] replaces steps/lr; lr=None: the sketch's
     default stable step. Returns a dict of the cls_lcl_result fields."""
     load()
+    steps = 1000 if steps is _UNSET and schedule is None else steps
     data = _abi.LclData()
     C.lcl_data_init(ctypes.byref(data))
     data.d, data.a, data.a2, data.b, data.rho0 = int(d), float(a), float(a2), float(b), float(rho0)
@@ -57,7 +61,7 @@ def lcl(d=4000, a=1.5, a2=0.0, b=2.0, rho0=0.9, M=64, N=1000, steps=1000, lr=Non
         cfg.sampler = constant(samplers[sampler])
         cfg.seed, cfg.threads = int(data_seed), int(threads)
         if schedule is not None:
-            if steps != 1000 or lr is not None:
+            if steps is not _UNSET or lr is not None:
                 raise ValueError("schedule replaces steps and lr: give one or the other")
             seg = np.ascontiguousarray([s for s, _ in schedule], dtype=np.int64)
             seg_lr = np.ascontiguousarray([g for _, g in schedule], dtype=np.float64)
@@ -79,6 +83,54 @@ def lcl(d=4000, a=1.5, a2=0.0, b=2.0, rho0=0.9, M=64, N=1000, steps=1000, lr=Non
     out["sampler_used"] = {constant(v): k for k, v in samplers.items()}.get(res.sampler_used)
     out["warnings"] = _texts(res.warnings, res.nwarnings)
     return out
+
+
+_SWEEPS = {f"S{k}": k for k in range(1, 7)}
+
+
+def lcl_sweep(sweep, d=0, a=1.5, a2=0.0, b=2.0, rho0=0.9, M=0, N=0, grid=None, t_grid=None,
+              lr=0.0, draws=0, seed=1, data_seed=1, threads=0):
+    """One of the spec's sweeps S1..S6 (cls_lcl_sweep_run), as `clscale sim lcl
+    --sweep`: 0 for d, M, N, lr, draws and None for the grids mean the sweep's
+    defaults. Returns a dict: columns (name -> array), slope, intercept, used,
+    predicted_slope, predicted_effective, predicted, x/y columns and labels,
+    x_opt, x_opt_predicted, M, d, N, lr, warnings."""
+    load()
+    k = _SWEEPS.get(sweep, sweep) if isinstance(sweep, str) else int(sweep)
+    if k not in range(1, 7):
+        raise ValueError(f"sweep must be S1..S6 or 1..6, got {sweep!r}")
+    c = _abi.LclSweepConfig()
+    C.lcl_sweep_config_init(ctypes.byref(c), k)
+    C.lcl_data_init(ctypes.byref(c.data))
+    c.data.d, c.data.a, c.data.a2 = int(d), float(a), float(a2)
+    c.data.b, c.data.rho0 = float(b), float(rho0)
+    c.M, c.N, c.lr, c.draws = int(M), int(N), float(lr), int(draws)
+    c.seed, c.data_seed, c.threads = int(seed), int(data_seed), int(threads)
+    keep = []
+    for field, count, values in (("grid", "ngrid", grid), ("t_grid", "nt", t_grid)):
+        if values is not None:
+            v = np.ascontiguousarray(values, dtype=np.float64)
+            keep.append(v)
+            setattr(c, field, v.ctypes.data_as(f64p))
+            setattr(c, count, len(v))
+    r = _abi.LclSweepResult()
+    check(C.lcl_sweep_run(ctypes.byref(c), ctypes.byref(r)))
+    try:
+        names = [r.colnames[i].value.decode() for i in range(r.ncols)]
+        table = (np.ctypeslib.as_array(r.table, shape=(r.npoints, r.ncols)).copy()
+                 if r.npoints > 0 else np.empty((0, r.ncols)))
+        return {
+            "sweep": f"S{r.sweep}", "columns": {n: table[:, i] for i, n in enumerate(names)},
+            "x": names[r.xcol], "y": names[r.ycol],
+            "pred": names[r.predcol] if r.predcol >= 0 else None,
+            "slope": r.slope, "intercept": r.intercept, "used": r.used,
+            "predicted_slope": r.predicted_slope, "predicted_effective": r.predicted_effective,
+            "predicted": r.predicted_text.decode(), "x_label": r.x_label.decode(),
+            "y_label": r.y_label.decode(), "x_opt": r.x_opt, "x_opt_predicted": r.x_opt_predicted,
+            "M": r.M, "d": r.d, "N": r.N, "lr": r.lr,
+            "warnings": _texts(r.warnings, r.nwarnings)}
+    finally:
+        C.lcl_sweep_result_free(ctypes.byref(r))
 
 
 # ---- high-dimensional SGD dynamics ---------------------------------------------
@@ -146,6 +198,18 @@ def dynamics_sgd(N=2000, seeds=16, seed=1, threads=0, K=1, p=1, tau=0.5, mu=1.0,
                         R0.ctypes.data_as(f64p), float(T), float(every), int(seeds), int(seed),
                         int(threads), Q.ctypes.data_as(f64p), R.ctypes.data_as(f64p), None, None))
     return {"t": np.arange(n_rec) * float(every), "Q": Q, "R": R, "cos": _cosines(Q, R)}
+
+
+def dynamics_threshold(p=1, tau=0.5, mu=1.0, eps=0.0, rho=0.0, lambda_=1.0,
+                       c="rademacher:m2=2", nodes=0):
+    """K = 1: the uninformative point r_u, the learnability threshold m2_c and
+    each feature's growth rate (cls_dyn_threshold_compute): a dict."""
+    load()
+    m = _dyn_model(1, p, tau, mu, eps, rho, lambda_, c)
+    t = _abi.DynThreshold()
+    check(C.dyn_threshold_compute(ctypes.byref(m), int(nodes), ctypes.byref(t)))
+    return {"r_u": t.r_u, "S1": t.S1, "D0": t.D0, "m2_c": t.m2_c,
+            "growth_rate": np.array(t.growth_rate[:m.p])}
 
 
 # ---- feature learning and scaling exponents -------------------------------------

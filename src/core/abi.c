@@ -97,19 +97,43 @@ static const abi_field lcl_result[] = {
     F(cls_lcl_result, mc_runs), F(cls_lcl_result, sampler_used), F(cls_lcl_result, nwarnings),
     F(cls_lcl_result, warnings)};
 
+static const abi_field lcl_sweep_config[] = {
+    F(cls_lcl_sweep_config, sweep), F(cls_lcl_sweep_config, data), F(cls_lcl_sweep_config, M),
+    F(cls_lcl_sweep_config, N), F(cls_lcl_sweep_config, ngrid), F(cls_lcl_sweep_config, grid),
+    F(cls_lcl_sweep_config, nt), F(cls_lcl_sweep_config, t_grid), F(cls_lcl_sweep_config, lr),
+    F(cls_lcl_sweep_config, draws), F(cls_lcl_sweep_config, seed),
+    F(cls_lcl_sweep_config, data_seed), F(cls_lcl_sweep_config, threads)};
+static const abi_field lcl_sweep_result[] = {
+    F(cls_lcl_sweep_result, sweep), F(cls_lcl_sweep_result, npoints),
+    F(cls_lcl_sweep_result, ncols), F(cls_lcl_sweep_result, colnames),
+    F(cls_lcl_sweep_result, table), F(cls_lcl_sweep_result, xcol), F(cls_lcl_sweep_result, ycol),
+    F(cls_lcl_sweep_result, predcol), F(cls_lcl_sweep_result, slope),
+    F(cls_lcl_sweep_result, intercept), F(cls_lcl_sweep_result, used),
+    F(cls_lcl_sweep_result, predicted_slope), F(cls_lcl_sweep_result, predicted_effective),
+    F(cls_lcl_sweep_result, predicted_text), F(cls_lcl_sweep_result, x_label),
+    F(cls_lcl_sweep_result, y_label), F(cls_lcl_sweep_result, x_opt),
+    F(cls_lcl_sweep_result, x_opt_predicted), F(cls_lcl_sweep_result, M),
+    F(cls_lcl_sweep_result, d), F(cls_lcl_sweep_result, N), F(cls_lcl_sweep_result, lr),
+    F(cls_lcl_sweep_result, nwarnings), F(cls_lcl_sweep_result, warnings)};
+
 /* The dynamics module is being renamed cls_dyn_* -> cls_dynamics_*: describe
  * whichever names the header declares (the bindings accept both). */
 #ifdef CLS_DYNAMICS_MAX_P
 #define DYN_LAW cls_dynamics_law
 #define DYN_MODEL cls_dynamics_model
+#define DYN_THRESHOLD cls_dynamics_threshold
 #else
 #define DYN_LAW cls_dyn_law
 #define DYN_MODEL cls_dyn_model
+#define DYN_THRESHOLD cls_dyn_threshold
 #endif
 static const abi_field dyn_law[] = {F(DYN_LAW, n), F(DYN_LAW, value), F(DYN_LAW, prob)};
 static const abi_field dyn_model[] = {
     F(DYN_MODEL, K), F(DYN_MODEL, p), F(DYN_MODEL, tau), F(DYN_MODEL, mu),
     F(DYN_MODEL, eps), F(DYN_MODEL, rho), F(DYN_MODEL, lambda), F(DYN_MODEL, law)};
+static const abi_field dyn_threshold[] = {
+    F(DYN_THRESHOLD, r_u), F(DYN_THRESHOLD, S1), F(DYN_THRESHOLD, D0), F(DYN_THRESHOLD, m2_c),
+    F(DYN_THRESHOLD, growth_rate)};
 
 static const abi_field featlearn_config[] = {
     F(cls_featlearn_config, alpha), F(cls_featlearn_config, beta), F(cls_featlearn_config, N),
@@ -148,8 +172,11 @@ static const abi_type types[] = {
     TYPE(cls_lcl_schedule, lcl_schedule),
     TYPE(cls_lcl_config, lcl_config),
     TYPE(cls_lcl_result, lcl_result),
+    TYPE(cls_lcl_sweep_config, lcl_sweep_config),
+    TYPE(cls_lcl_sweep_result, lcl_sweep_result),
     TYPE_NAMED(STR(DYN_LAW), DYN_LAW, dyn_law),
     TYPE_NAMED(STR(DYN_MODEL), DYN_MODEL, dyn_model),
+    TYPE_NAMED(STR(DYN_THRESHOLD), DYN_THRESHOLD, dyn_threshold),
     TYPE(cls_featlearn_config, featlearn_config),
     TYPE(cls_featlearn_window, featlearn_window),
     TYPE(cls_featlearn_result, featlearn_result),
@@ -171,7 +198,7 @@ static const struct {
     C(CLS_FIT_MAX_WARNINGS), C(CLS_FIT_NAME_LEN),
     C(CLS_LCL_MODE_P), C(CLS_LCL_MODE_E),
     C(CLS_LCL_SAMPLER_AUTO), C(CLS_LCL_SAMPLER_WISHART), C(CLS_LCL_SAMPLER_EXPLICIT),
-    C(CLS_LCL_SAMPLER_FULL), C(CLS_LCL_MAX_WARNINGS),
+    C(CLS_LCL_SAMPLER_FULL), C(CLS_LCL_MAX_WARNINGS), C(CLS_LCL_SWEEP_MAXCOLS),
 #ifdef CLS_DYNAMICS_MAX_P
     C(CLS_DYNAMICS_LAW_MAX), C(CLS_DYNAMICS_MAX_K), C(CLS_DYNAMICS_MAX_P),
     C(CLS_DYNAMICS_NODES_DEFAULT),

@@ -196,6 +196,27 @@ def test_lcl_bit_identical_to_cli():
         clscale.lcl(d=10, M=20)
 
 
+def test_lcl_sweep_matches_cli(tmp_path):
+    out = cli("sim", "lcl", "--sweep", "S1", "--d", 400, "--grid", "8,16,32", "--no-plot",
+              "--out", tmp_path, "--json")
+    r = clscale.lcl_sweep("S1", d=400, grid=[8, 16, 32])
+    assert same(r["slope"], out["slope_measured"])
+    assert same(r["predicted_slope"], out["slope_predicted"]) and r["M"] == out["M"]
+    csv = np.genfromtxt(tmp_path / "lcl_S1.csv", delimiter=",", names=True)
+    for name, col in r["columns"].items():  # the CSV prints %.10g or so: 1e-9 relative
+        assert np.allclose(col, csv[name], rtol=1e-9, atol=0), name
+    with pytest.raises(ValueError, match="S1..S6"):
+        clscale.lcl_sweep("S7")
+
+
+def test_dynamics_threshold_matches_cli():
+    out = cli("sim", "dynamics", "--threshold", "--json")
+    t = clscale.dynamics_threshold()
+    for k in ("r_u", "m2_c", "S1", "D0"):
+        assert same(t[k], out[k]), k
+    assert same(t["growth_rate"][0], out["growth_rate"])
+
+
 def test_dynamics_bit_identical_to_cli():
     common = ["--T", 2, "--every", 0.5, "--tau", 0.4, "--c", "sparse:m2=2,s=0.5"]
     ode = cli("sim", "dynamics", "--ode-only", *common, "--json")["ode"]
@@ -221,3 +242,12 @@ def test_featlearn_bit_identical_to_cli():
     assert p["regime_name"] == "hard" and p["time_lazy"] == 0.5
     with pytest.raises(clscale.ClscaleError, match="alpha"):
         clscale.featlearn(alpha=0.5)
+
+
+def test_lcl_schedule_matches_cli():
+    out = cli("sim", "lcl", "--d", 300, "--M", 24, "--N", 200, "--schedule", "50:0.1,100:0.05",
+              "--json")
+    r = clscale.lcl(d=300, M=24, N=200, schedule=[(50, 0.1), (100, 0.05)])
+    assert same(r["excess"], out["excess"]) and same(r["t"], out["t"])
+    with pytest.raises(ValueError, match="replaces"):
+        clscale.lcl(steps=10, schedule=[(5, 0.1)])
