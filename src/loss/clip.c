@@ -50,6 +50,7 @@ static cls_tile_problem clip_problem(const float *a, const float *b, int64_t n, 
 {
     cls_tile_problem p = {0};
     p.a = a;
+    p.precision = o->precision;
     p.na = n;
     p.b = b;
     p.nb = n;

@@ -14,6 +14,7 @@ static cls_tile_problem infonce_problem(const float *a, int64_t na, const float 
 {
     cls_tile_problem p = {0};
     p.a = a;
+    p.precision = o->precision;
     p.na = na;
     p.b = b;
     p.nb = nb;

@@ -24,6 +24,21 @@ void cls_loss_options_init(cls_loss_options *opt, cls_loss_kind kind)
     opt->label_smoothing = 0.0;
     opt->tile = 0;
     opt->threads = 0;
+    opt->precision = CLS_PRECISION_FP32;
+}
+
+cls_status cls_loss_precision_parse(const char *name, cls_precision *out)
+{
+    if (!name || !out) return cls_set_error(CLS_E_INVALID_ARG, "precision name or output is NULL");
+    if (strcmp(name, "fp32") == 0) *out = CLS_PRECISION_FP32;
+    else if (strcmp(name, "bf16") == 0) *out = CLS_PRECISION_BF16;
+    else return cls_set_error(CLS_E_INVALID_ARG, "unknown precision '%s' (fp32, bf16)", name);
+    return CLS_OK;
+}
+
+const char *cls_loss_precision_name(cls_precision precision)
+{
+    return precision == CLS_PRECISION_FP32 ? "fp32" : precision == CLS_PRECISION_BF16 ? "bf16" : "unknown";
 }
 
 static const char *const kind_names[] = {"clip", "infonce", "ntxent", "siglip"};
@@ -73,6 +88,8 @@ cls_status cls_loss_check_args(cls_loss_kind kind, int64_t na, int64_t nb, int64
         return cls_set_error(CLS_E_INVALID_ARG, "tile is %lld; it must be in [0, %d] (0 = automatic)",
                              (long long)o->tile, CLS_TILE_MAX);
     if (o->threads < 0) return cls_set_error(CLS_E_INVALID_ARG, "threads is %d; use 0 for all cores", o->threads);
+    if (o->precision != CLS_PRECISION_FP32 && o->precision != CLS_PRECISION_BF16)
+        return cls_set_error(CLS_E_INVALID_ARG, "unknown precision %d (fp32 or bf16)", (int)o->precision);
     if (labels) {
         if (kind != CLS_LOSS_INFONCE) return cls_set_error(CLS_E_INVALID_ARG, "labels are only used by infonce");
         for (int64_t i = 0; i < na; i++)
@@ -209,4 +226,22 @@ size_t cls_loss_workspace_bytes(int64_t na, int64_t nb, int64_t d, const cls_los
     bytes += 5 * (size_t)(na > nb ? na : nb) * sizeof(double); /* LSE state and positives */
     if (options->normalize) bytes += ((size_t)na + (size_t)nb) * (size_t)d * sizeof(float);
     return bytes;
+}
+
+cls_status cls_loss_tile_sources(cls_tile_src *sa, cls_tile_src *sb, cls_bf16 **copy, const float *a, int64_t na,
+                                 const float *b, int64_t nb, int64_t d, cls_precision precision)
+{
+    sa->f = a;
+    sb->f = b;
+    sa->h = sb->h = NULL;
+    *copy = NULL;
+    if (precision != CLS_PRECISION_BF16) return CLS_OK;
+    cls_bf16 *h = cls_alloc(((size_t)na + (size_t)nb) * (size_t)d * sizeof(cls_bf16), "bf16 copies of the inputs");
+    if (!h) return CLS_E_NOMEM;
+    cls_bf16_from_f32(h, a, na * d);
+    cls_bf16_from_f32(h + na * d, b, nb * d);
+    sa->h = h;
+    sb->h = h + na * d;
+    *copy = h;
+    return CLS_OK;
 }

@@ -16,6 +16,7 @@ typedef struct {
     int64_t na;
     const float *b;
     int64_t nb;
+    cls_precision precision; /* of the tile products (bf16: the kernel makes bf16 copies of a, b) */
     int64_t d;
     float scale;
     int64_t tile;          /* tile edge in rows, already resolved (>= 1) */

@@ -28,13 +28,13 @@
  * backward (note <dZ, Z> = 2 s dL/ds here, since Z enters X twice). */
 #include "pair_util.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
 typedef struct {
     const float *a, *b;
+    cls_tile_src sa, sb; /* a, b as tile-product sources (bf16 copies in bf16 precision) */
     float *ga, *gb; /* gradients (backward only; either may be NULL) */
     int64_t n, d, T, tpp, ntiles;
 } ntx_geom;
@@ -52,9 +52,9 @@ static void ntx_geom_init(ntx_geom *g, const float *a, const float *b, int64_t n
     g->ntiles = 2 * g->tpp;
 }
 
-/* Rows of tile t: global index of the first row, count, pointer into a or b,
+/* Rows of tile t: global index of the first row, count, source rows in a or b,
  * and (if grad is non-NULL) pointer into grad_a / grad_b (NULL if absent). */
-static const float *ntx_tile(const ntx_geom *g, int64_t t, int64_t *g0, int64_t *rows, float **grad)
+static cls_tile_src ntx_tile(const ntx_geom *g, int64_t t, int64_t *g0, int64_t *rows, float **grad)
 {
     int64_t part = t / g->tpp, start = (t % g->tpp) * g->T;
     *rows = g->n - start < g->T ? g->n - start : g->T;
@@ -63,7 +63,7 @@ static const float *ntx_tile(const ntx_geom *g, int64_t t, int64_t *g0, int64_t 
         float *base = part ? g->gb : g->ga;
         *grad = base ? base + start * g->d : NULL;
     }
-    return (part ? g->b : g->a) + start * g->d;
+    return cls_tile_src_at(part ? g->sb : g->sa, start * g->d);
 }
 
 static inline int64_t ntx_pos(int64_t i, int64_t n) { return i < n ? i + n : i - n; }
@@ -153,11 +153,14 @@ static cls_status ntx_forward(double *loss_out, double *lse, const float *a, con
     const size_t per_thread = (size_t)T * T * sizeof(float) + (size_t)T * (sizeof(float) + 2 * sizeof(double));
     char *ws = cls_alloc(per_thread * (size_t)nt, "NT-Xent forward workspace");
     double *state = cls_alloc(3 * (size_t)N * sizeof(double), "NT-Xent row state");
-    if (!ws || !state) {
+    cls_bf16 *copies = NULL;
+    cls_status cs = ws && state ? cls_loss_tile_sources(&g.sa, &g.sb, &copies, a, n, b, n, d, o->precision) : CLS_E_NOMEM;
+    if (cs != CLS_OK) {
         cls_free(ws);
         cls_free(state);
-        return CLS_E_NOMEM;
+        return cs;
     }
+    int fail = 0;
     double *m = state, *l = state + N, *lin = state + 2 * N; /* lin: positive + smoothing terms */
     for (int64_t i = 0; i < N; i++) m[i] = -INFINITY, l[i] = 0.0, lin[i] = 0.0;
     const cls_pair_threads saved_threads = cls_pair_blas_serial();
@@ -171,10 +174,9 @@ static cls_status ntx_forward(double *loss_out, double *lse, const float *a, con
             for (int64_t k = 0; k < ntx_tasks(nT, r); k++) {
                 int64_t ti, tj, r0, ri, c0, cj;
                 if (!ntx_schedule(nT, r, k, &ti, &tj)) continue;
-                const float *ZI = ntx_tile(&g, ti, &r0, &ri, NULL);
-                const float *ZJ = ntx_tile(&g, tj, &c0, &cj, NULL);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ri, (int)cj, (int)d, s, ZI,
-                            (int)d, ZJ, (int)d, 0.0f, X, (int)cj);
+                const cls_tile_src ZI = ntx_tile(&g, ti, &r0, &ri, NULL);
+                const cls_tile_src ZJ = ntx_tile(&g, tj, &c0, &cj, NULL);
+                CLS_TILE_TRY(fail, cls_tile_gemm(CLS_NO_TRANS, CLS_TRANS, ri, cj, d, s, ZI, d, ZJ, d, 0.0f, X, cj));
                 if (ti == tj) { /* diagonal tile: rows only, self excluded; no positives (other half) */
                     for (int64_t i = 0; i < ri; i++) {
                         const float *x = X + i * cj;
@@ -237,7 +239,8 @@ static cls_status ntx_forward(double *loss_out, double *lse, const float *a, con
     *loss_out = o->reduction == CLS_REDUCE_SUM ? total : total / (double)N;
     cls_free(ws);
     cls_free(state);
-    return CLS_OK;
+    cls_free(copies);
+    return cls_tile_failed(fail, "NT-Xent forward");
 }
 
 /* Backward from lse[2n] (double): grad_a / grad_b (either may be NULL: its
@@ -264,12 +267,20 @@ static cls_status ntx_backward(float *grad_a, float *grad_b, double *grad_s, con
     /* lse as an unevaluated float sum hi + lo: (x - hi) - lo keeps the exponent
      * accurate to float rounding of x even where |lse| is large (s = 100) */
     float *lhi = cls_alloc((size_t)(2 * N) * sizeof(float), "NT-Xent lse split");
-    if (!ws || !task_ds || !lhi) {
+    const int bf16 = o->precision == CLS_PRECISION_BF16;
+    cls_bf16 *hbuf = bf16 ? cls_alloc((size_t)T * T * sizeof(cls_bf16) * (size_t)nt, "NT-Xent bf16 H tiles") : NULL;
+    cls_bf16 *copies = NULL;
+    cls_status cs = ws && task_ds && lhi && (!bf16 || hbuf)
+                        ? cls_loss_tile_sources(&g.sa, &g.sb, &copies, a, n, b, n, d, o->precision)
+                        : CLS_E_NOMEM;
+    if (cs != CLS_OK) {
         cls_free(ws);
         cls_free(task_ds);
         cls_free(lhi);
-        return CLS_E_NOMEM;
+        cls_free(hbuf);
+        return cs;
     }
+    int fail = 0;
     float *llo = lhi + N;
     for (int64_t i = 0; i < N; i++) {
         lhi[i] = (float)lse[i];
@@ -281,16 +292,16 @@ static cls_status ntx_backward(float *grad_a, float *grad_b, double *grad_s, con
 #pragma omp parallel num_threads(nt)
     {
         float *X = ws + (size_t)T * T * (size_t)omp_get_thread_num();
+        cls_bf16 *Xh = bf16 ? hbuf + (size_t)T * T * (size_t)omp_get_thread_num() : NULL;
         for (int64_t r = 0; r < ntx_rounds(nT); r++) {
 #pragma omp for schedule(dynamic, 1)
             for (int64_t k = 0; k < ntx_tasks(nT, r); k++) {
                 int64_t ti, tj, r0, ri, c0, cj;
                 float *dZI, *dZJ;
                 if (!ntx_schedule(nT, r, k, &ti, &tj)) continue;
-                const float *ZI = ntx_tile(&g, ti, &r0, &ri, &dZI);
-                const float *ZJ = ntx_tile(&g, tj, &c0, &cj, &dZJ);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ri, (int)cj, (int)d, s, ZI,
-                            (int)d, ZJ, (int)d, 0.0f, X, (int)cj);
+                const cls_tile_src ZI = ntx_tile(&g, ti, &r0, &ri, &dZI);
+                const cls_tile_src ZJ = ntx_tile(&g, tj, &c0, &cj, &dZJ);
+                CLS_TILE_TRY(fail, cls_tile_gemm(CLS_NO_TRANS, CLS_TRANS, ri, cj, d, s, ZI, d, ZJ, d, 0.0f, X, cj));
                 const float *hiJ = lhi + c0, *loJ = llo + c0;
                 double hx = 0.0; /* sum H_ij X_ij over the computed entries */
                 for (int64_t i = 0; i < ri; i++) {
@@ -320,12 +331,14 @@ static cls_status ntx_backward(float *grad_a, float *grad_b, double *grad_s, con
                 /* sum_ij G_ij X_ij: an off-diagonal tile stands for both (I,J) and
                  * (J,I); a diagonal tile holds each unordered pair twice */
                 task_ds[k] += ti == tj ? 0.5 * hx : hx;
-                if (dZI)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ri, (int)d, (int)cj, s, X,
-                                (int)cj, ZJ, (int)d, 1.0f, dZI, (int)d);
+                cls_tile_src H = {X, NULL};
+                if (Xh) {
+                    cls_bf16_from_f32(Xh, X, ri * cj);
+                    H.h = Xh;
+                }
+                if (dZI) CLS_TILE_TRY(fail, cls_tile_gemm(CLS_NO_TRANS, CLS_NO_TRANS, ri, d, cj, s, H, cj, ZJ, d, 1.0f, dZI, d));
                 if (dZJ && ti != tj)
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cj, (int)d, (int)ri, s, X,
-                                (int)cj, ZI, (int)d, 1.0f, dZJ, (int)d);
+                    CLS_TILE_TRY(fail, cls_tile_gemm(CLS_TRANS, CLS_NO_TRANS, cj, d, ri, s, H, cj, ZI, d, 1.0f, dZJ, d));
             }
         }
     }
@@ -336,7 +349,9 @@ static cls_status ntx_backward(float *grad_a, float *grad_b, double *grad_s, con
     cls_free(ws);
     cls_free(task_ds);
     cls_free(lhi);
-    return CLS_OK;
+    cls_free(hbuf);
+    cls_free(copies);
+    return cls_tile_failed(fail, "NT-Xent backward");
 }
 
 cls_status cls_ntxent_forward(double *loss, float *lse, const float *a, const float *b, int64_t n,

@@ -31,6 +31,8 @@ static cls_status check_common(const char *loss, const void *a, const void *b, i
     if (o->tile < 0)
         return cls_set_error(CLS_E_INVALID_ARG, "%s: tile must be >= 0 (got %lld)", loss,
                              (long long)o->tile);
+    if (o->precision != CLS_PRECISION_FP32 && o->precision != CLS_PRECISION_BF16)
+        return cls_set_error(CLS_E_INVALID_ARG, "%s: unknown precision %d (fp32 or bf16)", loss, (int)o->precision);
     return CLS_OK;
 }
 
