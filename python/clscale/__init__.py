@@ -42,6 +42,7 @@ class _LossOptions(ctypes.Structure):
         ("label_smoothing", ctypes.c_double),
         ("tile", ctypes.c_int64),
         ("threads", ctypes.c_int),
+        ("precision", ctypes.c_int),
     ]
 
 
@@ -109,8 +110,10 @@ def _f32(x, name):
 
 
 def loss(a, b, kind="clip", logit_scale=1 / 0.07, bias=-10.0, normalize=False,
-         reduction="mean", label_smoothing=0.0, labels=None, tile=0, threads=0):
-    """Exact tiled contrastive loss and gradients (see docs/loss.md)."""
+         reduction="mean", label_smoothing=0.0, labels=None, tile=0, threads=0,
+         precision="fp32"):
+    """Exact tiled contrastive loss and gradients (see docs/loss.md).
+    precision: "fp32" or "bf16" tile products (fp32 accumulation)."""
     lib = _load()
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {sorted(_KINDS)}")
@@ -129,6 +132,9 @@ def loss(a, b, kind="clip", logit_scale=1 / 0.07, bias=-10.0, normalize=False,
     opt.label_smoothing = float(label_smoothing)
     opt.tile = int(tile)
     opt.threads = int(threads)
+    if precision not in ("fp32", "bf16"):
+        raise ValueError("precision must be 'fp32' or 'bf16'")
+    opt.precision = 0 if precision == "fp32" else 1
     lab_ptr = None
     if labels is not None:
         labels = np.ascontiguousarray(labels, dtype=np.int64)
