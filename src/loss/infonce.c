@@ -78,7 +78,7 @@ cls_status cls_infonce_run(cls_loss_result *res, float *grad_a, float *grad_b, c
         if (grad_a) {
             cls_tile_weights w = infonce_weights(na, nb, o);
             s = cls_tile_backward(&p, &w, rows, none, grad_a, grad_b);
-            if (s == CLS_OK) res->grad_logit_scale = cls_grad_scale_from(grad_a, a, na, d, o->logit_scale);
+            if (s == CLS_OK) s = cls_grad_scale_from(&res->grad_logit_scale, grad_a, a, na, d, o->logit_scale, o->threads);
         }
     }
     cls_free(st);
@@ -136,7 +136,7 @@ cls_status cls_infonce_backward(float *grad_a, float *grad_b, double *grad_logit
     cls_tile_weights w = infonce_weights(na, nb, options);
     s = cls_tile_backward(&p, &w, rows, none, grad_a, grad_b);
     if (s == CLS_OK && grad_logit_scale)
-        *grad_logit_scale = cls_grad_scale_from(grad_a, a, na, d, options->logit_scale);
+        s = cls_grad_scale_from(grad_logit_scale, grad_a, a, na, d, options->logit_scale, options->threads);
     cls_free(st);
     return s;
 }

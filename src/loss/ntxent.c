@@ -82,7 +82,7 @@ static inline double row_sumexp(const float *x, int64_t j0, int64_t j1, float m)
 {
     double s = 0.0;
 #pragma omp simd reduction(+ : s)
-    for (int64_t j = j0; j < j1; j++) s += (double)cls_pair_expf(x[j] - m);
+    for (int64_t j = j0; j < j1; j++) s += (double)cls_sexp(x[j] - m);
     return s;
 }
 
@@ -219,7 +219,7 @@ static cls_status ntx_forward(double *loss_out, double *lse, const float *a, con
                 for (int64_t i = 0; i < ri; i++) {
                     const float *x = X + i * cj;
 #pragma omp simd
-                    for (int64_t j = 0; j < cj; j++) csum[j] += (double)cls_pair_expf(x[j] - cmax[j]);
+                    for (int64_t j = 0; j < cj; j++) csum[j] += (double)cls_sexp(x[j] - cmax[j]);
                 }
                 for (int64_t j = 0; j < cj; j++) {
                     l[c0 + j] += csum[j];
@@ -316,7 +316,7 @@ static cls_status ntx_backward(float *grad_a, float *grad_b, double *grad_s, con
 #pragma omp simd reduction(+ : acc)
                         for (int64_t j = j0; j < j1; j++) {
                             const float v = x[j];
-                            const float h = wf * (cls_pair_expf((v - hi) - lo) + cls_pair_expf((v - hiJ[j]) - loJ[j])) - hunif;
+                            const float h = wf * (cls_sexp((v - hi) - lo) + cls_sexp((v - hiJ[j]) - loJ[j])) - hunif;
                             acc += (double)h * (double)v;
                             x[j] = h; /* H_ij = G_ij + G_ji */
                         }

@@ -99,7 +99,7 @@ static void block_forward(const ring_block *B, double *rm, double *rl, double *c
                     const float mf = (float)mnew;
                     double se = 0.0;
 #pragma omp simd reduction(+ : se)
-                    for (int64_t j = 0; j < cj; j++) se += (double)cls_pair_expf(x[j] - mf);
+                    for (int64_t j = 0; j < cj; j++) se += (double)cls_sexp(x[j] - mf);
                     *l = *l * exp(*m - mnew) + se; /* exp(-inf) = 0 before the first tile */
                     *m = mnew;
                 }
@@ -113,7 +113,7 @@ static void block_forward(const ring_block *B, double *rm, double *rl, double *c
                 for (int64_t i = 0; i < ri; i++) {
                     const float *x = X + i * cj;
 #pragma omp simd
-                    for (int64_t j = 0; j < cj; j++) csum[j] += (double)cls_pair_expf(x[j] - cmax[j]);
+                    for (int64_t j = 0; j < cj; j++) csum[j] += (double)cls_sexp(x[j] - cmax[j]);
                 }
                 for (int64_t j = 0; j < cj; j++) cl[j0 + j] += csum[j];
                 acc[2 * k] += xsum;
@@ -160,7 +160,7 @@ static void block_backward(const ring_block *B, float *ga, float *dbc, double *d
 #pragma omp simd reduction(+ : px, xs)
                     for (int64_t j = 0; j < cj; j++) {
                         const float v = x[j];
-                        const float p = cls_pair_expf((v - hi) - lo) + cls_pair_expf((v - ch[j]) - cl[j]);
+                        const float p = cls_sexp((v - hi) - lo) + cls_sexp((v - ch[j]) - cl[j]);
                         px += (double)p * (double)v;
                         xs += (double)v;
                         x[j] = wf * p - uf;

@@ -30,7 +30,7 @@ static inline void siglip_negatives(float *x, int64_t j0, int64_t j1, float beta
 #pragma omp simd reduction(+ : l, b, g)
     for (int64_t j = j0; j < j1; j++) {
         const float raw = x[j], v = raw + beta;
-        const float e = cls_pair_expf(-fabsf(v)); /* in (0, 1] */
+        const float e = cls_sexp(-fabsf(v)); /* in (0, 1] */
         const float sp = (v > 0.0f ? v : 0.0f) + cls_pair_log1pf_unit(e);
         const float sig = (v >= 0.0f ? 1.0f : e) / (1.0f + e);
         l += (double)sp;
