@@ -26,21 +26,22 @@
 static inline void siglip_negatives(float *x, int64_t j0, int64_t j1, float beta, float w, double *loss,
                                     double *gb, double *gs)
 {
-    double l = 0.0, b = 0.0, g = 0.0;
+    /* float lanes over one tile row (<= T terms, a handful per lane), then double */
+    float l = 0.0f, b = 0.0f, g = 0.0f;
 #pragma omp simd reduction(+ : l, b, g)
     for (int64_t j = j0; j < j1; j++) {
         const float raw = x[j], v = raw + beta;
-        const float e = cls_sexp(-fabsf(v)); /* in (0, 1] */
+        const float e = cls_sexp(-fabsf(v)); /* in (0, 1]: the one exp of this logit */
         const float sp = (v > 0.0f ? v : 0.0f) + cls_pair_log1pf_unit(e);
         const float sig = (v >= 0.0f ? 1.0f : e) / (1.0f + e);
-        l += (double)sp;
-        b += (double)sig;
-        g += (double)sig * (double)raw;
+        l += sp;
+        b += sig;
+        g += sig * raw;
         x[j] = w * sig;
     }
-    *loss += l;
-    *gb += b;
-    *gs += g;
+    *loss += (double)l;
+    *gb += (double)b;
+    *gs += (double)g;
 }
 
 static cls_status siglip_run(cls_loss_result *result, float *grad_a, float *grad_b, const float *a,
