@@ -142,6 +142,13 @@ int main(void)
     float x[4] = {1, 0, 0, 1};
     cls_loss_result r;
     CHECK_STATUS(cls_loss_compute(&r, NULL, NULL, x, 2, x, 2, 2, NULL, &o), CLS_E_INVALID_ARG, "precision 7");
+    /* the workspace estimate counts the bf16 copies of a and b */
+    cls_loss_options_init(&o, CLS_LOSS_CLIP);
+    o.threads = 2;
+    size_t w32 = cls_loss_workspace_bytes(4096, 4096, 512, &o);
+    o.precision = CLS_PRECISION_BF16;
+    size_t w16 = cls_loss_workspace_bytes(4096, 4096, 512, &o);
+    CHECK(w16 >= w32 + (size_t)2 * 4096 * 512 * 2, "bf16 workspace %zu vs fp32 %zu", w16, w32);
     cls_precision p;
     CHECK_STATUS(cls_loss_precision_parse("bf16", &p), CLS_OK, "parse bf16");
     CHECK(p == CLS_PRECISION_BF16, "bf16 parsed as %d", (int)p);

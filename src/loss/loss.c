@@ -144,5 +144,8 @@ size_t cls_loss_workspace_bytes(int64_t na, int64_t nb, int64_t d, const cls_los
     size_t bytes = cls_tile_workspace_bytes(na, nb, d, tile, threads);
     bytes += 5 * (size_t)(na > nb ? na : nb) * sizeof(double); /* LSE state and positives */
     if (options->normalize) bytes += ((size_t)na + (size_t)nb) * (size_t)d * sizeof(float);
+    if (options->precision == CLS_PRECISION_BF16) /* bf16 copies of a, b and one G tile per thread */
+        bytes += ((size_t)na + (size_t)nb) * (size_t)d * sizeof(cls_bf16) +
+                 (size_t)threads * (size_t)tile * (size_t)(tile + 16) * sizeof(cls_bf16);
     return bytes;
 }
