@@ -52,6 +52,7 @@ void cli_progress_done(void);
 int cmd_loss(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_bench_loss(int argc, char **argv);
+int cmd_bench_gemm(int argc, char **argv);
 int cmd_spectrum(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
 int cmd_plan(int argc, char **argv);

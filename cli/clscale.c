@@ -1,6 +1,8 @@
 /* clscale: command dispatch. Each subcommand lives in cli/cmd_<name>.c. */
 #include "cli.h"
 
+#include "clscale/gemm.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +45,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(name, "--version") == 0) {
         printf("clscale %s\n", cls_version());
+        printf("gemm backend: %s\n", cls_gemm_backend());
         return CLI_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -1,12 +1,16 @@
 /* clscale bench loss: forward+backward of a tiled loss on random unit-norm
- * rows, against OpenBLAS sgemm measured in the same run on the same number of
- * threads. The figure of merit is the ratio of FLOP rates (executed FLOPs of
+ * rows, against sgemm through the GEMM layer (the backend the loss uses)
+ * measured in the same run on the same number of threads, and against this
+ * machine's GEMM peaks (clscale bench gemm). The figure of merit is the ratio of FLOP rates (executed FLOPs of
  * the loss per second / sgemm FLOPs per second), which survives a noisy,
  * shared machine much better than absolute timings. */
 #include "cli.h"
+#include "cmd_bench_gemm.h"
 
-#include <cblas.h>
+#include "clscale/gemm.h"
+
 #include <getopt.h>
+#include <omp.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +25,8 @@ static void usage(FILE *out)
 {
     fputs("usage: clscale bench loss [options]\n\n"
           "Times loss forward+backward (median of --repeats runs) on random unit-norm rows\n"
-          "and, in the same run and thread count, a large square OpenBLAS sgemm (median).\n\n"
+          "and, in the same run and thread count, a large square sgemm through the GEMM layer\n"
+          "(the backend the loss uses; median), then this machine's GEMM peaks (bench gemm).\n\n"
           "options:\n"
           "  --batch B      rows of A and B (default 32768)\n"
           "  --dim D        feature dimension (default 512)\n"
@@ -29,11 +34,14 @@ static void usage(FILE *out)
           "  --threads T    threads for both, 0 = all cores (default 0)\n"
           "  --repeats R    timed runs of each, the median is reported (default 3)\n"
           "  --tile T       tile edge, 0 = automatic (default 0)\n"
+          "  --precision P  fp32 | bf16 tile products (default fp32)\n"
+          "  --no-peaks     skip the GEMM peak measurements (default: measured after the loss)\n"
           "  --sgemm-n N    edge of the square baseline sgemm, 0 = min(max(B, 1024), 4096) (default 0)\n"
           "  --no-sgemm     time and measure memory only: no warm-up, no sgemm baseline\n"
           "                 (peak RSS then covers nothing but the loss; default off)\n"
           "  --json         print one JSON object: seconds, gflops_executed, sgemm_gflops,\n"
-          "                 sgemm_ratio, useful_efficiency, peak_rss_bytes, naive_logits_bytes, ...\n"
+          "                 sgemm_ratio, useful_efficiency, peak_rss_bytes, naive_logits_bytes,\n"
+          "                 gemm_backend, precision, peaks {name: GFLOP/s}, peak_ratios {name: ratio}, ...\n"
           "  -h, --help     this help\n",
           out);
 }
@@ -48,17 +56,7 @@ static double cpu_seconds(void)
            1e-6 * (double)u.ru_stime.tv_usec;
 }
 
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+static double median(double *v, int n) { return bench_median(v, n); }
 
 /* Executed and useful FLOPs per forward+backward, in units of b^2 d.
  * CLIP / InfoNCE: forward X (2), backward X again (2), s G B (2), s G^T A (2);
@@ -76,7 +74,7 @@ static void flop_units(cls_loss_kind kind, double *executed, double *useful)
     }
 }
 
-enum { OPT_BATCH = 256, OPT_DIM, OPT_LOSS, OPT_THREADS, OPT_REPEATS, OPT_TILE, OPT_SGEMM_N, OPT_NO_SGEMM, OPT_JSON };
+enum { OPT_BATCH = 256, OPT_DIM, OPT_LOSS, OPT_THREADS, OPT_REPEATS, OPT_TILE, OPT_SGEMM_N, OPT_NO_SGEMM, OPT_JSON, OPT_PRECISION, OPT_NO_PEAKS };
 
 int cmd_bench_loss(int argc, char **argv)
 {
@@ -85,11 +83,12 @@ int cmd_bench_loss(int argc, char **argv)
         {"loss", required_argument, NULL, OPT_LOSS},       {"threads", required_argument, NULL, OPT_THREADS},
         {"repeats", required_argument, NULL, OPT_REPEATS}, {"tile", required_argument, NULL, OPT_TILE},
         {"sgemm-n", required_argument, NULL, OPT_SGEMM_N}, {"json", no_argument, NULL, OPT_JSON},
-        {"no-sgemm", no_argument, NULL, OPT_NO_SGEMM},
+        {"no-sgemm", no_argument, NULL, OPT_NO_SGEMM},     {"precision", required_argument, NULL, OPT_PRECISION},
+        {"no-peaks", no_argument, NULL, OPT_NO_PEAKS},
         {"help", no_argument, NULL, 'h'},                  {NULL, 0, NULL, 0},
     };
     int64_t batch = 32768, dim = 512, sgemm_n = 0;
-    int threads = 0, repeats = 3, json = 0, no_sgemm = 0;
+    int threads = 0, repeats = 3, json = 0, no_sgemm = 0, no_peaks = 0;
     cls_loss_options opt;
     cls_loss_options_init(&opt, CLS_LOSS_CLIP);
     optind = 1;
@@ -129,6 +128,11 @@ int cmd_bench_loss(int argc, char **argv)
             break;
         case OPT_JSON: json = 1; break;
         case OPT_NO_SGEMM: no_sgemm = 1; break;
+        case OPT_NO_PEAKS: no_peaks = 1; break;
+        case OPT_PRECISION:
+            if (cls_loss_precision_parse(optarg, &opt.precision) != CLS_OK)
+                return cli_usage_error("bench loss", "--precision: unknown precision '%s' (fp32, bf16)", optarg);
+            break;
         case 'h': usage(stdout); return CLI_OK;
         case ':': return cli_usage_error("bench loss", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("bench loss", "unknown option '%s'", argv[optind - 1]);
@@ -264,8 +268,8 @@ int cmd_bench_loss(int argc, char **argv)
             openblas_set_num_threads(nt);
             double c0 = cpu_seconds();
             t0 = cls_now_seconds();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)m, (int)m, 1.0f, sa, (int)m, sb,
-                        (int)m, 0.0f, sc, (int)m);
+            omp_set_num_threads(nt);
+            cls_gemm_f32(CLS_NO_TRANS, CLS_NO_TRANS, m, m, m, 1.0f, sa, m, sb, m, 0.0f, sc, m);
             t_sg[half] = cls_now_seconds() - t0;
             if (r >= 0) cpu_sgemm += cpu_seconds() - c0;
         }
@@ -287,6 +291,8 @@ int cmd_bench_loss(int argc, char **argv)
     const double gflops = exec_units * bb / seconds * 1e-9;
     const double useful = ratio * useful_units / exec_units;
     const double naive = 4.0 * (double)batch * (double)batch * (opt.kind == CLS_LOSS_NTXENT ? 4.0 : 1.0);
+    bench_peak peaks[8];
+    const int npeaks = no_peaks ? 0 : bench_peaks_measure(peaks, 8, nt, repeats);
     const double io_bytes = 4.0 * (double)n * sizeof(float);
     if (json) {
         cJSON *o = cJSON_CreateObject();
@@ -310,13 +316,24 @@ int cmd_bench_loss(int argc, char **argv)
         cJSON_AddNumberToObject(o, "inputs_rss_bytes", (double)inputs_rss);
         cJSON_AddNumberToObject(o, "inputs_gradients_bytes", io_bytes);
         cJSON_AddNumberToObject(o, "naive_logits_bytes", naive);
+        cJSON_AddStringToObject(o, "gemm_backend", cls_gemm_backend());
+        cJSON_AddStringToObject(o, "precision", cls_loss_precision_name(opt.precision));
+        if (npeaks) {
+            cJSON *pk = cJSON_AddObjectToObject(o, "peaks"), *pr = cJSON_AddObjectToObject(o, "peak_ratios");
+            for (int q = 0; q < npeaks; q++) {
+                cJSON_AddNumberToObject(pk, peaks[q].name, peaks[q].gflops);
+                if (peaks[q].gflops > 0) cJSON_AddNumberToObject(pr, peaks[q].name, gflops / peaks[q].gflops);
+            }
+        }
         cli_json_print(o);
     } else {
-        printf("loss %s, batch %lld, dim %lld, %d threads, median of %d\n", cls_loss_kind_name(opt.kind),
-               (long long)batch, (long long)dim, nt, repeats);
+        printf("loss %s, batch %lld, dim %lld, %d threads, %s tile products, median of %d\n",
+               cls_loss_kind_name(opt.kind), (long long)batch, (long long)dim, nt,
+               cls_loss_precision_name(opt.precision), repeats);
         printf("  forward+backward   %.3f s  (fastest %.3f s)  %.1f GFLOP/s executed (%.0f b^2 d FLOPs)\n", seconds,
                tmin, gflops, exec_units);
-        printf("  OpenBLAS sgemm     %.1f GFLOP/s (%lld^3, same threads, around each run)\n", sgemm_gflops, (long long)m);
+        printf("  sgemm (%-8s)   %.1f GFLOP/s (%lld^3, same threads, around each run)\n", cls_gemm_backend(),
+               sgemm_gflops, (long long)m);
         printf("  sgemm ratio        %.3f (median of per-run ratios; best/best %.3f)   useful-FLOP efficiency %.3f\n",
                ratio, ratio_best, useful);
         printf("  sgemm ratio by CPU time %.3f (FLOPs per CPU-second, loss vs sgemm)\n", ratio_cpu);
@@ -325,6 +342,11 @@ int cmd_bench_loss(int argc, char **argv)
         printf("  a naive full-logits implementation would need %.2f GB for one %lld x %lld float32 matrix\n",
                naive / 1e9, (long long)(opt.kind == CLS_LOSS_NTXENT ? 2 * batch : batch),
                (long long)(opt.kind == CLS_LOSS_NTXENT ? 2 * batch : batch));
+        if (npeaks) printf("  loss rate against this machine's GEMM peaks (measured after the loss, median of %d):\n", repeats);
+        for (int q = 0; q < npeaks; q++)
+            if (peaks[q].gflops > 0)
+                printf("    %-20s %8.1f GFLOP/s   loss / peak %.3f\n", peaks[q].name, peaks[q].gflops,
+                       gflops / peaks[q].gflops);
     }
     rc = CLI_OK;
 done_sgemm:

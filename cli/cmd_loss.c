@@ -29,6 +29,7 @@ static void usage(FILE *out)
           "  --grad-b PATH          write dL/dB as float32 .npy (default: not written)\n"
           "  --tile T               tile edge in rows, 0 = automatic (default 0)\n"
           "  --threads T            threads, 0 = all cores (default 0)\n"
+          "  --precision P          fp32 | bf16 tile products, fp32 accumulation (default fp32)\n"
           "  --json                 print one JSON object: loss, grad_logit_scale,\n"
           "                         grad_bias (siglip), batch, dim, seconds, peak_rss_bytes\n"
           "  -h, --help             this help\n",
@@ -46,7 +47,7 @@ static int check_finite_file(const float *x, int64_t rows, int64_t cols, const c
 }
 
 enum { OPT_A = 256, OPT_B, OPT_LOSS, OPT_SCALE, OPT_BIAS, OPT_NORMALIZE, OPT_REDUCTION, OPT_SMOOTHING, OPT_LABELS,
-       OPT_GRAD_A, OPT_GRAD_B, OPT_TILE, OPT_THREADS, OPT_JSON };
+       OPT_GRAD_A, OPT_GRAD_B, OPT_TILE, OPT_THREADS, OPT_JSON, OPT_PRECISION };
 
 int cmd_loss(int argc, char **argv)
 {
@@ -65,6 +66,7 @@ int cmd_loss(int argc, char **argv)
         {"tile", required_argument, NULL, OPT_TILE},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"json", no_argument, NULL, OPT_JSON},
+        {"precision", required_argument, NULL, OPT_PRECISION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -115,6 +117,10 @@ int cmd_loss(int argc, char **argv)
             if (opt.threads < 0) return cli_usage_error("loss", "--threads must be >= 0 (0 = all cores), got '%s'", optarg);
             break;
         case OPT_JSON: json = 1; break;
+        case OPT_PRECISION:
+            if (cls_loss_precision_parse(optarg, &opt.precision) != CLS_OK)
+                return cli_usage_error("loss", "--precision: unknown precision '%s' (fp32, bf16)", optarg);
+            break;
         case 'h': usage(stdout); return CLI_OK;
         case ':': return cli_usage_error("loss", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("loss", "unknown option '%s'", argv[optind - 1]);

@@ -581,8 +581,31 @@ static void test_exp_helper(void)
     printf("exp helper: max error %.3f ulp (scalar), %.3f ulp (vector)\n", worst_s, worst_v);
 }
 
+/* dL/ds from a gradient: the heap path (more than 64 chunks of 256 rows)
+ * against a plain double sum, status OK, same bits for 1 and 2 threads. (The
+ * allocation-failure path returns CLS_E_NOMEM; it is not provoked here.) */
+static void test_grad_scale_from(void)
+{
+    const int64_t n = 20000, d = 3;
+    float *g = malloc((size_t)(n * d) * sizeof(float)), *x = malloc((size_t)(n * d) * sizeof(float));
+    double ref = 0.0;
+    for (int64_t i = 0; i < n * d; i++) {
+        g[i] = (float)sin(0.37 * (double)i);
+        x[i] = (float)cos(0.11 * (double)i);
+        ref += (double)g[i] * (double)x[i];
+    }
+    double v1 = NAN, v2 = NAN;
+    CHECK_STATUS(cls_grad_scale_from(&v1, g, x, n, d, 2.0, 1), CLS_OK, "grad scale, 1 thread");
+    CHECK_STATUS(cls_grad_scale_from(&v2, g, x, n, d, 2.0, 2), CLS_OK, "grad scale, 2 threads");
+    CHECK_CLOSE(v1, ref / 2.0, 1e-9, 1e-12, "grad scale over 79 chunks");
+    CHECK(v1 == v2, "grad scale: same bits for 1 and 2 threads (%.17g vs %.17g)", v1, v2);
+    free(g);
+    free(x);
+}
+
 int main(void)
 {
+    test_grad_scale_from();
     test_exp_helper();
     test_defaults_workspace();
     test_bad_input();

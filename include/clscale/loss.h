@@ -29,6 +29,12 @@ typedef enum {
 
 typedef enum { CLS_REDUCE_MEAN = 0, CLS_REDUCE_SUM = 1 } cls_reduction;
 
+/* Precision of the tile products (docs/loss.md, "Precision"). fp32: float32
+ * inputs and accumulation. bf16: the products' inputs (A, B and the gradient
+ * tiles G) rounded to bfloat16, accumulation in float32; every log-sum-exp,
+ * softmax and gradient accumulation stays float32 / double either way. */
+typedef enum { CLS_PRECISION_FP32 = 0, CLS_PRECISION_BF16 = 1 } cls_precision;
+
 typedef struct {
     cls_loss_kind kind;
     double logit_scale;      /* s = 1/temperature, > 0 and finite (default 1/0.07) */
@@ -38,6 +44,7 @@ typedef struct {
     double label_smoothing;  /* InfoNCE / CLIP / NT-Xent, in [0, 1) (default 0) */
     int64_t tile;            /* tile edge in rows, 0 = automatic */
     int threads;             /* 0 = all cores */
+    cls_precision precision; /* tile products: fp32 (default) or bf16 */
 } cls_loss_options;
 
 /* Fill *opt with the defaults above. */
@@ -46,6 +53,10 @@ void cls_loss_options_init(cls_loss_options *opt, cls_loss_kind kind);
 /* Parse "clip" / "infonce" / "ntxent" / "siglip"; name of a kind. */
 cls_status cls_loss_kind_parse(const char *name, cls_loss_kind *out);
 const char *cls_loss_kind_name(cls_loss_kind kind);
+
+/* Parse "fp32" / "bf16"; name of a precision. */
+CLS_API cls_status cls_loss_precision_parse(const char *name, cls_precision *out);
+CLS_API const char *cls_loss_precision_name(cls_precision precision);
 
 /* Scalar results of a loss evaluation. */
 typedef struct {

@@ -20,7 +20,7 @@ class _Struct(ctypes.Structure):
 class LossOptions(_Struct):
     _c_name_ = "cls_loss_options"
     _fields_ = [("kind", i32), ("logit_scale", f64), ("bias", f64), ("normalize", i32),
-                ("reduction", i32), ("label_smoothing", f64), ("tile", i64), ("threads", i32)]
+                ("reduction", i32), ("label_smoothing", f64), ("tile", i64), ("threads", i32), ("precision", i32)]
 
 
 class LossResult(_Struct):

@@ -27,7 +27,8 @@ typedef struct {
 static const abi_field loss_options[] = {
     F(cls_loss_options, kind), F(cls_loss_options, logit_scale), F(cls_loss_options, bias),
     F(cls_loss_options, normalize), F(cls_loss_options, reduction),
-    F(cls_loss_options, label_smoothing), F(cls_loss_options, tile), F(cls_loss_options, threads)};
+    F(cls_loss_options, label_smoothing), F(cls_loss_options, tile), F(cls_loss_options, threads),
+    F(cls_loss_options, precision)};
 static const abi_field loss_result[] = {
     F(cls_loss_result, loss), F(cls_loss_result, grad_logit_scale), F(cls_loss_result, grad_bias)};
 

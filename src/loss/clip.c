@@ -24,32 +24,12 @@ static double scaled_sum_dot(const float *x, const float *y, int64_t n, int64_t 
     return s * total;
 }
 
-double cls_grad_scale_from(const float *g, const float *x, int64_t n, int64_t d, double s)
-{
-    /* fixed chunks summed in order: the same bits for any thread count */
-    enum { CHUNK = 256 };
-    int64_t nchunks = (n + CHUNK - 1) / CHUNK;
-    double stack[64], *part = nchunks <= 64 ? stack : cls_alloc((size_t)nchunks * sizeof(double), "partial sums");
-    if (!part) return NAN;
-#pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < nchunks; c++) {
-        double acc = 0.0;
-        int64_t end = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
-        for (int64_t i = c * CHUNK; i < end; i++)
-            for (int64_t k = 0; k < d; k++) acc += (double)g[i * d + k] * (double)x[i * d + k];
-        part[c] = acc;
-    }
-    double total = 0.0;
-    for (int64_t c = 0; c < nchunks; c++) total += part[c];
-    if (part != stack) cls_free(part);
-    return total / s;
-}
-
 static cls_tile_problem clip_problem(const float *a, const float *b, int64_t n, int64_t d,
                                      const cls_loss_options *o)
 {
     cls_tile_problem p = {0};
     p.a = a;
+    p.precision = o->precision;
     p.na = n;
     p.b = b;
     p.nb = n;
@@ -101,7 +81,7 @@ cls_status cls_clip_run(cls_loss_result *res, float *grad_a, float *grad_b, cons
         if (grad_a) {
             cls_tile_weights w = clip_weights(n, o);
             s = cls_tile_backward(&p, &w, rows, cols, grad_a, grad_b);
-            if (s == CLS_OK) res->grad_logit_scale = cls_grad_scale_from(grad_a, a, n, d, o->logit_scale);
+            if (s == CLS_OK) s = cls_grad_scale_from(&res->grad_logit_scale, grad_a, a, n, d, o->logit_scale, o->threads);
         }
     }
     cls_free(st);
@@ -166,7 +146,7 @@ cls_status cls_clip_backward(float *grad_a, float *grad_b, double *grad_logit_sc
     cls_tile_weights w = clip_weights(n, options);
     s = cls_tile_backward(&p, &w, rows, cols, grad_a, grad_b);
     if (s == CLS_OK && grad_logit_scale)
-        *grad_logit_scale = cls_grad_scale_from(grad_a, a, n, d, options->logit_scale);
+        s = cls_grad_scale_from(grad_logit_scale, grad_a, a, n, d, options->logit_scale, options->threads);
     cls_free(st);
     return s;
 }

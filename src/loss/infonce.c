@@ -14,6 +14,7 @@ static cls_tile_problem infonce_problem(const float *a, int64_t na, const float 
 {
     cls_tile_problem p = {0};
     p.a = a;
+    p.precision = o->precision;
     p.na = na;
     p.b = b;
     p.nb = nb;
@@ -77,7 +78,7 @@ cls_status cls_infonce_run(cls_loss_result *res, float *grad_a, float *grad_b, c
         if (grad_a) {
             cls_tile_weights w = infonce_weights(na, nb, o);
             s = cls_tile_backward(&p, &w, rows, none, grad_a, grad_b);
-            if (s == CLS_OK) res->grad_logit_scale = cls_grad_scale_from(grad_a, a, na, d, o->logit_scale);
+            if (s == CLS_OK) s = cls_grad_scale_from(&res->grad_logit_scale, grad_a, a, na, d, o->logit_scale, o->threads);
         }
     }
     cls_free(st);
@@ -135,7 +136,7 @@ cls_status cls_infonce_backward(float *grad_a, float *grad_b, double *grad_logit
     cls_tile_weights w = infonce_weights(na, nb, options);
     s = cls_tile_backward(&p, &w, rows, none, grad_a, grad_b);
     if (s == CLS_OK && grad_logit_scale)
-        *grad_logit_scale = cls_grad_scale_from(grad_a, a, na, d, options->logit_scale);
+        s = cls_grad_scale_from(grad_logit_scale, grad_a, a, na, d, options->logit_scale, options->threads);
     cls_free(st);
     return s;
 }

@@ -24,6 +24,21 @@ void cls_loss_options_init(cls_loss_options *opt, cls_loss_kind kind)
     opt->label_smoothing = 0.0;
     opt->tile = 0;
     opt->threads = 0;
+    opt->precision = CLS_PRECISION_FP32;
+}
+
+cls_status cls_loss_precision_parse(const char *name, cls_precision *out)
+{
+    if (!name || !out) return cls_set_error(CLS_E_INVALID_ARG, "precision name or output is NULL");
+    if (strcmp(name, "fp32") == 0) *out = CLS_PRECISION_FP32;
+    else if (strcmp(name, "bf16") == 0) *out = CLS_PRECISION_BF16;
+    else return cls_set_error(CLS_E_INVALID_ARG, "unknown precision '%s' (fp32, bf16)", name);
+    return CLS_OK;
+}
+
+const char *cls_loss_precision_name(cls_precision precision)
+{
+    return precision == CLS_PRECISION_FP32 ? "fp32" : precision == CLS_PRECISION_BF16 ? "bf16" : "unknown";
 }
 
 static const char *const kind_names[] = {"clip", "infonce", "ntxent", "siglip"};
@@ -42,85 +57,6 @@ cls_status cls_loss_kind_parse(const char *name, cls_loss_kind *out)
 const char *cls_loss_kind_name(cls_loss_kind kind)
 {
     return (unsigned)kind < 4 ? kind_names[kind] : "unknown";
-}
-
-cls_status cls_loss_check_args(cls_loss_kind kind, int64_t na, int64_t nb, int64_t d, const int64_t *labels,
-                               const cls_loss_options *o)
-{
-    if ((unsigned)kind > CLS_LOSS_SIGLIP) return cls_set_error(CLS_E_INVALID_ARG, "unknown loss kind %d", (int)kind);
-    const char *name = kind_names[kind];
-    if (na <= 0) return cls_set_error(CLS_E_SHAPE, "a has %lld rows; need at least 1", (long long)na);
-    if (nb <= 0) return cls_set_error(CLS_E_SHAPE, "b has %lld rows; need at least 1", (long long)nb);
-    if (d <= 0) return cls_set_error(CLS_E_SHAPE, "the feature dimension d is %lld; need at least 1", (long long)d);
-    if (kind == CLS_LOSS_INFONCE) {
-        if (na > nb)
-            return cls_set_error(CLS_E_SHAPE, "infonce: a has %lld rows (queries) but b only %lld (keys); need keys >= queries",
-                                 (long long)na, (long long)nb);
-    } else if (na != nb) {
-        return cls_set_error(CLS_E_SHAPE, "%s: a has %lld rows but b has %lld; they must match", name,
-                             (long long)na, (long long)nb);
-    }
-    if (!(o->logit_scale > 0.0) || !isfinite(o->logit_scale))
-        return cls_set_error(CLS_E_INVALID_ARG, "logit_scale is %g; it must be positive and finite", o->logit_scale);
-    if (!isfinite(o->bias)) return cls_set_error(CLS_E_INVALID_ARG, "bias is %g; it must be finite", o->bias);
-    if (!(o->label_smoothing >= 0.0 && o->label_smoothing < 1.0))
-        return cls_set_error(CLS_E_INVALID_ARG, "label_smoothing is %g; it must be in [0, 1)", o->label_smoothing);
-    if (o->label_smoothing > 0.0 && kind == CLS_LOSS_SIGLIP)
-        return cls_set_error(CLS_E_INVALID_ARG, "label_smoothing is not defined for siglip");
-    if (o->reduction != CLS_REDUCE_MEAN && o->reduction != CLS_REDUCE_SUM)
-        return cls_set_error(CLS_E_INVALID_ARG, "unknown reduction %d", (int)o->reduction);
-    if (o->tile < 0 || o->tile > CLS_TILE_MAX)
-        return cls_set_error(CLS_E_INVALID_ARG, "tile is %lld; it must be in [0, %d] (0 = automatic)",
-                             (long long)o->tile, CLS_TILE_MAX);
-    if (o->threads < 0) return cls_set_error(CLS_E_INVALID_ARG, "threads is %d; use 0 for all cores", o->threads);
-    if (labels) {
-        if (kind != CLS_LOSS_INFONCE) return cls_set_error(CLS_E_INVALID_ARG, "labels are only used by infonce");
-        for (int64_t i = 0; i < na; i++)
-            if (labels[i] < 0 || labels[i] >= nb)
-                return cls_set_error(CLS_E_INVALID_ARG, "labels[%lld] = %lld is out of range [0, %lld)", (long long)i,
-                                     (long long)labels[i], (long long)nb);
-    }
-    return CLS_OK;
-}
-
-/* ---- normalisation ------------------------------------------------------- */
-
-static cls_status check_nonzero_rows(const float *x, int64_t n, int64_t d, const char *name)
-{
-    for (int64_t i = 0; i < n; i++) {
-        double ss = 0.0;
-        for (int64_t k = 0; k < d; k++) ss += (double)x[i * d + k] * x[i * d + k];
-        if (!(ss > 0.0))
-            return cls_set_error(CLS_E_INVALID_ARG, "%s[%lld] has zero norm and cannot be normalised", name,
-                                 (long long)i);
-    }
-    return CLS_OK;
-}
-
-static void normalize_rows(float *dst, const float *x, int64_t n, int64_t d)
-{
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        double ss = 0.0;
-        for (int64_t k = 0; k < d; k++) ss += (double)x[i * d + k] * x[i * d + k];
-        double inv = 1.0 / sqrt(ss);
-        for (int64_t k = 0; k < d; k++) dst[i * d + k] = (float)(x[i * d + k] * inv);
-    }
-}
-
-/* g <- (g - x_hat (x_hat . g)) / |x|, in place (g holds dL/dx_hat on entry). */
-static void normalize_backward(float *g, const float *x, int64_t n, int64_t d)
-{
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        double ss = 0.0, dot = 0.0;
-        for (int64_t k = 0; k < d; k++) {
-            ss += (double)x[i * d + k] * x[i * d + k];
-            dot += (double)x[i * d + k] * g[i * d + k];
-        }
-        double norm = sqrt(ss), proj = dot / ss; /* (x_hat . g) / |x| */
-        for (int64_t k = 0; k < d; k++) g[i * d + k] = (float)((g[i * d + k] - x[i * d + k] * proj) / norm);
-    }
 }
 
 /* ---- the entry point ------------------------------------------------------ */
@@ -142,8 +78,8 @@ cls_status cls_loss_compute(cls_loss_result *result, float *grad_a, float *grad_
     if ((s = cls_check_finite_f32(a, na, d, "a")) != CLS_OK) return s;
     if ((s = cls_check_finite_f32(b, nb, d, "b")) != CLS_OK) return s;
     if (options->normalize) {
-        if ((s = check_nonzero_rows(a, na, d, "a")) != CLS_OK) return s;
-        if ((s = check_nonzero_rows(b, nb, d, "b")) != CLS_OK) return s;
+        if ((s = cls_loss_check_nonzero_rows(a, na, d, "a")) != CLS_OK) return s;
+        if ((s = cls_loss_check_nonzero_rows(b, nb, d, "b")) != CLS_OK) return s;
     }
 
     /* NT-Xent and SigLIP always get both gradient buffers; CLIP and InfoNCE
@@ -163,8 +99,8 @@ cls_status cls_loss_compute(cls_loss_result *result, float *grad_a, float *grad_
     }
     const float *ua = a, *ub = b;
     if (options->normalize) {
-        normalize_rows(an, a, na, d);
-        normalize_rows(bn, b, nb, d);
+        cls_loss_normalize_rows(an, a, na, d, options->threads);
+        cls_loss_normalize_rows(bn, b, nb, d, options->threads);
         ua = an;
         ub = bn;
     }
@@ -182,8 +118,8 @@ cls_status cls_loss_compute(cls_loss_result *result, float *grad_a, float *grad_
         if (options->normalize && want_grads) {
             /* dL/ds is unchanged by the normalisation: it came from the
              * normalised inputs and their gradients. */
-            normalize_backward(ga, a, na, d);
-            normalize_backward(gb, b, nb, d);
+            cls_loss_normalize_backward(ga, a, na, d, options->threads);
+            cls_loss_normalize_backward(gb, b, nb, d, options->threads);
         }
         *result = res;
     }
@@ -208,5 +144,8 @@ size_t cls_loss_workspace_bytes(int64_t na, int64_t nb, int64_t d, const cls_los
     size_t bytes = cls_tile_workspace_bytes(na, nb, d, tile, threads);
     bytes += 5 * (size_t)(na > nb ? na : nb) * sizeof(double); /* LSE state and positives */
     if (options->normalize) bytes += ((size_t)na + (size_t)nb) * (size_t)d * sizeof(float);
+    if (options->precision == CLS_PRECISION_BF16) /* bf16 copies of a, b and one G tile per thread */
+        bytes += ((size_t)na + (size_t)nb) * (size_t)d * sizeof(cls_bf16) +
+                 (size_t)threads * (size_t)tile * (size_t)(tile + 16) * sizeof(cls_bf16);
     return bytes;
 }

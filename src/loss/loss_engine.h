@@ -16,6 +16,7 @@ typedef struct {
     int64_t na;
     const float *b;
     int64_t nb;
+    cls_precision precision; /* of the tile products (bf16: the kernel makes bf16 copies of a, b) */
     int64_t d;
     float scale;
     int64_t tile;          /* tile edge in rows, already resolved (>= 1) */
@@ -64,7 +65,16 @@ cls_status cls_infonce_run(cls_loss_result *res, float *grad_a, float *grad_b, c
                            int64_t na, const float *b, int64_t nb, int64_t d, const int64_t *labels,
                            const cls_loss_options *o);
 
-/* <g, x> / s over n x d arrays, in double, deterministic. */
-double cls_grad_scale_from(const float *g, const float *x, int64_t n, int64_t d, double s);
+/* *out = <g, x> / s over n x d arrays, in double, deterministic (any thread
+ * count). CLS_E_NOMEM (with a message) if its partial sums cannot be allocated. */
+cls_status cls_grad_scale_from(double *out, const float *g, const float *x, int64_t n, int64_t d, double s,
+                               int threads);
+
+/* Normalisation (loss_common.c): every row nonzero (CLS_E_INVALID_ARG naming
+ * the row otherwise); dst = rows of x scaled to unit norm; and the backward
+ * g <- (g - x_hat (x_hat . g)) / |x| in place. */
+cls_status cls_loss_check_nonzero_rows(const float *x, int64_t n, int64_t d, const char *name);
+void cls_loss_normalize_rows(float *dst, const float *x, int64_t n, int64_t d, int threads);
+void cls_loss_normalize_backward(float *g, const float *x, int64_t n, int64_t d, int threads);
 
 #endif

@@ -9,6 +9,55 @@
 #define CLS_LOSS_INTERNAL_H
 
 #include "../core/internal.h"
+#include "clscale/gemm.h"
+
+/* ---- tile products through the GEMM layer -------------------------------
+ * A float32 matrix and, in bf16 precision, its bfloat16 copy (same layout;
+ * h == NULL in fp32 precision). */
+typedef struct {
+    const float *f;
+    const cls_bf16 *h;
+} cls_tile_src;
+
+static inline cls_tile_src cls_tile_src_at(cls_tile_src x, int64_t offset)
+{
+    cls_tile_src y = {x.f ? x.f + offset : NULL, x.h ? x.h + offset : NULL};
+    return y;
+}
+
+/* C = alpha op(X) op(Y) + beta C: bf16 inputs with fp32 accumulation when
+ * both sources carry bf16 copies, else fp32. Called from inside the kernels'
+ * parallel regions, where it runs on the calling thread. */
+static inline cls_status cls_tile_gemm(cls_transpose tx, cls_transpose ty, int64_t m, int64_t n, int64_t k,
+                                       float alpha, cls_tile_src x, int64_t ldx, cls_tile_src y, int64_t ldy,
+                                       float beta, float *c, int64_t ldc)
+{
+    if (x.h && y.h) return cls_gemm_bf16(tx, ty, m, n, k, alpha, x.h, ldx, y.h, ldy, beta, c, ldc);
+    return cls_gemm_f32(tx, ty, m, n, k, alpha, x.f, ldx, y.f, ldy, beta, c, ldc);
+}
+
+/* Record the first failure of a tile product inside a parallel region. */
+#define CLS_TILE_TRY(fail, call)                                                                    \
+    do {                                                                                            \
+        cls_status st_ = (call);                                                                    \
+        if (st_ != CLS_OK) {                                                                        \
+            _Pragma("omp atomic write") fail = (int)st_;                                            \
+        }                                                                                           \
+    } while (0)
+
+/* After the region: a recorded failure as a status with a message. */
+static inline cls_status cls_tile_failed(int fail, const char *where)
+{
+    return fail ? cls_set_error((cls_status)fail, "%s: a tile product failed (%s)", where,
+                                cls_strerror((cls_status)fail))
+                : CLS_OK;
+}
+
+/* The sources of a (na x d) and b (nb x d) for the tile products: in bf16
+ * precision, with bfloat16 copies in *copy (one allocation, cls_free it;
+ * NULL in fp32 precision). */
+cls_status cls_loss_tile_sources(cls_tile_src *sa, cls_tile_src *sb, cls_bf16 **copy, const float *a, int64_t na,
+                                 const float *b, int64_t nb, int64_t d, cls_precision precision);
 
 cls_status cls_clip_ref(cls_loss_result *result, double *grad_a, double *grad_b,
                         const double *a, const double *b, int64_t n, int64_t d,

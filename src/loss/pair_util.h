@@ -1,44 +1,20 @@
 /* Helpers shared by the NT-Xent and SigLIP kernels (ntxent.c, siglip.c) and
- * their reference twins: input validation, tile geometry, and vectorisable
- * float exp / log1p.
+ * their reference twins: input validation (loss_common.c), tile geometry, and
+ * vectorisable float exp / log1p.
  *
  * Why our own exp: the fast kernels evaluate one to two exponentials per logit,
  * as many as the sgemm does multiply-adds per d/2 columns; glibc's scalar expf
  * is not vectorised without -ffast-math and would dominate the run time. The
- * helpers below are branch-free so `#pragma omp simd` loops vectorise them.
- * (The CLIP kernel has a similar helper; the two can be merged later.) */
+ * exp is vexp.h's (shared with the CLIP kernel), branch-free so `#pragma omp
+ * simd` loops vectorise it. */
 #ifndef CLS_LOSS_PAIR_UTIL_H
 #define CLS_LOSS_PAIR_UTIL_H
 
 #include "loss_internal.h"
+#include "vexp.h"
 
 #include <omp.h>
 #include <stdint.h>
-
-/* e^x in float, relative error ~2 ulp on [-87, 88]; 0 below -87 (so e^-inf is
- * exactly 0), clamped at 88. Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2,
- * degree-7 Taylor polynomial for e^r (truncation < 6e-9), scale by 2^k. */
-static inline float cls_pair_expf(float x)
-{
-    const float under = x < -87.0f ? 0.0f : 1.0f;
-    x = x > 88.0f ? 88.0f : x;
-    x = x < -87.0f ? -87.0f : x;
-    float kf = x * 1.44269504088896341f;
-    kf = (kf + 12582912.0f) - 12582912.0f; /* round to nearest integer */
-    float r = x - kf * 0.693359375f;
-    r = r - kf * -2.12194440e-4f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    union { int32_t i; float f; } scale;
-    scale.i = ((int32_t)kf + 127) << 23;
-    return p * scale.f * under;
-}
 
 /* log(1 + e) for e in [0, 1] in float with relative error ~1e-7 also for tiny
  * e (where computing log(1 + e) directly would lose every digit):

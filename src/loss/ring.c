@@ -21,11 +21,11 @@
  * has one owner per round: the same bits for a given P and any thread count.
  *
  * Only public headers, core/internal.h and our own pair_util.h (fast exp). */
+#include "clscale/gemm.h"
 #include "clscale/loss_mpi.h"
 
 #include "pair_util.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
@@ -78,8 +78,8 @@ static void block_forward(const ring_block *B, double *rm, double *rl, double *c
                 round_tile(nI, nJ, r, k, &ti, &tj);
                 const int64_t i0 = ti * T, j0 = tj * T;
                 const int64_t ri = B->na - i0 < T ? B->na - i0 : T, cj = B->nb - j0 < T ? B->nb - j0 : T;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ri, (int)cj, (int)d, B->s,
-                            B->a + i0 * d, (int)d, B->b + j0 * d, (int)d, 0.0f, X, (int)cj);
+                (void)cls_gemm_f32(CLS_NO_TRANS, CLS_TRANS, ri, cj, d, B->s, B->a + i0 * d, d, B->b + j0 * d, d,
+                                   0.0f, X, cj); /* valid by construction */
                 double xsum = 0.0, pos = 0.0;
                 for (int64_t j = 0; j < cj; j++) cmax[j] = -INFINITY, csum[j] = 0.0;
                 for (int64_t i = 0; i < ri; i++) {
@@ -99,7 +99,7 @@ static void block_forward(const ring_block *B, double *rm, double *rl, double *c
                     const float mf = (float)mnew;
                     double se = 0.0;
 #pragma omp simd reduction(+ : se)
-                    for (int64_t j = 0; j < cj; j++) se += (double)cls_pair_expf(x[j] - mf);
+                    for (int64_t j = 0; j < cj; j++) se += (double)cls_sexp(x[j] - mf);
                     *l = *l * exp(*m - mnew) + se; /* exp(-inf) = 0 before the first tile */
                     *m = mnew;
                 }
@@ -113,7 +113,7 @@ static void block_forward(const ring_block *B, double *rm, double *rl, double *c
                 for (int64_t i = 0; i < ri; i++) {
                     const float *x = X + i * cj;
 #pragma omp simd
-                    for (int64_t j = 0; j < cj; j++) csum[j] += (double)cls_pair_expf(x[j] - cmax[j]);
+                    for (int64_t j = 0; j < cj; j++) csum[j] += (double)cls_sexp(x[j] - cmax[j]);
                 }
                 for (int64_t j = 0; j < cj; j++) cl[j0 + j] += csum[j];
                 acc[2 * k] += xsum;
@@ -147,8 +147,7 @@ static void block_backward(const ring_block *B, float *ga, float *dbc, double *d
                 const int64_t i0 = ti * T, j0 = tj * T;
                 const int64_t ri = B->na - i0 < T ? B->na - i0 : T, cj = B->nb - j0 < T ? B->nb - j0 : T;
                 const float *AI = B->a + i0 * d, *BJ = B->b + j0 * d;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ri, (int)cj, (int)d, B->s, AI,
-                            (int)d, BJ, (int)d, 0.0f, X, (int)cj);
+                (void)cls_gemm_f32(CLS_NO_TRANS, CLS_TRANS, ri, cj, d, B->s, AI, d, BJ, d, 0.0f, X, cj);
                 double gx = 0.0;
                 for (int64_t i = 0; i < ri; i++) {
                     float *x = X + i * cj;
@@ -160,7 +159,7 @@ static void block_backward(const ring_block *B, float *ga, float *dbc, double *d
 #pragma omp simd reduction(+ : px, xs)
                     for (int64_t j = 0; j < cj; j++) {
                         const float v = x[j];
-                        const float p = cls_pair_expf((v - hi) - lo) + cls_pair_expf((v - ch[j]) - cl[j]);
+                        const float p = cls_sexp((v - hi) - lo) + cls_sexp((v - ch[j]) - cl[j]);
                         px += (double)p * (double)v;
                         xs += (double)v;
                         x[j] = wf * p - uf;
@@ -172,10 +171,8 @@ static void block_backward(const ring_block *B, float *ga, float *dbc, double *d
                     }
                 }
                 acc[k] += gx;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ri, (int)d, (int)cj, B->s, X,
-                            (int)cj, BJ, (int)d, 1.0f, ga + i0 * d, (int)d);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cj, (int)d, (int)ri, B->s, X,
-                            (int)cj, AI, (int)d, 1.0f, dbc + j0 * d, (int)d);
+                (void)cls_gemm_f32(CLS_NO_TRANS, CLS_NO_TRANS, ri, d, cj, B->s, X, cj, BJ, d, 1.0f, ga + i0 * d, d);
+                (void)cls_gemm_f32(CLS_TRANS, CLS_NO_TRANS, cj, d, ri, B->s, X, cj, AI, d, 1.0f, dbc + j0 * d, d);
             }
         }
     }

@@ -17,7 +17,6 @@
  * any number of threads. Memory: inputs, gradients, threads * T*T floats. */
 #include "pair_util.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 
@@ -27,21 +26,22 @@
 static inline void siglip_negatives(float *x, int64_t j0, int64_t j1, float beta, float w, double *loss,
                                     double *gb, double *gs)
 {
-    double l = 0.0, b = 0.0, g = 0.0;
+    /* float lanes over one tile row (<= T terms, a handful per lane), then double */
+    float l = 0.0f, b = 0.0f, g = 0.0f;
 #pragma omp simd reduction(+ : l, b, g)
     for (int64_t j = j0; j < j1; j++) {
         const float raw = x[j], v = raw + beta;
-        const float e = cls_pair_expf(-fabsf(v)); /* in (0, 1] */
+        const float e = cls_sexp(-fabsf(v)); /* in (0, 1]: the one exp of this logit */
         const float sp = (v > 0.0f ? v : 0.0f) + cls_pair_log1pf_unit(e);
         const float sig = (v >= 0.0f ? 1.0f : e) / (1.0f + e);
-        l += (double)sp;
-        b += (double)sig;
-        g += (double)sig * (double)raw;
+        l += sp;
+        b += sig;
+        g += sig * raw;
         x[j] = w * sig;
     }
-    *loss += l;
-    *gb += b;
-    *gs += g;
+    *loss += (double)l;
+    *gb += (double)b;
+    *gs += (double)g;
 }
 
 static cls_status siglip_run(cls_loss_result *result, float *grad_a, float *grad_b, const float *a,
@@ -55,24 +55,32 @@ static cls_status siglip_run(cls_loss_result *result, float *grad_a, float *grad
     float *ws = cls_alloc((size_t)T * T * sizeof(float) * (size_t)nt, "SigLIP workspace");
     /* per row tile: loss, sum of G, sum of G * s a.b */
     double *acc = cls_calloc((size_t)nT * 3, sizeof(double), "SigLIP tile sums");
-    if (!ws || !acc) {
+    const int bf16 = o->precision == CLS_PRECISION_BF16;
+    cls_bf16 *hbuf = bf16 ? cls_alloc((size_t)T * T * sizeof(cls_bf16) * (size_t)nt, "SigLIP bf16 G tiles") : NULL;
+    cls_tile_src sa, sb;
+    cls_bf16 *copies = NULL;
+    cls_status cs = ws && acc && (!bf16 || hbuf) ? cls_loss_tile_sources(&sa, &sb, &copies, a, n, b, n, d, o->precision)
+                                                 : CLS_E_NOMEM;
+    if (cs != CLS_OK) {
         cls_free(ws);
         cls_free(acc);
-        return CLS_E_NOMEM;
+        cls_free(hbuf);
+        return cs;
     }
+    int fail = 0;
     const cls_pair_threads saved_threads = cls_pair_blas_serial();
 #pragma omp parallel num_threads(nt)
     {
         float *X = ws + (size_t)T * T * (size_t)omp_get_thread_num();
+        cls_bf16 *Xh = bf16 ? hbuf + (size_t)T * T * (size_t)omp_get_thread_num() : NULL;
         for (int64_t r = 0; r < nT; r++) {
 #pragma omp for schedule(dynamic, 1)
             for (int64_t ti = 0; ti < nT; ti++) {
                 const int64_t tj = (ti + r) % nT;
                 const int64_t i0 = ti * T, j0 = tj * T;
                 const int64_t ri = n - i0 < T ? n - i0 : T, cj = n - j0 < T ? n - j0 : T;
-                const float *AI = a + i0 * d, *BJ = b + j0 * d;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ri, (int)cj, (int)d, s, AI,
-                            (int)d, BJ, (int)d, 0.0f, X, (int)cj);
+                const cls_tile_src AI = cls_tile_src_at(sa, i0 * d), BJ = cls_tile_src_at(sb, j0 * d);
+                CLS_TILE_TRY(fail, cls_tile_gemm(CLS_NO_TRANS, CLS_TRANS, ri, cj, d, s, AI, d, BJ, d, 0.0f, X, cj));
                 double loss = 0.0, gb = 0.0, gs = 0.0;
                 for (int64_t i = 0; i < ri; i++) {
                     float *x = X + i * cj;
@@ -96,12 +104,17 @@ static cls_status siglip_run(cls_loss_result *result, float *grad_a, float *grad
                 acc[3 * ti] += loss;
                 acc[3 * ti + 1] += gb;
                 acc[3 * ti + 2] += gs;
+                cls_tile_src G = {X, NULL};
+                if (Xh) {
+                    cls_bf16_from_f32(Xh, X, ri * cj);
+                    G.h = Xh;
+                }
                 if (grad_a)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ri, (int)d, (int)cj, s, X,
-                                (int)cj, BJ, (int)d, r == 0 ? 0.0f : 1.0f, grad_a + i0 * d, (int)d);
+                    CLS_TILE_TRY(fail, cls_tile_gemm(CLS_NO_TRANS, CLS_NO_TRANS, ri, d, cj, s, G, cj, BJ, d,
+                                                     r == 0 ? 0.0f : 1.0f, grad_a + i0 * d, d));
                 if (grad_b)
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cj, (int)d, (int)ri, s, X,
-                                (int)cj, AI, (int)d, r == 0 ? 0.0f : 1.0f, grad_b + j0 * d, (int)d);
+                    CLS_TILE_TRY(fail, cls_tile_gemm(CLS_TRANS, CLS_NO_TRANS, cj, d, ri, s, G, cj, AI, d,
+                                                     r == 0 ? 0.0f : 1.0f, grad_b + j0 * d, d));
             }
         }
     }
@@ -117,7 +130,9 @@ static cls_status siglip_run(cls_loss_result *result, float *grad_a, float *grad
     result->grad_logit_scale = w * gs / o->logit_scale;
     cls_free(ws);
     cls_free(acc);
-    return CLS_OK;
+    cls_free(hbuf);
+    cls_free(copies);
+    return cls_tile_failed(fail, "SigLIP");
 }
 
 cls_status cls_siglip_forward_backward(cls_loss_result *result, float *grad_a, float *grad_b,

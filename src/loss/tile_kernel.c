@@ -12,8 +12,10 @@
  *   order and merged in group order after the panel. Results are bit-identical
  *   for a fixed thread count (the group count is 4 per thread), and memory is
  *   O(threads * tile * (tile + d)) beyond inputs and outputs.
- * BLAS is called inside our parallel region, where the OpenMP build of
- * OpenBLAS runs single-threaded: no oversubscription.
+ * The tile products go through the GEMM layer (oneDNN or OpenBLAS, both on
+ * the OpenMP runtime) inside our parallel region, where they run
+ * single-threaded: no oversubscription. In bf16 precision their inputs are
+ * bfloat16 copies of A and B (made once per pass) and of each G tile.
  *
  * Numerics: all (max, sum) merges are in double with the running max always
  * subtracted (m' = max(m, x); l <- l e^{m - m'} + sum e^{x - m'}); an empty
@@ -22,7 +24,6 @@
  * lane before they join a double. */
 #include "loss_engine.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 
@@ -157,11 +158,16 @@ cls_status cls_tile_forward(const cls_tile_problem *p, cls_lse rows, cls_lse col
     float *fbuf = cls_alloc(per_thread_f * (size_t)nt * sizeof(float), "forward tile buffers");
     double *dbuf =
         cls_alloc((size_t)ld * ((size_t)nt + 4 * (size_t)ngroups) * sizeof(double), "forward column partials");
-    if (!fbuf || !dbuf) {
+    cls_tile_src sa, sb;
+    cls_bf16 *copies = NULL;
+    cls_status cs = (fbuf && dbuf) ? cls_loss_tile_sources(&sa, &sb, &copies, p->a, na, p->b, nb, d, p->precision)
+                                   : CLS_E_NOMEM;
+    if (cs != CLS_OK) {
         cls_free(fbuf);
         cls_free(dbuf);
-        return CLS_E_NOMEM;
+        return cs;
     }
+    int fail = 0;
     for (int64_t i = 0; i < na; i++) {
         rows.max[i] = -INFINITY;
         rows.log_sum[i] = 0.0; /* holds the running sum until the end */
@@ -189,8 +195,9 @@ cls_status cls_tile_forward(const cls_tile_problem *p, cls_lse rows, cls_lse col
                 int have = 0;
                 for (int64_t ib = g * nblocks / ngroups; ib < (g + 1) * nblocks / ngroups; ib++) {
                     const int64_t i0 = ib * T, ti = (na - i0) < T ? (na - i0) : T;
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ti, (int)tj, (int)d, p->scale,
-                                p->a + i0 * d, (int)d, p->b + j0 * d, (int)d, 0.0f, X, (int)ld);
+                    CLS_TILE_TRY(fail, cls_tile_gemm(CLS_NO_TRANS, CLS_TRANS, ti, tj, d, p->scale,
+                                                     cls_tile_src_at(sa, i0 * d), d, cls_tile_src_at(sb, j0 * d), d,
+                                                     0.0f, X, ld));
                     /* rows: merge this tile's (max, sum) into the running state */
                     for (int64_t i = 0; i < ti; i++) {
                         const float *x = X + i * ld;
@@ -241,7 +248,8 @@ cls_status cls_tile_forward(const cls_tile_problem *p, cls_lse rows, cls_lse col
     for (int64_t i = 0; i < na; i++) rows.log_sum[i] = log(rows.log_sum[i]);
     cls_free(fbuf);
     cls_free(dbuf);
-    return CLS_OK;
+    cls_free(copies);
+    return cls_tile_failed(fail, "loss forward");
 }
 
 /* ---- backward ------------------------------------------------------------ */
@@ -259,15 +267,26 @@ cls_status cls_tile_backward(const cls_tile_problem *p, const cls_tile_weights *
 
     const int64_t ngroups = group_count(nblocks, nt);
     size_t per_thread = (size_t)T * (size_t)ld + (size_t)ld; /* X tile, positives */
+    const int bf16 = p->precision == CLS_PRECISION_BF16;
     size_t part_size = (size_t)T * (size_t)d;                /* one group's dB partial */
     float *fbuf =
         cls_alloc((per_thread * (size_t)nt + 2 * part_size * (size_t)ngroups) * sizeof(float), "backward tile buffers");
     float *colf = p->columns ? cls_alloc(2 * (size_t)nb * sizeof(float), "column log-sum-exp") : NULL;
-    if (!fbuf || (p->columns && !colf)) {
+    /* bf16: each thread's G tile rounded to bfloat16 for the two gradient products */
+    cls_bf16 *gbuf = bf16 ? cls_alloc((size_t)T * (size_t)ld * (size_t)nt * sizeof(cls_bf16), "bf16 G tiles") : NULL;
+    cls_tile_src sa, sb;
+    cls_bf16 *copies = NULL;
+    cls_status cs = (fbuf && (!p->columns || colf) && (!bf16 || gbuf))
+                        ? cls_loss_tile_sources(&sa, &sb, &copies, p->a, na, p->b, nb, d,
+                                                p->precision)
+                        : CLS_E_NOMEM;
+    if (cs != CLS_OK) {
         cls_free(fbuf);
         cls_free(colf);
-        return CLS_E_NOMEM;
+        cls_free(gbuf);
+        return cs;
     }
+    int fail = 0;
     /* per group: the dB partial of the panel, two sets used alternately (the
      * reduction of panel J overlaps the tiles of panel J+1) */
     float *gpart0 = fbuf + per_thread * (size_t)nt;
@@ -283,6 +302,7 @@ cls_status cls_tile_backward(const cls_tile_problem *p, const cls_tile_weights *
         const int t = omp_get_thread_num();
         float *X = fbuf + (size_t)t * per_thread;
         float *xpos = X + (size_t)T * (size_t)ld; /* positive logit of each tile row */
+        cls_bf16 *Xh = bf16 ? gbuf + (size_t)t * (size_t)T * (size_t)ld : NULL;
 
         for (int64_t jb = 0; jb < npanels; jb++) {
             const int64_t j0 = jb * T, tj = (nb - j0) < T ? (nb - j0) : T;
@@ -293,8 +313,9 @@ cls_status cls_tile_backward(const cls_tile_problem *p, const cls_tile_weights *
                 int have = 0;
                 for (int64_t ib = grp * nblocks / ngroups; ib < (grp + 1) * nblocks / ngroups; ib++) {
                     const int64_t i0 = ib * T, ti = (na - i0) < T ? (na - i0) : T;
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ti, (int)tj, (int)d, p->scale,
-                                p->a + i0 * d, (int)d, p->b + j0 * d, (int)d, 0.0f, X, (int)ld);
+                    const cls_tile_src AI = cls_tile_src_at(sa, i0 * d), BJ = cls_tile_src_at(sb, j0 * d);
+                    CLS_TILE_TRY(fail, cls_tile_gemm(CLS_NO_TRANS, CLS_TRANS, ti, tj, d, p->scale, AI, d, BJ, d, 0.0f,
+                                                     X, ld));
                     const float *cmx = colf ? colf + j0 : NULL, *cll = colf ? colf + nb + j0 : NULL;
                     for (int64_t i = 0; i < ti; i++) {
                         float *x = X + i * ld;
@@ -333,10 +354,15 @@ cls_status cls_tile_backward(const cls_tile_problem *p, const cls_tile_weights *
                             x[jj] = g;
                         }
                     }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ti, (int)d, (int)tj, p->scale, X,
-                                (int)ld, p->b + j0 * d, (int)d, jb == 0 ? 0.0f : 1.0f, grad_a + i0 * d, (int)d);
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)tj, (int)d, (int)ti, p->scale, X, (int)ld,
-                                p->a + i0 * d, (int)d, have ? 1.0f : 0.0f, part, (int)d);
+                    cls_tile_src G = {X, NULL};
+                    if (Xh) {
+                        for (int64_t i = 0; i < ti; i++) cls_bf16_from_f32(Xh + i * ld, X + i * ld, tj);
+                        G.h = Xh;
+                    }
+                    CLS_TILE_TRY(fail, cls_tile_gemm(CLS_NO_TRANS, CLS_NO_TRANS, ti, d, tj, p->scale, G, ld, BJ, d,
+                                                     jb == 0 ? 0.0f : 1.0f, grad_a + i0 * d, d));
+                    CLS_TILE_TRY(fail, cls_tile_gemm(CLS_TRANS, CLS_NO_TRANS, tj, d, ti, p->scale, G, ld, AI, d,
+                                                     have ? 1.0f : 0.0f, part, d));
                     have = 1;
                 }
             } /* implicit barrier: every group partial of the panel is complete */
@@ -356,5 +382,7 @@ cls_status cls_tile_backward(const cls_tile_problem *p, const cls_tile_weights *
     blas_single_end(nt, blas_threads);
     cls_free(fbuf);
     cls_free(colf);
-    return CLS_OK;
+    cls_free(gbuf);
+    cls_free(copies);
+    return cls_tile_failed(fail, "loss backward");
 }

@@ -84,11 +84,14 @@ static inline cls_vf cls_vexp(cls_vf x)
     return (cls_vf)((cls_vi)y & keep);
 }
 
-/* Scalar twin of cls_vexp (same operations) for loop tails. */
+/* Scalar twin of cls_vexp (same operations, same results) for loop tails and
+ * for `#pragma omp simd` loops: branch-free (selects only), so those loops
+ * vectorise. NaN and x < CLS_EXP_LO give 0, like the vector form. */
 static inline float cls_sexp(float x)
 {
-    if (!(x >= CLS_EXP_LO)) return 0.0f;
-    if (x > CLS_EXP_HI) x = CLS_EXP_HI;
+    const float keep = x >= CLS_EXP_LO ? 1.0f : 0.0f;
+    x = x >= CLS_EXP_LO ? x : CLS_EXP_LO;
+    x = x > CLS_EXP_HI ? CLS_EXP_HI : x;
     float n = (x * CLS_EXP_LOG2E + CLS_EXP_ROUND) - CLS_EXP_ROUND;
     float r = x - n * CLS_EXP_C1;
     r = r - n * CLS_EXP_C2;
@@ -99,10 +102,12 @@ static inline float cls_sexp(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float y = p * (r * r) + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &e, sizeof scale);
-    return y * scale;
+    union {
+        int32_t i;
+        float f;
+    } scale;
+    scale.i = ((int32_t)n + 127) << 23;
+    return y * scale.f * keep;
 }
 
 #endif

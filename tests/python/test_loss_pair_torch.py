@@ -6,6 +6,8 @@ Tolerances: loss relative error <= 1e-6; gradients max|diff| <= 1e-5 * max|g|;
 dL/ds and dL/dbeta within 1e-5 * max(|ref|, max|g|)."""
 import ctypes
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,10 +21,10 @@ CLS_LOSS_NTXENT, CLS_LOSS_SIGLIP = 2, 3
 CLS_REDUCE_MEAN, CLS_REDUCE_SUM = 0, 1
 
 
-class Options(ctypes.Structure):
-    _fields_ = [("kind", ctypes.c_int), ("logit_scale", ctypes.c_double), ("bias", ctypes.c_double),
-                ("normalize", ctypes.c_int), ("reduction", ctypes.c_int),
-                ("label_smoothing", ctypes.c_double), ("tile", ctypes.c_int64), ("threads", ctypes.c_int)]
+# The options struct comes from the bindings, which check its layout against the
+# library at import (no hand-copied layout to drift).
+sys.path.insert(0, str(Path(os.environ.get("CLS_SOURCE_DIR", Path(__file__).parents[2])) / "python"))
+from clscale._abi import LossOptions as Options  # noqa: E402
 
 
 class Result(ctypes.Structure):
@@ -53,7 +55,10 @@ def ptr(x, t=F32P):
 
 
 def options(kind, s, beta=0.0, reduction=CLS_REDUCE_MEAN, eps=0.0, tile=0, threads=2):
-    return Options(kind, s, beta, 0, reduction, eps, tile, threads)
+    o = Options()
+    o.kind, o.logit_scale, o.bias, o.normalize = kind, s, beta, 0
+    o.reduction, o.label_smoothing, o.tile, o.threads = reduction, eps, tile, threads
+    return o  # precision stays 0 = fp32
 
 
 def rows(rng, n, d):
