@@ -403,8 +403,43 @@ static void test_modes(cls_model_kind kind, int64_t width, int64_t n)
     cls_model_free(m);
 }
 
+/* cls_model_activation_bytes against the growth of the peak RSS over a cached
+ * forward + backward, from the RSS before (estimates in ascending order, so
+ * the peak is this call's): within
+ * [0.7, 1.1] x the estimate + 16 MB. */
+static void test_activation_bytes(cls_model_kind kind, int64_t width, int64_t n)
+{
+    cls_model_config cfg;
+    cls_model_config_init(&cfg, kind);
+    cfg.width = width;
+    cls_model *m = NULL;
+    if (cls_model_create(&m, &cfg)) return;
+    int64_t D = cls_model_in_dim(m), Z = cls_model_out_dim(m);
+    float *x = malloc((size_t)(n * D) * 4), *dz = malloc((size_t)(n * Z) * 4);
+    for (int64_t i = 0; i < n * D; i++) x[i] = (float)(i % 7) / 7.0f;
+    for (int64_t i = 0; i < n * Z; i++) dz[i] = (float)(i % 5) - 2.0f;
+    int64_t est = cls_model_activation_bytes_threads(m, n, 2);
+    int64_t before = cls_current_rss_bytes();
+    cls_model_cache *c = NULL;
+    CHECK_STATUS(cls_model_cache_create(&c, m, n), CLS_OK, "cache");
+    cls_model_forward(m, x, n, NULL, NULL, c, 2);
+    cls_model_backward(m, c, dz, NULL, n, 2);
+    int64_t grew = cls_peak_rss_bytes() - before;
+    if (before > 0)
+        printf("%s: activation bytes %lld, peak RSS growth %lld\n", cls_model_kind_name(kind), (long long)est, (long long)grew);
+    if (before > 0)
+        CHECK(grew <= 1.1 * est + (16 << 20) && grew >= 0.7 * est, "%s: peak RSS grew %lld bytes, estimate %lld",
+              cls_model_kind_name(kind), (long long)grew, (long long)est);
+    cls_model_cache_free(c);
+    cls_model_free(m);
+    free(x), free(dz);
+}
+
 int main(void)
 {
+    /* ascending estimates (~30 MB, ~60 MB): the peak only grows */
+    test_activation_bytes(CLS_MODEL_MLP, 512, 2048);
+    test_activation_bytes(CLS_MODEL_CNN, 16, 768);
     test_layers();
     test_counts();
     test_model_props(CLS_MODEL_MLP, 24, 16, 37);

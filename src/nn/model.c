@@ -301,18 +301,6 @@ static int par_threads(int threads)
     return cls_threads_resolve(threads);
 }
 
-int64_t cls_model_activation_bytes(const cls_model *m, int64_t max_rows)
-{
-    if (!m || max_rows < 0) return 0;
-    int T = par_threads(0);
-    int64_t r = tile_rows(m, max_rows, T);
-    int64_t ws = ws_floats(m, r, 0, 1);
-    int64_t bytes = max_rows * cache_row_floats(m) * 4;
-    if (cls_nn_parallel_mode == CLS_NN_PAR_GEMM) return bytes + ws * 4;
-    bytes += (int64_t)T * ws * 4;
-    if (T > 1) bytes += (int64_t)T * m->n_params * 4; /* per-thread parameter gradients */
-    return bytes;
-}
 
 /* Lay out the activations of r rows from p on; returns the end. */
 static float *acts_from_ws(tile_acts *a, const cls_model *m, float *p, int64_t r)
@@ -495,6 +483,37 @@ static run_plan plan_run(const cls_model *m, int64_t n, int threads)
     return p;
 }
 
+/* Floats a forward allocates: packed weights (batch mode), then one
+ * workspace per running thread. */
+static int64_t fwd_alloc_floats(const cls_model *m, const run_plan *p, int cached)
+{
+    return (p->gemm_mode ? 0 : m->pk_total) + p->nws * ws_floats(m, p->r, !cached, 0) + 1;
+}
+
+/* Floats a backward allocates: per running thread a workspace and, with
+ * more than one, a parameter-gradient buffer. */
+static int64_t bwd_grad_floats(const cls_model *m, const run_plan *p)
+{
+    return p->nws > 1 ? m->n_params : 0;
+}
+static int64_t bwd_alloc_floats(const cls_model *m, const run_plan *p)
+{
+    return p->nws * (ws_floats(m, p->r, 0, 1) + bwd_grad_floats(m, p)) + 1;
+}
+
+int64_t cls_model_activation_bytes_threads(const cls_model *m, int64_t max_rows, int threads)
+{
+    if (!m || max_rows < 0) return 0;
+    run_plan p = plan_run(m, max_rows, threads);
+    int64_t f = fwd_alloc_floats(m, &p, 1), b = bwd_alloc_floats(m, &p);
+    return (max_rows * cache_row_floats(m) + (f > b ? f : b)) * (int64_t)sizeof(float);
+}
+
+int64_t cls_model_activation_bytes(const cls_model *m, int64_t max_rows)
+{
+    return cls_model_activation_bytes_threads(m, max_rows, 0);
+}
+
 cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, float *z,
                              cls_model_cache *cache, int threads)
 {
@@ -516,7 +535,8 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
     int64_t wsf = ws_floats(m, r, cache == NULL, 0);
     /* the packed weights (shared, read-only) then one workspace per thread */
     int64_t pkf = gemm_mode ? 0 : m->pk_total;
-    float *ws = cls_alloc((size_t)(pkf + nws * wsf + 1) * sizeof(float), "model forward workspace");
+    float *ws = cls_alloc((size_t)fwd_alloc_floats(m, &pl, cache != NULL) * sizeof(float),
+                          "model forward workspace");
     if (!ws) return CLS_E_NOMEM;
     float *packed = gemm_mode ? NULL : ws;
     if (packed) {
@@ -567,8 +587,8 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
     const int64_t r = pl.r, ntiles = pl.ntiles;
     int64_t wsf = ws_floats(m, r, 0, 1);
     /* one gradient buffer per thread when more than one thread accumulates */
-    int64_t gf = nws > 1 ? m->n_params : 0;
-    float *ws = cls_calloc((size_t)(nws * (wsf + gf) + 1), sizeof(float), "model backward workspace");
+    int64_t gf = bwd_grad_floats(m, &pl);
+    float *ws = cls_calloc((size_t)bwd_alloc_floats(m, &pl), sizeof(float), "model backward workspace");
     if (!ws) return CLS_E_NOMEM;
     cls_status status = CLS_OK;
     int prev_blas = gemm_mode ? cls_blas_set_threads(T) : 0;
