@@ -395,7 +395,7 @@ static void test_modes(cls_model_kind kind, int64_t width, int64_t n)
     cls_model_forward(m, x, n, NULL, z1, NULL, 2);
     cls_nn_parallel_mode = CLS_NN_PAR_GEMM;
     cls_model_forward(m, x, n, NULL, z2, NULL, 2);
-    cls_nn_parallel_mode = CLS_NN_PAR_BATCH;
+    cls_nn_parallel_mode = CLS_NN_PAR_AUTO;
     for (int64_t i = 0; i < n * Z; i++)
         CHECK_CLOSE(z2[i], z1[i], 1e-5, 1e-4, "%s: gemm-parallel z[%lld]", cls_model_kind_name(kind),
                     (long long)i);

@@ -20,7 +20,7 @@
 #include "nn_internal.h"
 #include "rowgemm.h"
 
-int cls_nn_parallel_mode = CLS_NN_PAR_BATCH;
+int cls_nn_parallel_mode = CLS_NN_PAR_AUTO;
 
 #define MLP_TILE 256       /* rows per tile (mlp) */
 #define CNN_TILE 8         /* images per tile (cnn) */
@@ -274,11 +274,13 @@ static int64_t cache_row_floats(const cls_model *m)
     return f;
 }
 
-static int64_t tile_rows(const cls_model *m, int64_t n, int nthreads)
+static int64_t tile_rows(const cls_model *m, int64_t n, int nthreads, int gemm_mode)
 {
     int64_t cap;
-    if (cls_nn_parallel_mode == CLS_NN_PAR_GEMM)
-        return m->cfg.kind == CLS_MODEL_CNN ? GEMM_MODE_TILE_CNN : GEMM_MODE_TILE_MLP;
+    if (gemm_mode) {
+        cap = m->cfg.kind == CLS_MODEL_CNN ? GEMM_MODE_TILE_CNN : GEMM_MODE_TILE_MLP;
+        return n < 1 ? 1 : n < cap ? n : cap;
+    }
     cap = m->cfg.kind == CLS_MODEL_CNN ? CNN_TILE : MLP_TILE;
     int64_t per = (n + nthreads - 1) / nthreads;
     if (per < 1) per = 1;
@@ -472,12 +474,17 @@ typedef struct {
     int64_t r, ntiles;     /* rows per tile, tiles */
 } run_plan;
 
-static run_plan plan_run(const cls_model *m, int64_t n, int threads)
+/* Forward: batch-parallel (its row-independent products keep any chunking
+ * bit-identical); backward: batch-parallel for the cnn, multi-threaded GEMMs
+ * over tiles of up to 1024 rows for the mlp (measured faster by
+ * bench/bench_nn.c: no per-thread gradient buffers to sum). */
+static run_plan plan_run(const cls_model *m, int64_t n, int threads, int backward)
 {
     run_plan p;
     p.T = par_threads(threads);
-    p.gemm_mode = cls_nn_parallel_mode == CLS_NN_PAR_GEMM;
-    p.r = tile_rows(m, n, p.T);
+    p.gemm_mode = cls_nn_parallel_mode == CLS_NN_PAR_GEMM ||
+                  (cls_nn_parallel_mode == CLS_NN_PAR_AUTO && backward && m->cfg.kind == CLS_MODEL_MLP);
+    p.r = tile_rows(m, n, p.T, p.gemm_mode);
     p.ntiles = (n + p.r - 1) / p.r;
     p.nws = p.gemm_mode ? 1 : (int)(p.ntiles < p.T ? p.ntiles : p.T);
     return p;
@@ -504,8 +511,8 @@ static int64_t bwd_alloc_floats(const cls_model *m, const run_plan *p)
 int64_t cls_model_activation_bytes_threads(const cls_model *m, int64_t max_rows, int threads)
 {
     if (!m || max_rows < 0) return 0;
-    run_plan p = plan_run(m, max_rows, threads);
-    int64_t f = fwd_alloc_floats(m, &p, 1), b = bwd_alloc_floats(m, &p);
+    run_plan pf = plan_run(m, max_rows, threads, 0), pb = plan_run(m, max_rows, threads, 1);
+    int64_t f = fwd_alloc_floats(m, &pf, 1), b = bwd_alloc_floats(m, &pb);
     return (max_rows * cache_row_floats(m) + (f > b ? f : b)) * (int64_t)sizeof(float);
 }
 
@@ -529,7 +536,7 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
         memcpy(cache->x, x, (size_t)(n * m->in_dim) * sizeof(float));
     }
     if (n == 0) return CLS_OK;
-    run_plan pl = plan_run(m, n, threads);
+    run_plan pl = plan_run(m, n, threads, 0);
     const int T = pl.T, gemm_mode = pl.gemm_mode, nws = pl.nws;
     const int64_t r = pl.r, ntiles = pl.ntiles;
     int64_t wsf = ws_floats(m, r, cache == NULL, 0);
@@ -582,7 +589,7 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
         return cls_set_error(CLS_E_SHAPE, "model backward: n = %lld but the cached forward had %lld rows",
                              (long long)n, (long long)cache->n);
     if (n == 0) return CLS_OK;
-    run_plan pl = plan_run(m, n, threads);
+    run_plan pl = plan_run(m, n, threads, 1);
     const int T = pl.T, gemm_mode = pl.gemm_mode, nws = pl.nws;
     const int64_t r = pl.r, ntiles = pl.ntiles;
     int64_t wsf = ws_floats(m, r, 0, 1);

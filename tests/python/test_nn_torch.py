@@ -81,7 +81,7 @@ class Model:
     def grads(self):
         return np.ctypeslib.as_array(self.lib.cls_model_grads(self.h), shape=(self.n,))
 
-    def forward_backward(self, x, R, chunks=2):
+    def forward_backward(self, x, R, chunks=2, threads=2):
         """h, z of x and the gradient of sum(z * R), backward in `chunks` chunks."""
         n = x.shape[0]
         h = np.zeros((n, self.R), np.float32)
@@ -94,8 +94,8 @@ class Model:
             hs, zs = np.zeros((len(idx), self.R), np.float32), np.zeros((len(idx), self.Z), np.float32)
             Rs = np.ascontiguousarray(R[idx])
             assert self.lib.cls_model_forward(self.h, xs.ctypes.data, len(idx), hs.ctypes.data, zs.ctypes.data,
-                                              cache, 2) == 0, self.lib.cls_last_error()
-            assert self.lib.cls_model_backward(self.h, cache, Rs.ctypes.data, None, len(idx), 2) == 0
+                                              cache, threads) == 0, self.lib.cls_last_error()
+            assert self.lib.cls_model_backward(self.h, cache, Rs.ctypes.data, None, len(idx), threads) == 0
             h[idx], z[idx] = hs, zs
         self.lib.cls_model_cache_free(cache)
         return h, z, self.grads().copy()
