@@ -10,6 +10,7 @@ Usage: bench/bench_nn_torch.py [--threads T] [--batch B] [--reps R]
 (the training helper's bench_train_torch.py measures whole training steps)
 """
 import argparse
+import ctypes
 import os
 import sys
 import time
@@ -42,9 +43,15 @@ def main():
         R = rng.normal(size=(a.batch, m.Z)).astype(np.float32)
         X, RT = torch.from_numpy(x), torch.from_numpy(R)
 
-        def run_cls():
+        cache = ctypes.c_void_p()
+        assert lib.cls_model_cache_create(ctypes.byref(cache), m.h, a.batch) == 0
+        z = np.zeros((a.batch, m.Z), np.float32)
+
+        def run_cls():  # cached forward, zero_grad, backward (the cache is made once, as in training)
             t0 = time.perf_counter()
-            m.forward_backward(x, R, chunks=1, threads=a.threads)
+            lib.cls_model_forward(m.h, x.ctypes.data, a.batch, None, z.ctypes.data, cache, a.threads)
+            lib.cls_model_zero_grad(m.h)
+            lib.cls_model_backward(m.h, cache, R.ctypes.data, None, a.batch, a.threads)
             return time.perf_counter() - t0
 
         def run_torch():
@@ -61,6 +68,7 @@ def main():
             tc.append(c), tt.append(t), ratio.append(t / c)
         print(f"{name} {a.batch / np.median(tc):.0f} {a.batch / np.median(tt):.0f} {np.median(ratio):.2f}",
               flush=True)
+        lib.cls_model_cache_free(cache)
 
 
 if __name__ == "__main__":
