@@ -18,9 +18,11 @@
 #include "clscale/rng.h"
 #include "layers.h"
 #include "nn_internal.h"
+#include "conv_dnnl.h"
 #include "rowgemm.h"
 
 int cls_nn_parallel_mode = CLS_NN_PAR_AUTO;
+int cls_nn_use_dnnl = 1;
 
 #define MLP_TILE 256       /* rows per tile (mlp) */
 #define CNN_TILE 8         /* images per tile (cnn) */
@@ -44,6 +46,8 @@ struct cls_model {
     int64_t enc_width[4]; /* floats per row of each encoder layer's output */
     int64_t pool_pixels;  /* cnn: pixels averaged by the pool */
     int64_t max_col;      /* cnn: im2col floats per image, largest layer */
+    int64_t max_wb;       /* cnn: weight + bias floats of the largest layer */
+    cls_nn_dnnl *dnnl;    /* cnn: oneDNN backward (NULL: im2col only) */
     int64_t max_width;    /* widest per-row activation */
     double flops;
     /* packed forward weights (rowgemm.h): product layers in order
@@ -194,9 +198,11 @@ cls_status cls_model_create(cls_model **out, const cls_model_config *cfg)
             m->enc_width[l] = cls_nn_conv_out_size(s);
             m->flops += 2.0 * (double)(s->h_out * s->w_out) * (double)(ch[l] * 9) * (double)ch[l + 1];
             if (cls_nn_conv_col_size(s) > m->max_col) m->max_col = cls_nn_conv_col_size(s);
+            if (ch[l + 1] * ch[l] * 9 + ch[l + 1] > m->max_wb) m->max_wb = ch[l + 1] * ch[l] * 9 + ch[l + 1];
         }
         m->pool_pixels = h * w;
         m->repr_dim = 4 * W;
+        m->dnnl = cls_nn_dnnl_create(m->conv, 4); /* NULL without oneDNN: im2col */
     }
     m->has_head = cfg->proj_dim > 0;
     if (m->has_head) {
@@ -240,6 +246,7 @@ void cls_model_free(cls_model *m)
     if (!m) return;
     cls_free(m->params);
     cls_free(m->grads);
+    cls_nn_dnnl_free(m->dnnl);
     cls_free(m);
 }
 
@@ -295,6 +302,10 @@ static int64_t ws_floats(const cls_model *m, int64_t r, int with_acts, int backw
     int64_t f = m->max_col * r * (backward ? 2 : 1);
     if (with_acts) f += (cache_row_floats(m) - m->in_dim) * r;
     if (backward) f += 2 * m->max_width * r;
+    /* oneDNN backward: its weight-gradient output, and the copies of dy, dx
+     * and x in its blocked layouts it allocates per call (bounded here by
+     * three of the widest activations) */
+    if (backward && m->dnnl) f += m->max_wb + 3 * m->max_width * r;
     return f;
 }
 
@@ -414,7 +425,7 @@ static cls_status tile_forward(const cls_model *m, const float *x, int64_t r, co
 /* Backward of r cached rows; parameter gradients accumulate into G. */
 static cls_status tile_backward(const cls_model *m, const float *x, int64_t r, const tile_acts *a,
                                 const float *dz, const float *dh, float *G, float *col,
-                                float *dcol, float *gA, float *gB)
+                                float *dcol, float *gA, float *gB, float *tmp_w)
 {
     const float *P = m->params;
     const int64_t R = m->repr_dim;
@@ -457,8 +468,12 @@ static cls_status tile_backward(const cls_model *m, const float *x, int64_t r, c
     for (int l = 3; l >= 0; l--) {
         cls_nn_relu_backward(g, g, a->enc[l], r * m->enc_width[l]);
         const float *in = l > 0 ? a->enc[l - 1] : x;
-        st = cls_nn_conv_backward(l > 0 ? other : NULL, G + m->conv_w[l], G + m->conv_b[l], col,
-                                  dcol, g, in, P + m->conv_w[l], &m->conv[l], r);
+        int done = m->dnnl && cls_nn_use_dnnl &&
+                   cls_nn_dnnl_conv_backward(m->dnnl, l, l > 0 ? other : NULL, G + m->conv_w[l],
+                                             G + m->conv_b[l], tmp_w, g, in, P + m->conv_w[l], r);
+        if (!done)
+            st = cls_nn_conv_backward(l > 0 ? other : NULL, G + m->conv_w[l], G + m->conv_b[l], col,
+                                      dcol, g, in, P + m->conv_w[l], &m->conv[l], r);
         if (st) return st;
         float *t = g;
         g = other;
@@ -607,12 +622,12 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
         float *w = ws + (int64_t)tid * (wsf + gf);
         float *G = gf ? w + wsf : m->grads;
         float *col = w, *dcol = col + m->max_col * r, *gA = dcol + m->max_col * r;
-        float *gB = gA + m->max_width * r;
+        float *gB = gA + m->max_width * r, *tmp_w = gB + m->max_width * r;
         tile_acts a;
         acts_from_cache(&a, m, cache, r0);
         cls_status st = tile_backward(m, cache->x + r0 * m->in_dim, rows, &a,
                                       dz ? dz + r0 * m->out_dim : NULL,
-                                      dh ? dh + r0 * m->repr_dim : NULL, G, col, dcol, gA, gB);
+                                      dh ? dh + r0 * m->repr_dim : NULL, G, col, dcol, gA, gB, tmp_w);
         if (st) {
 #pragma omp critical(cls_nn_status)
             if (!status) status = st;

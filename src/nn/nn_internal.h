@@ -16,4 +16,8 @@
 enum { CLS_NN_PAR_BATCH = 0, CLS_NN_PAR_GEMM = 1, CLS_NN_PAR_AUTO = 2 };
 extern int cls_nn_parallel_mode;
 
+/* 1 (default): the cnn's convolution backward runs on oneDNN when the build
+ * has it (src/nn/conv_dnnl.c); 0: im2col + GEMM (for tests and benchmarks). */
+extern int cls_nn_use_dnnl;
+
 #endif
