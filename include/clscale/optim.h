@@ -3,9 +3,13 @@
  *
  * SGD with (Nesterov) momentum, AdamW (decoupled weight decay) and LARS (trust
  * coefficient 0.001; segments flagged as biases are excluded from the trust
- * ratio and from weight decay, as in SimCLR). Updates follow PyTorch's
- * torch.optim.SGD / AdamW and the SimCLR LARS so a PyTorch twin can be stepped
- * alongside. The state (momenta, step count) is exposed for checkpoints. */
+ * ratio, as in SimCLR). Segments flagged as biases get no weight decay in any
+ * of the three. Updates follow PyTorch's torch.optim.SGD / AdamW (with biases
+ * in a group with weight_decay 0) and SimCLR's LARSOptimizer (v = mu v +
+ * lr trust (g + wd p); p -= v) so a twin can be stepped alongside
+ * (tests/python/test_nn_torch.py); the formulas are in src/nn/optim.c and
+ * docs/nn.md. The state (momenta, step count) is exposed for checkpoints:
+ * SGD and LARS n floats (momentum), AdamW 2n (first then second moments). */
 #ifndef CLSCALE_OPTIM_H
 #define CLSCALE_OPTIM_H
 
@@ -56,7 +60,8 @@ CLS_API int64_t cls_optimizer_steps(const cls_optimizer *opt);
 CLS_API void cls_optimizer_set_steps(cls_optimizer *opt, int64_t steps);
 
 /* Linear warm-up over warmup_steps then cosine decay to 0 at total_steps
- * (step counted from 0). */
+ * (step counted from 0): base*(step+1)/warmup for step < warmup, then
+ * base*(1 + cos(pi*(step-warmup)/(total-warmup)))/2, 0 from total on. */
 CLS_API double cls_lr_schedule(double base_lr, int64_t step, int64_t warmup_steps,
                                int64_t total_steps);
 
