@@ -18,9 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../core/internal.h"
@@ -45,20 +43,6 @@ typedef struct {
     int64_t *perm, perm_epoch, *bidx;
     uint64_t aug_seed;
 } trainer;
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int64_t peak_rss(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (int64_t)ru.ru_maxrss * 1024;
-}
 
 static void trainer_free(trainer *t)
 {
@@ -584,7 +568,7 @@ cls_status cls_train_run(const cls_train_config *cfg, const char *out_dir, int r
     }
     int64_t total = t.plan.total_steps, spe = t.plan.steps_per_epoch, B = t.cfg.batch;
     int64_t log_every = t.cfg.log_every > 0 ? t.cfg.log_every : 10;
-    double t0 = now_s(), loss = NAN, lr = 0;
+    double t0 = cls_now_seconds(), loss = NAN, lr = 0;
     int stopped = 0;
     int64_t s = start, last_ckpt = start;
     for (; s < total && !stopped; s++) {
@@ -603,7 +587,7 @@ cls_status cls_train_run(const cls_train_config *cfg, const char *out_dir, int r
         }
         if (st) break;
         int64_t done_steps = s + 1;
-        double el = now_s() - t0;
+        double el = cls_now_seconds() - t0;
         int is_log = done_steps % log_every == 0 || done_steps == total || done_steps == start + 1;
         if (is_log) {
             cls_train_progress p = {done_steps, total, (double)done_steps / (double)spe, loss, lr,
@@ -613,7 +597,7 @@ cls_status cls_train_run(const cls_train_config *cfg, const char *out_dir, int r
                     "{\"step\":%lld,\"epoch\":%.6f,\"loss\":%.9g,\"lr\":%.9g,\"temperature\":%.9g,"
                     "\"samples_per_s\":%.4g,\"seconds\":%.3f,\"peak_rss_bytes\":%lld}\n",
                     (long long)done_steps, p.epoch, loss, lr, p.temperature, p.samples_per_s, el,
-                    (long long)peak_rss());
+                    (long long)cls_peak_rss_bytes());
             fflush(mf);
             if (t.cfg.progress && t.cfg.progress(t.cfg.progress_user, &p)) stopped = 1;
         }
@@ -626,14 +610,14 @@ cls_status cls_train_run(const cls_train_config *cfg, const char *out_dir, int r
     }
     fclose(mf);
     if (st) goto done;
-    double el = now_s() - t0;
+    double el = cls_now_seconds() - t0;
     if (out) {
         memset(out, 0, sizeof *out);
         out->steps = s;
         out->start_step = start;
         out->samples_seen = s * B;
         out->params = t.plan.params;
-        out->peak_rss_bytes = peak_rss();
+        out->peak_rss_bytes = cls_peak_rss_bytes();
         out->epochs = (double)s / (double)spe;
         out->final_loss = loss;
         out->seconds = el;
@@ -658,16 +642,16 @@ cls_status cls_train_bench(const cls_train_config *cfg, int64_t steps, cls_train
     if (st) return st;
     double loss, lr;
     if ((st = train_step(&t, 0, &loss, &lr))) goto done; /* warm-up */
-    double t0 = now_s();
+    double t0 = cls_now_seconds();
     for (int64_t s = 1; s <= steps && !st; s++) st = train_step(&t, s, &loss, &lr);
     if (st) goto done;
-    double el = now_s() - t0;
+    double el = cls_now_seconds() - t0;
     memset(out, 0, sizeof *out);
     out->seconds_per_step = el / (double)steps;
     out->samples_per_s = (double)steps * (double)c.batch / el;
     out->flops_per_image = t.plan.flops_per_image;
     out->gflops = step_flops(&t, 1) * (double)steps / el * 1e-9;
-    out->peak_rss_bytes = peak_rss();
+    out->peak_rss_bytes = cls_peak_rss_bytes();
     out->chunk = t.plan.chunk;
 done:
     trainer_free(&t);
