@@ -39,6 +39,7 @@ typedef struct {
     cls__train_plan plan;
     int64_t dz_dim, rows; /* rows per tower per step: 2B (images) or B (pairs) */
     float *z, *dz, *x;
+    uint8_t *zero; /* rows of z guarded by guard_zero_rows */
     cls_model_cache *cache[2];
     int64_t *perm, perm_epoch, *bidx;
     uint64_t aug_seed;
@@ -58,6 +59,7 @@ static void trainer_free(trainer *t)
     cls_free(t->dz);
     cls_free(t->x);
     cls_free(t->perm);
+    cls_free(t->zero);
     memset(t, 0, sizeof *t);
 }
 
@@ -204,7 +206,8 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in)
     t->dz = cls_alloc((size_t)zrows * (size_t)t->dz_dim * sizeof(float), "dL/dz of the batch");
     t->x = cls_alloc((size_t)t->plan.chunk * (size_t)in * sizeof(float), "encoder inputs");
     t->perm = cls_alloc((size_t)n * sizeof(int64_t), "epoch order");
-    if (!t->z || !t->dz || !t->x || !t->perm) {
+    t->zero = cls_alloc((size_t)zrows, "zero-row flags");
+    if (!t->z || !t->dz || !t->x || !t->perm || !t->zero) {
         trainer_free(t);
         return CLS_E_NOMEM;
     }
@@ -253,6 +256,25 @@ static cls_status build_rows(trainer *t, int m, int64_t epoch, int64_t r0, int64
     return CLS_OK;
 }
 
+/* A view whose representation is all zero (every ReLU unit dead; biases
+ * start at 0) has no direction for the loss's normalisation. Such rows get a
+ * fixed direction (all entries 1e-6) and, after the loss, a zero gradient:
+ * they carry no signal, as a dead unit carries none. Returns how many. */
+static int64_t guard_zero_rows(float *z, int64_t n, int64_t d, uint8_t *zero)
+{
+    int64_t count = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double s = 0;
+        for (int64_t j = 0; j < d; j++) s += (double)z[i * d + j] * z[i * d + j];
+        zero[i] = s < 1e-30;
+        if (zero[i]) {
+            for (int64_t j = 0; j < d; j++) z[i * d + j] = 1e-6f;
+            count++;
+        }
+    }
+    return count;
+}
+
 /* One step; *loss gets the batch loss. A non-finite loss or gradient returns
  * CLS_E_NONFINITE with the parameters untouched. */
 static cls_status train_step(trainer *t, int64_t step, double *loss, double *lr_out)
@@ -281,10 +303,15 @@ static cls_status train_step(trainer *t, int64_t step, double *loss, double *lr_
     }
     t->lopt.logit_scale = exp((double)t->scal[0]);
     t->lopt.bias = t->scal[1];
+    int64_t zrows = t->pairs ? 2 * B : R;
+    int64_t nzero = guard_zero_rows(t->z, zrows, dd, t->zero);
     cls_loss_result res;
     if ((st = cls_loss_compute(&res, t->dz, t->dz + B * dd, t->z, B, t->z + B * dd, B, dd, NULL,
                                &t->lopt)))
         return st;
+    if (nzero)
+        for (int64_t i = 0; i < zrows; i++)
+            if (t->zero[i]) memset(t->dz + i * dd, 0, (size_t)dd * sizeof(float));
     *loss = res.loss;
     if (!isfinite(res.loss)) return cls_set_error(CLS_E_NONFINITE, "loss is %g", res.loss);
     for (int m = 0; m < t->n_models; m++) {
@@ -785,6 +812,9 @@ cls_status cls_train_heldout_loss(const char *run_dir, double temperature, uint6
             if (!st) st = cls_model_forward(model, x, m, NULL, z + (view * n + r) * dd, NULL, 0);
         }
     if (!st) {
+        uint8_t *zero = cls_alloc((size_t)(2 * n), "zero-row flags");
+        if (zero) guard_zero_rows(z, 2 * n, dd, zero);
+        cls_free(zero);
         cls_loss_options lo;
         cls_loss_options_init(&lo, CLS_LOSS_NTXENT);
         lo.logit_scale = 1.0 / temperature;
