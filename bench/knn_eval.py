@@ -58,10 +58,16 @@ def embed(binary, run, split, tmp):
     return np.load(z), np.load(y)
 
 
-def run_accuracy(binary, run):
+def run_accuracy(binary, run, bank=0, queries=0):
+    """bank/queries > 0: only the first that many train/test rows (a quicker,
+    noisier figure for comparing recipes; not the protocol's number)."""
     with tempfile.TemporaryDirectory() as tmp:
         htr, ytr = embed(binary, run, "train", tmp)
         hte, yte = embed(binary, run, "test", tmp)
+    if bank:
+        htr, ytr = htr[:bank], ytr[:bank]
+    if queries:
+        hte, yte = hte[:queries], yte[:queries]
     return knn_accuracy(htr, ytr, hte, yte)
 
 
@@ -108,6 +114,8 @@ def main():
     ap.add_argument("runs", nargs="*")
     ap.add_argument("--pixels", action="store_true")
     ap.add_argument("--curve")
+    ap.add_argument("--bank", type=int, default=0, help="quick mode: first N train rows as the bank")
+    ap.add_argument("--queries", type=int, default=0, help="quick mode: first M test rows")
     ap.add_argument("--clscale", default=str(Path(__file__).resolve().parents[1] / "build" / "clscale"))
     argv = sys.argv[1:]
     extra = []
@@ -123,7 +131,8 @@ def main():
         yte = load_idx("t10k-labels-idx1-ubyte.gz").astype(np.int64)
         print(f"pixels knn_accuracy {knn_accuracy(xtr, ytr, xte, yte):.4f}")
     for r in a.runs:
-        print(f"{r} knn_accuracy {run_accuracy(a.clscale, r):.4f}")
+        print(f"{r} knn_accuracy {run_accuracy(a.clscale, r, a.bank, a.queries):.4f}"
+              + (f" (quick: bank {a.bank}, queries {a.queries})" if a.bank or a.queries else ""))
     if a.curve:
         curve(a.clscale, a.curve, extra)
 
