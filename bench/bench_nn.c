@@ -2,8 +2,10 @@
  * (c=32) at chunks of 256, 512 and 1024 rows, times a cached forward +
  * backward in the two modes of src/nn (batch-parallel tiles with
  * single-threaded products, the default; tiles in sequence with
- * multi-threaded OpenBLAS products) and prints samples/s and the ratio
- * batch/gemm. Medians of paired runs. Usage: bench_nn [reps=3] [threads=0] */
+ * multi-threaded cls_gemm_f32 products) and the default (auto: forward
+ * batch-parallel; backward batch-parallel for the cnn, GEMM-parallel for the
+ * mlp) and prints samples/s and the ratios batch/gemm and auto/gemm (speed,
+ * > 1 = faster than gemm). Medians of paired runs. Usage: bench_nn [reps=3] [threads=0] */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -33,7 +35,7 @@ int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 3, threads = argc > 2 ? atoi(argv[2]) : 0;
     const int64_t chunks[] = {256, 512, 1024};
-    printf("model chunk threads batch_samples_s gemm_samples_s ratio_batch_over_gemm\n");
+    printf("model chunk threads batch_samples_s gemm_samples_s ratio_batch_over_gemm auto_samples_s ratio_auto_over_gemm\n");
     for (int kind = 0; kind < 2; kind++) {
         cls_model_config cfg;
         cls_model_config_init(&cfg, (cls_model_kind)kind);
@@ -49,22 +51,26 @@ int main(int argc, char **argv)
         if (cls_model_cache_create(&c, m, nmax)) return 1;
         for (int k = 0; k < 3; k++) {
             int64_t n = chunks[k];
-            double tb[16], tg[16], rt[16];
+            double tb[16], tg[16], rt[16], ta[16], ra[16];
             run(m, c, x, dz, n, threads); /* warm-up */
             for (int r = 0; r < reps && r < 16; r++) {
                 cls_nn_parallel_mode = CLS_NN_PAR_BATCH;
                 tb[r] = run(m, c, x, dz, n, threads);
                 cls_nn_parallel_mode = CLS_NN_PAR_GEMM;
                 tg[r] = run(m, c, x, dz, n, threads);
-                cls_nn_parallel_mode = CLS_NN_PAR_BATCH;
+                cls_nn_parallel_mode = CLS_NN_PAR_AUTO;
+                ta[r] = run(m, c, x, dz, n, threads);
                 rt[r] = tg[r] / tb[r];
+                ra[r] = tg[r] / ta[r];
             }
             qsort(tb, (size_t)reps, sizeof(double), cmp);
             qsort(tg, (size_t)reps, sizeof(double), cmp);
             qsort(rt, (size_t)reps, sizeof(double), cmp);
-            printf("%s %lld %d %.0f %.0f %.3f\n", cls_model_kind_name((cls_model_kind)kind),
+            qsort(ta, (size_t)reps, sizeof(double), cmp);
+            qsort(ra, (size_t)reps, sizeof(double), cmp);
+            printf("%s %lld %d %.0f %.0f %.3f %.0f %.3f\n", cls_model_kind_name((cls_model_kind)kind),
                    (long long)n, cls_threads_resolve(threads), n / tb[reps / 2], n / tg[reps / 2],
-                   rt[reps / 2]);
+                   rt[reps / 2], n / ta[reps / 2], ra[reps / 2]);
             fflush(stdout);
         }
         cls_model_cache_free(c);

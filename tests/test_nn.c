@@ -395,7 +395,7 @@ static void test_modes(cls_model_kind kind, int64_t width, int64_t n)
     cls_model_forward(m, x, n, NULL, z1, NULL, 2);
     cls_nn_parallel_mode = CLS_NN_PAR_GEMM;
     cls_model_forward(m, x, n, NULL, z2, NULL, 2);
-    cls_nn_parallel_mode = CLS_NN_PAR_BATCH;
+    cls_nn_parallel_mode = CLS_NN_PAR_AUTO;
     for (int64_t i = 0; i < n * Z; i++)
         CHECK_CLOSE(z2[i], z1[i], 1e-5, 1e-4, "%s: gemm-parallel z[%lld]", cls_model_kind_name(kind),
                     (long long)i);
@@ -403,8 +403,79 @@ static void test_modes(cls_model_kind kind, int64_t width, int64_t n)
     cls_model_free(m);
 }
 
+/* cls_model_activation_bytes against the growth of the peak RSS over a cached
+ * forward + backward, from the RSS before (estimates in ascending order, so
+ * the peak is this call's): within
+ * [0.7, 1.1] x the estimate + 16 MB. */
+static void test_activation_bytes(cls_model_kind kind, int64_t width, int64_t n)
+{
+    cls_model_config cfg;
+    cls_model_config_init(&cfg, kind);
+    cfg.width = width;
+    cls_model *m = NULL;
+    if (cls_model_create(&m, &cfg)) return;
+    int64_t D = cls_model_in_dim(m), Z = cls_model_out_dim(m);
+    float *x = malloc((size_t)(n * D) * 4), *dz = malloc((size_t)(n * Z) * 4);
+    for (int64_t i = 0; i < n * D; i++) x[i] = (float)(i % 7) / 7.0f;
+    for (int64_t i = 0; i < n * Z; i++) dz[i] = (float)(i % 5) - 2.0f;
+    int64_t est = cls_model_activation_bytes_threads(m, n, 2);
+    int64_t before = cls_current_rss_bytes();
+    cls_model_cache *c = NULL;
+    CHECK_STATUS(cls_model_cache_create(&c, m, n), CLS_OK, "cache");
+    cls_model_forward(m, x, n, NULL, NULL, c, 2);
+    cls_model_backward(m, c, dz, NULL, n, 2);
+    int64_t grew = cls_peak_rss_bytes() - before;
+    if (before > 0)
+        printf("%s: activation bytes %lld, peak RSS growth %lld\n", cls_model_kind_name(kind), (long long)est, (long long)grew);
+    if (before > 0)
+        CHECK(grew <= 1.1 * est + (16 << 20) && grew >= 0.7 * est, "%s: peak RSS grew %lld bytes, estimate %lld",
+              cls_model_kind_name(kind), (long long)grew, (long long)est);
+    cls_model_cache_free(c);
+    cls_model_free(m);
+    free(x), free(dz);
+}
+
+/* The cnn's convolution backward on oneDNN (when built with it) against
+ * im2col + GEMM: every gradient within 1e-5 of the largest + 1e-4 relative. */
+static void test_dnnl_backward(void)
+{
+    cls_model_config cfg;
+    cls_model_config_init(&cfg, CLS_MODEL_CNN);
+    cfg.width = 4;
+    cls_model *m = NULL;
+    if (cls_model_create(&m, &cfg)) return;
+    int64_t n = 21, D = cls_model_in_dim(m), Z = cls_model_out_dim(m), np = cls_model_param_count(m);
+    float *x = malloc((size_t)(n * D) * 4), *dz = malloc((size_t)(n * Z) * 4), *g0 = malloc((size_t)np * 4);
+    cls_rng rng;
+    cls_rng_seed(&rng, 8);
+    for (int64_t i = 0; i < n * D; i++) x[i] = (float)cls_rng_uniform(&rng);
+    for (int64_t i = 0; i < n * Z; i++) dz[i] = (float)urand(&rng, -1, 1);
+    cls_model_cache *c = NULL;
+    cls_model_cache_create(&c, m, n);
+    cls_model_forward(m, x, n, NULL, NULL, c, 2);
+    cls_nn_use_dnnl = 0;
+    cls_model_zero_grad(m);
+    CHECK_STATUS(cls_model_backward(m, c, dz, NULL, n, 2), CLS_OK, "im2col backward");
+    memcpy(g0, cls_model_grads(m), (size_t)np * 4);
+    cls_nn_use_dnnl = 1;
+    cls_model_zero_grad(m);
+    CHECK_STATUS(cls_model_backward(m, c, dz, NULL, n, 2), CLS_OK, "oneDNN backward");
+    double gmax = 0;
+    for (int64_t i = 0; i < np; i++) gmax = fmax(gmax, fabs(g0[i]));
+    int bad = 0;
+    for (int64_t i = 0; i < np; i++)
+        bad += !(fabs(cls_model_grads(m)[i] - g0[i]) <= 1e-5 * gmax + 1e-4 * fabs(g0[i]));
+    CHECK(bad == 0 && gmax > 0, "oneDNN vs im2col backward: %d gradients differ", bad);
+    cls_model_cache_free(c);
+    cls_model_free(m);
+    free(x), free(dz), free(g0);
+}
+
 int main(void)
 {
+    /* ascending estimates (~30 MB, ~60 MB): the peak only grows */
+    test_activation_bytes(CLS_MODEL_MLP, 512, 2048);
+    test_activation_bytes(CLS_MODEL_CNN, 16, 768);
     test_layers();
     test_counts();
     test_model_props(CLS_MODEL_MLP, 24, 16, 37);
@@ -413,5 +484,6 @@ int main(void)
     test_model_props(CLS_MODEL_CNN, 3, 0, 11);
     test_modes(CLS_MODEL_MLP, 64, 300);
     test_modes(CLS_MODEL_CNN, 8, 70);
+    test_dnnl_backward();
     return check_summary("test_nn");
 }

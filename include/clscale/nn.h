@@ -12,7 +12,15 @@
  * decay.
  *
  * Conventions: parameter gradients ACCUMULATE (call cls_model_zero_grad before a
- * step); activation gradients are overwritten. No batch normalisation (it would
+ * step); activation gradients are overwritten (inside src/nn/layers.h every
+ * backward writes dx = ..., and adds dw += ..., db += ...).
+ * Parameter layout, in order, each weight (PyTorch layout) followed by its bias:
+ *   mlp: Linear(in_dim, W) [W x in_dim], Linear(W, W);
+ *   cnn: Conv2d(1, c), Conv2d(c, 2c, stride 2), Conv2d(2c, 4c, stride 2),
+ *        Conv2d(4c, 4c) [out x in x 3 x 3]; activations are NHWC inside;
+ *   head: Linear(R, R), Linear(R, proj_dim).
+ * So a torch.nn twin whose parameters() come in this order loads the flat
+ * vector directly (tests/python/test_nn_torch.py). No batch normalisation (it would
  * break the equivalence of gradient caching and data parallelism with one big
  * batch). Weights are He-uniform as PyTorch's kaiming_uniform_(a=sqrt(5)) for
  * Linear/Conv, biases 0, drawn from a seeded counter-based RNG. */
@@ -73,8 +81,14 @@ CLS_API void cls_model_segments(const cls_model *model, int64_t *count, const in
 
 /* Activation storage for a forward that will be followed by a backward, for
  * up to max_rows inputs. Bytes it needs (so a caller can pick a chunk size
- * from a memory budget): */
+ * from a memory budget): the cache of cls_model_cache_create(max_rows) plus
+ * the larger of the workspaces a forward and a backward of max_rows rows
+ * allocate (packed weights, per-thread im2col/gradient buffers, per-thread
+ * parameter gradients), at all cores; the _threads variant for a given
+ * thread count (0 = all cores). Exact for the allocations of src/nn. */
 CLS_API int64_t cls_model_activation_bytes(const cls_model *model, int64_t max_rows);
+CLS_API int64_t cls_model_activation_bytes_threads(const cls_model *model, int64_t max_rows,
+                                                   int threads);
 typedef struct cls_model_cache cls_model_cache;
 CLS_API cls_status cls_model_cache_create(cls_model_cache **out, const cls_model *model,
                                           int64_t max_rows);
@@ -83,14 +97,22 @@ CLS_API void cls_model_cache_free(cls_model_cache *cache);
 /* Forward of n inputs x (n x in_dim). Writes h (n x repr_dim, may be NULL) and
  * z (n x out_dim, may be NULL). With cache == NULL nothing is kept for a
  * backward (inference and the first pass of gradient caching, memory
- * O(threads x one chunk)); with a cache (n <= its max_rows) the activations are
- * kept for cls_model_backward. threads: 0 = all cores. */
+ * O(threads x one tile of <= 256 rows)); with a cache (n <= its max_rows) the
+ * activations (and a copy of x) are kept for cls_model_backward.
+ * threads: 0 = all cores; the rows are split into tiles run in parallel.
+ * Each row's h and z are bit-identical whatever the chunking of the batch and
+ * the thread count (a forward of rows [0,n) equals forwards of [0,k) and
+ * [k,n)): the forward products are computed row-independently (not through
+ * OpenBLAS, whose results depend on a row's position in the call). */
 CLS_API cls_status cls_model_forward(cls_model *model, const float *x, int64_t n, float *h,
                                      float *z, cls_model_cache *cache, int threads);
 
-/* Backward of the last cached forward: dz (n x out_dim) is dL/dz; parameter
- * gradients accumulate into cls_model_grads. dh (n x repr_dim, may be NULL)
- * adds a gradient on h directly (e.g. a loss on h when proj_dim == 0). */
+/* Backward of the last cached forward: dz (n x out_dim, may be NULL) is dL/dz;
+ * parameter gradients ACCUMULATE into cls_model_grads (summed per thread, then
+ * in thread order: the same bits for the same n and thread count; a different
+ * chunking changes only the summation order). dh (n x repr_dim, may be NULL)
+ * adds a gradient on h directly (e.g. a loss on h when proj_dim == 0).
+ * n must equal the n of the cached forward. */
 CLS_API cls_status cls_model_backward(cls_model *model, cls_model_cache *cache, const float *dz,
                                       const float *dh, int64_t n, int threads);
 

@@ -18,9 +18,11 @@
 #include "clscale/rng.h"
 #include "layers.h"
 #include "nn_internal.h"
+#include "conv_dnnl.h"
 #include "rowgemm.h"
 
-int cls_nn_parallel_mode = CLS_NN_PAR_BATCH;
+int cls_nn_parallel_mode = CLS_NN_PAR_AUTO;
+int cls_nn_use_dnnl = 1;
 
 #define MLP_TILE 256       /* rows per tile (mlp) */
 #define CNN_TILE 8         /* images per tile (cnn) */
@@ -44,6 +46,8 @@ struct cls_model {
     int64_t enc_width[4]; /* floats per row of each encoder layer's output */
     int64_t pool_pixels;  /* cnn: pixels averaged by the pool */
     int64_t max_col;      /* cnn: im2col floats per image, largest layer */
+    int64_t max_wb;       /* cnn: weight + bias floats of the largest layer */
+    cls_nn_dnnl *dnnl;    /* cnn: oneDNN backward (NULL: im2col only) */
     int64_t max_width;    /* widest per-row activation */
     double flops;
     /* packed forward weights (rowgemm.h): product layers in order
@@ -194,9 +198,11 @@ cls_status cls_model_create(cls_model **out, const cls_model_config *cfg)
             m->enc_width[l] = cls_nn_conv_out_size(s);
             m->flops += 2.0 * (double)(s->h_out * s->w_out) * (double)(ch[l] * 9) * (double)ch[l + 1];
             if (cls_nn_conv_col_size(s) > m->max_col) m->max_col = cls_nn_conv_col_size(s);
+            if (ch[l + 1] * ch[l] * 9 + ch[l + 1] > m->max_wb) m->max_wb = ch[l + 1] * ch[l] * 9 + ch[l + 1];
         }
         m->pool_pixels = h * w;
         m->repr_dim = 4 * W;
+        m->dnnl = cls_nn_dnnl_create(m->conv, 4); /* NULL without oneDNN: im2col */
     }
     m->has_head = cfg->proj_dim > 0;
     if (m->has_head) {
@@ -240,6 +246,7 @@ void cls_model_free(cls_model *m)
     if (!m) return;
     cls_free(m->params);
     cls_free(m->grads);
+    cls_nn_dnnl_free(m->dnnl);
     cls_free(m);
 }
 
@@ -274,11 +281,13 @@ static int64_t cache_row_floats(const cls_model *m)
     return f;
 }
 
-static int64_t tile_rows(const cls_model *m, int64_t n, int nthreads)
+static int64_t tile_rows(const cls_model *m, int64_t n, int nthreads, int gemm_mode)
 {
     int64_t cap;
-    if (cls_nn_parallel_mode == CLS_NN_PAR_GEMM)
-        return m->cfg.kind == CLS_MODEL_CNN ? GEMM_MODE_TILE_CNN : GEMM_MODE_TILE_MLP;
+    if (gemm_mode) {
+        cap = m->cfg.kind == CLS_MODEL_CNN ? GEMM_MODE_TILE_CNN : GEMM_MODE_TILE_MLP;
+        return n < 1 ? 1 : n < cap ? n : cap;
+    }
     cap = m->cfg.kind == CLS_MODEL_CNN ? CNN_TILE : MLP_TILE;
     int64_t per = (n + nthreads - 1) / nthreads;
     if (per < 1) per = 1;
@@ -293,6 +302,10 @@ static int64_t ws_floats(const cls_model *m, int64_t r, int with_acts, int backw
     int64_t f = m->max_col * r * (backward ? 2 : 1);
     if (with_acts) f += (cache_row_floats(m) - m->in_dim) * r;
     if (backward) f += 2 * m->max_width * r;
+    /* oneDNN backward: its weight-gradient output, and the copies of dy, dx
+     * and x in its blocked layouts it allocates per call (bounded here by
+     * three of the widest activations) */
+    if (backward && m->dnnl) f += m->max_wb + 3 * m->max_width * r;
     return f;
 }
 
@@ -301,18 +314,6 @@ static int par_threads(int threads)
     return cls_threads_resolve(threads);
 }
 
-int64_t cls_model_activation_bytes(const cls_model *m, int64_t max_rows)
-{
-    if (!m || max_rows < 0) return 0;
-    int T = par_threads(0);
-    int64_t r = tile_rows(m, max_rows, T);
-    int64_t ws = ws_floats(m, r, 0, 1);
-    int64_t bytes = max_rows * cache_row_floats(m) * 4;
-    if (cls_nn_parallel_mode == CLS_NN_PAR_GEMM) return bytes + ws * 4;
-    bytes += (int64_t)T * ws * 4;
-    if (T > 1) bytes += (int64_t)T * m->n_params * 4; /* per-thread parameter gradients */
-    return bytes;
-}
 
 /* Lay out the activations of r rows from p on; returns the end. */
 static float *acts_from_ws(tile_acts *a, const cls_model *m, float *p, int64_t r)
@@ -424,7 +425,7 @@ static cls_status tile_forward(const cls_model *m, const float *x, int64_t r, co
 /* Backward of r cached rows; parameter gradients accumulate into G. */
 static cls_status tile_backward(const cls_model *m, const float *x, int64_t r, const tile_acts *a,
                                 const float *dz, const float *dh, float *G, float *col,
-                                float *dcol, float *gA, float *gB)
+                                float *dcol, float *gA, float *gB, float *tmp_w)
 {
     const float *P = m->params;
     const int64_t R = m->repr_dim;
@@ -467,8 +468,12 @@ static cls_status tile_backward(const cls_model *m, const float *x, int64_t r, c
     for (int l = 3; l >= 0; l--) {
         cls_nn_relu_backward(g, g, a->enc[l], r * m->enc_width[l]);
         const float *in = l > 0 ? a->enc[l - 1] : x;
-        st = cls_nn_conv_backward(l > 0 ? other : NULL, G + m->conv_w[l], G + m->conv_b[l], col,
-                                  dcol, g, in, P + m->conv_w[l], &m->conv[l], r);
+        int done = m->dnnl && cls_nn_use_dnnl &&
+                   cls_nn_dnnl_conv_backward(m->dnnl, l, l > 0 ? other : NULL, G + m->conv_w[l],
+                                             G + m->conv_b[l], tmp_w, g, in, P + m->conv_w[l], r);
+        if (!done)
+            st = cls_nn_conv_backward(l > 0 ? other : NULL, G + m->conv_w[l], G + m->conv_b[l], col,
+                                      dcol, g, in, P + m->conv_w[l], &m->conv[l], r);
         if (st) return st;
         float *t = g;
         g = other;
@@ -484,15 +489,51 @@ typedef struct {
     int64_t r, ntiles;     /* rows per tile, tiles */
 } run_plan;
 
-static run_plan plan_run(const cls_model *m, int64_t n, int threads)
+/* Forward: batch-parallel (its row-independent products keep any chunking
+ * bit-identical); backward: batch-parallel for the cnn, multi-threaded GEMMs
+ * over tiles of up to 1024 rows for the mlp (measured faster by
+ * bench/bench_nn.c: no per-thread gradient buffers to sum). */
+static run_plan plan_run(const cls_model *m, int64_t n, int threads, int backward)
 {
     run_plan p;
     p.T = par_threads(threads);
-    p.gemm_mode = cls_nn_parallel_mode == CLS_NN_PAR_GEMM;
-    p.r = tile_rows(m, n, p.T);
+    p.gemm_mode = cls_nn_parallel_mode == CLS_NN_PAR_GEMM ||
+                  (cls_nn_parallel_mode == CLS_NN_PAR_AUTO && backward && m->cfg.kind == CLS_MODEL_MLP);
+    p.r = tile_rows(m, n, p.T, p.gemm_mode);
     p.ntiles = (n + p.r - 1) / p.r;
     p.nws = p.gemm_mode ? 1 : (int)(p.ntiles < p.T ? p.ntiles : p.T);
     return p;
+}
+
+/* Floats a forward allocates: packed weights (batch mode), then one
+ * workspace per running thread. */
+static int64_t fwd_alloc_floats(const cls_model *m, const run_plan *p, int cached)
+{
+    return (p->gemm_mode ? 0 : m->pk_total) + p->nws * ws_floats(m, p->r, !cached, 0) + 1;
+}
+
+/* Floats a backward allocates: per running thread a workspace and, with
+ * more than one, a parameter-gradient buffer. */
+static int64_t bwd_grad_floats(const cls_model *m, const run_plan *p)
+{
+    return p->nws > 1 ? m->n_params : 0;
+}
+static int64_t bwd_alloc_floats(const cls_model *m, const run_plan *p)
+{
+    return p->nws * (ws_floats(m, p->r, 0, 1) + bwd_grad_floats(m, p)) + 1;
+}
+
+int64_t cls_model_activation_bytes_threads(const cls_model *m, int64_t max_rows, int threads)
+{
+    if (!m || max_rows < 0) return 0;
+    run_plan pf = plan_run(m, max_rows, threads, 0), pb = plan_run(m, max_rows, threads, 1);
+    int64_t f = fwd_alloc_floats(m, &pf, 1), b = bwd_alloc_floats(m, &pb);
+    return (max_rows * cache_row_floats(m) + (f > b ? f : b)) * (int64_t)sizeof(float);
+}
+
+int64_t cls_model_activation_bytes(const cls_model *m, int64_t max_rows)
+{
+    return cls_model_activation_bytes_threads(m, max_rows, 0);
 }
 
 cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, float *z,
@@ -510,13 +551,14 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
         memcpy(cache->x, x, (size_t)(n * m->in_dim) * sizeof(float));
     }
     if (n == 0) return CLS_OK;
-    run_plan pl = plan_run(m, n, threads);
+    run_plan pl = plan_run(m, n, threads, 0);
     const int T = pl.T, gemm_mode = pl.gemm_mode, nws = pl.nws;
     const int64_t r = pl.r, ntiles = pl.ntiles;
     int64_t wsf = ws_floats(m, r, cache == NULL, 0);
     /* the packed weights (shared, read-only) then one workspace per thread */
     int64_t pkf = gemm_mode ? 0 : m->pk_total;
-    float *ws = cls_alloc((size_t)(pkf + nws * wsf + 1) * sizeof(float), "model forward workspace");
+    float *ws = cls_alloc((size_t)fwd_alloc_floats(m, &pl, cache != NULL) * sizeof(float),
+                          "model forward workspace");
     if (!ws) return CLS_E_NOMEM;
     float *packed = gemm_mode ? NULL : ws;
     if (packed) {
@@ -562,13 +604,13 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
         return cls_set_error(CLS_E_SHAPE, "model backward: n = %lld but the cached forward had %lld rows",
                              (long long)n, (long long)cache->n);
     if (n == 0) return CLS_OK;
-    run_plan pl = plan_run(m, n, threads);
+    run_plan pl = plan_run(m, n, threads, 1);
     const int T = pl.T, gemm_mode = pl.gemm_mode, nws = pl.nws;
     const int64_t r = pl.r, ntiles = pl.ntiles;
     int64_t wsf = ws_floats(m, r, 0, 1);
     /* one gradient buffer per thread when more than one thread accumulates */
-    int64_t gf = nws > 1 ? m->n_params : 0;
-    float *ws = cls_calloc((size_t)(nws * (wsf + gf) + 1), sizeof(float), "model backward workspace");
+    int64_t gf = bwd_grad_floats(m, &pl);
+    float *ws = cls_calloc((size_t)bwd_alloc_floats(m, &pl), sizeof(float), "model backward workspace");
     if (!ws) return CLS_E_NOMEM;
     cls_status status = CLS_OK;
     int prev_blas = gemm_mode ? cls_blas_set_threads(T) : 0;
@@ -580,12 +622,12 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
         float *w = ws + (int64_t)tid * (wsf + gf);
         float *G = gf ? w + wsf : m->grads;
         float *col = w, *dcol = col + m->max_col * r, *gA = dcol + m->max_col * r;
-        float *gB = gA + m->max_width * r;
+        float *gB = gA + m->max_width * r, *tmp_w = gB + m->max_width * r;
         tile_acts a;
         acts_from_cache(&a, m, cache, r0);
         cls_status st = tile_backward(m, cache->x + r0 * m->in_dim, rows, &a,
                                       dz ? dz + r0 * m->out_dim : NULL,
-                                      dh ? dh + r0 * m->repr_dim : NULL, G, col, dcol, gA, gB);
+                                      dh ? dh + r0 * m->repr_dim : NULL, G, col, dcol, gA, gB, tmp_w);
         if (st) {
 #pragma omp critical(cls_nn_status)
             if (!status) status = st;
