@@ -9,7 +9,8 @@ static void usage(FILE *out)
     fputs("usage: clscale bench <what> [options]\n\n"
           "benchmarks:\n"
           "  loss       tiled contrastive loss forward+backward against in-run sgemm and the GEMM peaks\n"
-          "  gemm       this machine's GEMM peaks (oneDNN, OpenBLAS; fp32, bf16) and FMA-loop ceiling\n\n"
+          "  gemm       this machine's GEMM peaks (oneDNN, OpenBLAS; fp32, bf16) and FMA-loop ceiling\n"
+          "  train      training steps of an encoder (images/s, GFLOP/s, peak RSS)\n\n"
           "'clscale bench <what> --help' describes its options.\n", out);
 }
 
@@ -26,6 +27,7 @@ int cmd_bench(int argc, char **argv)
     }
     if (strcmp(what, "loss") == 0) return cmd_bench_loss(argc - 1, argv + 1);
     if (strcmp(what, "gemm") == 0) return cmd_bench_gemm(argc - 1, argv + 1);
+    if (strcmp(what, "train") == 0) return cmd_bench_train(argc - 1, argv + 1);
     fprintf(stderr, "clscale: error: unknown benchmark 'bench %s'\n\n", what);
     usage(stderr);
     return CLI_USAGE;
