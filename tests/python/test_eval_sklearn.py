@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(__file__))
 import eval_ctypes as E  # noqa: E402
@@ -31,13 +32,15 @@ def blobs(rng, n, d, k, sep):
 
 def compare_with_sklearn(xtr, ytr, xte, yte, lam):
     C = 1.0 / lam
-    r = E.probe(LIB, xtr, ytr, xte, yte, grid_n=1, grid_lo=lam, grid_hi=lam, threads=2, tol=1e-8, max_iter=5000)
+    # one thread each: quick and steady on a shared machine (thread invariance: tests/test_eval.c)
+    r = E.probe(LIB, xtr, ytr, xte, yte, grid_n=1, grid_lo=lam, grid_hi=lam, threads=1, tol=1e-8, max_iter=5000)
     sc = StandardScaler().fit(xtr.astype(np.float64))
     np.testing.assert_allclose(r["mean"], sc.mean_, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(r["scale"], sc.scale_, rtol=1e-6, atol=1e-9)
     xs, xts = sc.transform(xtr.astype(np.float64)), sc.transform(xte.astype(np.float64))
     classes, yi = np.unique(ytr, return_inverse=True)
-    m = LogisticRegression(C=C, tol=1e-10, max_iter=20000).fit(xs, yi)
+    with threadpool_limits(limits=1):
+        m = LogisticRegression(C=C, tol=1e-10, max_iter=20000).fit(xs, yi)
     f_ours = E.objective(r["coef"], r["intercept"], xs, yi, C)
     f_sk = E.objective(m.coef_, m.intercept_, xs, yi, C)
     # |f_ours - f_sk| <= 1e-5 |f_sk|; ours is not worse than sklearn's beyond that
@@ -84,9 +87,9 @@ def load_fmnist(n_train, n_test):
 
 @pytest.mark.skipif(not os.path.exists(FMNIST), reason="dataset-fashion-mnist not installed")
 def test_probe_pixel_subset():
-    xtr, ytr, xte, yte = load_fmnist(2000, 1000)
+    xtr, ytr, xte, yte = load_fmnist(1000, 1000)
     r, acc = compare_with_sklearn(xtr, ytr, xte, yte, 100.0)
-    assert 0.70 < r["accuracy"] < 0.90  # 2000 training images
+    assert 0.70 < r["accuracy"] < 0.90  # 1000 training images
 
 
 def test_probe_grid_choice():
