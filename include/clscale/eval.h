@@ -53,7 +53,8 @@ typedef struct {
     int grid_n;           /* grid points, log-spaced (default 7; 1: just grid_lo, no held-out split) */
     double holdout;       /* fraction held out for the choice (default 0.1) */
     int max_iter;         /* L-BFGS iterations per fit (default 1000) */
-    double tol;           /* L-BFGS stop: ||g|| <= tol * max(1, ||x||) (default 1e-6) */
+    double tol;           /* L-BFGS stop on f/n: ||g|| <= tol * max(1, ||x||), or f decreasing by
+                             less than tol * 1e-3 (relative) over 5 iterations (default 1e-4) */
     int64_t chunk;        /* rows per objective chunk (default 0: 1024) */
     int confusion;        /* 1: fill cls_probe_result.confusion (default 0) */
 } cls_probe_options;

@@ -32,7 +32,7 @@ void cls_probe_options_init(cls_probe_options *opt)
     opt->grid_n = 7;
     opt->holdout = 0.1;
     opt->max_iter = 1000;
-    opt->tol = 1e-6;
+    opt->tol = 1e-4;
     opt->chunk = 0;
     opt->confusion = 0;
 }
@@ -253,7 +253,7 @@ static cls_status problem_fit(probe_problem *p, double *params, int max_iter, do
     par.m = 10;
     par.epsilon = tol;
     par.past = 5;
-    par.delta = 1e-11;
+    par.delta = tol * 1e-3; /* relative decrease of f over `past` iterations */
     par.max_iterations = max_iter;
     par.linesearch = LBFGS_LINESEARCH_MORETHUENTE;
     par.max_linesearch = 40;
@@ -361,7 +361,7 @@ cls_status cls_eval_probe(const float *train, const int64_t *train_labels, int64
     if (opt.grid_n > 1 && !(opt.holdout > 0 && opt.holdout < 1))
         return cls_set_error(CLS_E_INVALID_ARG, "probe holdout fraction %g is not in (0, 1)", opt.holdout);
     if (opt.max_iter < 1) opt.max_iter = 1000;
-    if (!(opt.tol > 0)) opt.tol = 1e-6;
+    if (!(opt.tol > 0)) opt.tol = 1e-4;
     cls_status st = cls_eval_check_inputs(train, train_labels, n_train, test, test_labels, n_test, dim);
     if (st) return st;
     const int threads = cls_threads_resolve(opt.threads);
