@@ -215,6 +215,33 @@ static void test_knn_invariance(void)
     }
 }
 
+/* CLS_KNN_MAX_CLASSES classes (each training row its own label) work; one more is refused */
+static void test_knn_many_classes(void)
+{
+    const int64_t n = CLS_KNN_MAX_CLASSES + 1, d = 4, m = 50;
+    float *x = malloc(sizeof(float) * (size_t)(n * d)), *xt = malloc(sizeof(float) * (size_t)(m * d));
+    int64_t *y = malloc(sizeof(int64_t) * (size_t)n), yt[50];
+    cls_rng rng;
+    cls_rng_seed(&rng, 3);
+    cls_rng_fill_normal_f32(&rng, x, n * d);
+    for (int64_t i = 0; i < n; i++) y[i] = 7 * i;
+    for (int64_t i = 0; i < m; i++) {
+        memcpy(xt + i * d, x + (i * 1999) * d, sizeof(float) * (size_t)d);
+        yt[i] = 7 * (i * 1999);
+    }
+    cls_knn_options o;
+    cls_knn_options_init(&o);
+    cls_knn_result r;
+    CHECK_STATUS(cls_eval_knn(x, y, n - 1, xt, yt, m, d, &o, &r), CLS_OK, "%d classes", CLS_KNN_MAX_CLASSES);
+    CHECK(r.n_classes == CLS_KNN_MAX_CLASSES && r.accuracy == 1.0, "classes %lld, accuracy %g (own row wins)",
+          (long long)r.n_classes, r.accuracy);
+    cls_knn_result_free(&r);
+    CHECK_STATUS(cls_eval_knn(x, y, n, xt, yt, m, d, &o, &r), CLS_E_INVALID_ARG, "one class too many");
+    free(x);
+    free(xt);
+    free(y);
+}
+
 static void test_bad_input(void)
 {
     float x[6 * 2] = {1, 0, 0, 1, 1, 1, 2, 0, 0, 2, 1, 2};
@@ -253,6 +280,7 @@ int main(void)
     test_probe();
     test_knn_ties();
     test_knn_invariance();
+    test_knn_many_classes();
     test_bad_input();
     return check_summary("test_eval");
 }
