@@ -53,18 +53,23 @@ def _check(lib, st):
         raise RuntimeError(f"status {st}: {lib.cls_last_error().decode()}")
 
 
-def probe(lib, xtr, ytr, xte, yte, **opts):
+def _call(lib, entry, init, opt_type, res_type, xtr, ytr, xte, yte, opts):
     xtr, xte = _arr(xtr, np.float32), _arr(xte, np.float32)
     ytr, yte = _arr(ytr, np.int64), _arr(yte, np.int64)
-    o = ProbeOptions()
-    lib.cls_probe_options_init(ctypes.byref(o))
+    o = opt_type()
+    getattr(lib, init)(ctypes.byref(o))
     for k, v in opts.items():
         setattr(o, k, v)
-    r = ProbeResult()
-    st = lib.cls_eval_probe(xtr.ctypes.data_as(c_float_p), ytr.ctypes.data_as(c_int64_p), ctypes.c_int64(len(xtr)),
-                            xte.ctypes.data_as(c_float_p), yte.ctypes.data_as(c_int64_p), ctypes.c_int64(len(xte)),
-                            ctypes.c_int64(xtr.shape[1]), ctypes.byref(o), ctypes.byref(r))
+    r = res_type()
+    st = getattr(lib, entry)(xtr.ctypes.data_as(c_float_p), ytr.ctypes.data_as(c_int64_p), ctypes.c_int64(len(xtr)),
+                             xte.ctypes.data_as(c_float_p), yte.ctypes.data_as(c_int64_p), ctypes.c_int64(len(xte)),
+                             ctypes.c_int64(xtr.shape[1]), ctypes.byref(o), ctypes.byref(r))
     _check(lib, st)
+    return r
+
+
+def probe(lib, xtr, ytr, xte, yte, **opts):
+    r = _call(lib, "cls_eval_probe", "cls_probe_options_init", ProbeOptions, ProbeResult, xtr, ytr, xte, yte, opts)
     K, d = r.n_classes, r.dim
     out = dict(accuracy=r.accuracy, l2=r.l2, C=r.C, objective=r.objective, iterations=r.iterations,
                evaluations=r.evaluations,
@@ -84,17 +89,7 @@ def probe(lib, xtr, ytr, xte, yte, **opts):
 
 
 def knn(lib, xtr, ytr, xte, yte, **opts):
-    xtr, xte = _arr(xtr, np.float32), _arr(xte, np.float32)
-    ytr, yte = _arr(ytr, np.int64), _arr(yte, np.int64)
-    o = KnnOptions()
-    lib.cls_knn_options_init(ctypes.byref(o))
-    for k, v in opts.items():
-        setattr(o, k, v)
-    r = KnnResult()
-    st = lib.cls_eval_knn(xtr.ctypes.data_as(c_float_p), ytr.ctypes.data_as(c_int64_p), ctypes.c_int64(len(xtr)),
-                          xte.ctypes.data_as(c_float_p), yte.ctypes.data_as(c_int64_p), ctypes.c_int64(len(xte)),
-                          ctypes.c_int64(xtr.shape[1]), ctypes.byref(o), ctypes.byref(r))
-    _check(lib, st)
+    r = _call(lib, "cls_eval_knn", "cls_knn_options_init", KnnOptions, KnnResult, xtr, ytr, xte, yte, opts)
     out = dict(accuracy=r.accuracy, k=r.k, predictions=np.ctypeslib.as_array(r.predictions, (len(xte),)).copy())
     lib.cls_knn_result_free(ctypes.byref(r))
     return out
