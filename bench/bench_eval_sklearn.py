@@ -39,7 +39,9 @@ def features(rng, n, dim, k=10, sep=0.25):
     centres = rng.normal(size=(k, dim)).astype(np.float32) * sep * scale
     y = rng.integers(0, k, n)
     x = centres[y] + rng.normal(size=(n, dim)).astype(np.float32) * scale
-    return x, y
+    # a fixed random rotation mixes the directions (standardisation alone would undo the scales)
+    q, _ = np.linalg.qr(np.random.default_rng(12345).normal(size=(dim, dim)))
+    return (x @ q.astype(np.float32)).astype(np.float32), y
 
 
 def sklearn_probe(x, y, xt, yt, grid, seed, threads):
