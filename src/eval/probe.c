@@ -401,7 +401,8 @@ cls_status cls_eval_probe(const float *train, const int64_t *train_labels, int64
     }
     for (int g = 0; g < opt.grid_n; g++) /* descending: strongest regularisation first */
         out->grid[g] = opt.grid_n == 1 ? opt.grid_lo
-                                       : exp(log(opt.grid_hi) - (log(opt.grid_hi) - log(opt.grid_lo)) * g / (opt.grid_n - 1));
+                                       : pow(10.0, log10(opt.grid_hi) - (log10(opt.grid_hi) - log10(opt.grid_lo)) * g /
+                                                               (opt.grid_n - 1)); /* powers of 10 exact */
     standardisation(train, n_train, dim, threads, out->mean, out->scale);
 
     /* seeded split: a Fisher-Yates permutation, the last n_val rows held out */
