@@ -89,5 +89,6 @@ CLS_API void cls_free(void *p);
 #include "clscale/optim.h"
 #include "clscale/data.h"
 #include "clscale/abi.h"
+#include "clscale/eval.h"
 
 #endif /* CLSCALE_H */
