@@ -3,6 +3,8 @@
  * (--baseline pixels), or on a training run's encoder (RUN_DIR). */
 #include "cli.h"
 
+#include <clscale/train.h>
+
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -56,17 +58,12 @@ static void usage(void)
 
 /* ---- the one place a training run's encoder would be called ---- */
 
-/* TRAINING HOOK: embed a run's train/test split with its latest checkpoint.
- * Wire cls_train_embed (include/clscale/train.h) here once the training
- * module is part of the build:
- *     return cls_train_embed(run_dir, split, repr, labels, n, dim);
- * (release the outputs with cls_free instead of free below). */
-static int run_embed(const char *run_dir, cls_split split, float **repr, int64_t **labels, int64_t *n, int64_t *dim)
+/* Representations h of a training run's latest checkpoint for one split. */
+static int run_embed(const char *run_dir, cls_split split, float **repr, int64_t **labels, int64_t *n,
+                     int64_t *dim)
 {
-    (void)split, (void)repr, (void)labels, (void)n, (void)dim;
-    return cli_error("eval %s: this build cannot load a run's encoder (the training module is not part of "
-                     "it yet); evaluate exported embeddings with --train/--train-labels/--test/--test-labels",
-                     run_dir);
+    cls_status st = cls_train_embed(run_dir, split, repr, labels, n, dim);
+    return st ? cli_status_error(st, run_dir) : CLI_OK;
 }
 
 static int parse_grid(const char *text, cls_probe_options *po)
@@ -258,7 +255,15 @@ int cmd_eval(int argc, char **argv)
         if (stat(run_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
             return cli_error("eval: %s is not a directory (a training run's directory was expected)", run_dir);
         memset(&tr, 0, sizeof tr);
-        return run_embed(run_dir, CLS_SPLIT_TRAIN, &tr.x, &tr.y, &tr.n, &tr.dim);
+        memset(&te, 0, sizeof te);
+        tr.library_owned = te.library_owned = 1; /* cls_train_embed's arrays: cls_free */
+        rc = run_embed(run_dir, CLS_SPLIT_TRAIN, &tr.x, &tr.y, &tr.n, &tr.dim);
+        if (rc) return rc;
+        rc = run_embed(run_dir, CLS_SPLIT_TEST, &te.x, &te.y, &te.n, &te.dim);
+        if (rc) {
+            split_free(&tr);
+            return rc;
+        }
     } else if (baseline) {
         rc = load_idx_split(data, CLS_SPLIT_TRAIN, &tr);
         if (rc) return rc;

@@ -105,6 +105,38 @@ def test_baseline_pixels_small_dir(tmp_path):
     assert o["probe_accuracy"] == 1.0 and o["knn_accuracy"] == 1.0
 
 
+def test_run_dir_embeds_with_the_runs_encoder(tmp_path):
+    """clscale eval RUN_DIR: a tiny training run, evaluated through its checkpoint, gives
+    the same figures as clscale embed + eval on the exported files."""
+    rng = np.random.default_rng(5)
+    data = tmp_path / "idx"
+    data.mkdir()
+    for split, n in (("train", 200), ("t10k", 80)):
+        y = rng.integers(0, 2, n)
+        img = rng.integers(0, 60, (n, 28, 28))
+        img[y == 1, :14, :] += 150
+        write_idx(data / f"{split}-images-idx3-ubyte.gz", img, (n, 28, 28))
+        write_idx(data / f"{split}-labels-idx1-ubyte.gz", y, (n,))
+    out = tmp_path / "run"
+    t = subprocess.run([BIN, "train", "--data", data, "--out", out, "--width", "16", "--batch", "64",
+                        "--steps", "2", "--threads", "1"], capture_output=True, text=True, timeout=300)
+    assert t.returncode == 0, t.stderr
+    p = run(out, "--knn", "5", "--probe", "--json", "--threads", "1")
+    assert p.returncode == 0, p.stderr
+    o = json.loads(p.stdout)
+    assert o["n_train"] == 200 and o["n_test"] == 80 and o["dim"] == 16
+    for split in ("train", "test"):
+        e = subprocess.run([BIN, "embed", out, "--split", split, "--out", tmp_path / f"z_{split}.npy",
+                            "--labels-out", tmp_path / f"y_{split}.npy"], capture_output=True, text=True)
+        assert e.returncode == 0, e.stderr
+    q = run("--train", tmp_path / "z_train.npy", "--train-labels", tmp_path / "y_train.npy", "--test",
+            tmp_path / "z_test.npy", "--test-labels", tmp_path / "y_test.npy", "--knn", "5", "--probe",
+            "--json", "--threads", "1")
+    assert q.returncode == 0, q.stderr
+    r = json.loads(q.stdout)
+    assert o["knn_accuracy"] == r["knn_accuracy"] and o["probe_accuracy"] == r["probe_accuracy"]
+
+
 def fail(p, code, *words):
     assert p.returncode == code, (p.returncode, p.stdout, p.stderr)
     for w in words:
@@ -146,7 +178,7 @@ def test_bad_input(data, tmp_path):
              tmp_path / "y_empty.npy"), 1, "no rows")
     fail(run("--train", tmp_path / "missing.npy", "--train-labels", ytr, "--test", d / "xte.npy",
              "--test-labels", d / "yte.npy"), 1, "missing.npy")
-    fail(run(tmp_path), 1, "cannot load a run's encoder")
+    fail(run(tmp_path), 1, "not a training run")
     fail(run(tmp_path / "nope"), 1, "not a directory")
     fail(run("--baseline", "pixels", "--data", tmp_path), 1, "train-images-idx3-ubyte")
 
