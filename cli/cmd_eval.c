@@ -17,7 +17,7 @@ static void usage(void)
     cls_probe_options po;
     cls_probe_options_init(&po);
     printf("usage: clscale eval --train Z.npy --train-labels y.npy --test Z.npy --test-labels y.npy [options]\n"
-           "       clscale eval --baseline pixels [--data fashion-mnist|DIR] [options]\n"
+           "       clscale eval --baseline pixels|random-mlp|random-cnn [--data fashion-mnist|DIR] [options]\n"
            "       clscale eval RUN_DIR [options]\n"
            "\n"
            "Evaluate frozen representations: a linear probe (multinomial logistic regression,\n"
@@ -33,10 +33,14 @@ static void usage(void)
            "  --test Z.npy            test features\n"
            "  --test-labels y.npy     test labels\n"
            "  --baseline pixels       evaluate raw pixels of an IDX dataset instead\n"
+           "  --baseline random-mlp|random-cnn  representations h of a randomly\n"
+           "                          initialised encoder (initialised with --seed) on that dataset\n"
+           "  --width W               encoder width for random-mlp/random-cnn (default: the\n"
+           "                          model's default, mlp 1024, cnn 32)\n"
            "  --data fashion-mnist|DIR  the IDX dataset for --baseline (default fashion-mnist:\n"
            "                          %s)\n"
            "  RUN_DIR                 a training run's directory: embed train and test sets with\n"
-           "                          its encoder (needs the training module)\n"
+           "                          the run's latest checkpoint\n"
            "\n"
            "metrics:\n"
            "  --probe                 linear probe\n"
@@ -47,7 +51,7 @@ static void usage(void)
            "options:\n"
            "  --probe-grid LO:HI:N    L2 strengths lambda = 1/C tried: N log-spaced values from LO\n"
            "                          to HI (default %g:%g:%d); N = 1 fits LO without a held-out split\n"
-           "  --seed S                seed of the held-out split (default 0)\n"
+           "  --seed S                seed of the held-out split and of a random encoder (default 0)\n"
            "  --threads T             threads, 0 = all cores (default 0)\n"
            "  --confusion C.csv       write the probe's test confusion matrix (rows true, columns\n"
            "                          predicted) as CSV\n"
@@ -87,6 +91,7 @@ typedef struct {
     float *x;
     int64_t *y;
     int64_t n, dim;
+    int64_t height, width; /* images from an IDX dataset; 0 otherwise */
     int library_owned; /* from cls_dataset (cls_free) rather than the npy reader (free) */
 } split_data;
 
@@ -126,6 +131,35 @@ static int load_npy_split(const char *xpath, const char *ypath, const char *what
     return CLI_OK;
 }
 
+/* Replace a split's pixels by the representations h of a randomly initialised
+ * encoder (the "random encoder" baseline: what the architecture gives before
+ * any training). */
+static int embed_random(cls_model *model, split_data *s, int threads)
+{
+    int64_t dim = cls_model_repr_dim(model);
+    float *h = malloc((size_t)s->n * (size_t)dim * sizeof *h);
+    int64_t *y = malloc((size_t)s->n * sizeof *y);
+    if (!h || !y) {
+        free(h);
+        free(y);
+        return cli_error("out of memory for %lld x %lld representations", (long long)s->n, (long long)dim);
+    }
+    cls_status st = cls_model_forward(model, s->x, s->n, h, NULL, NULL, threads);
+    if (st) {
+        free(h);
+        free(y);
+        return cli_status_error(st, "random encoder");
+    }
+    memcpy(y, s->y, (size_t)s->n * sizeof *y);
+    int64_t n = s->n;
+    split_free(s);
+    s->x = h;
+    s->y = y;
+    s->n = n;
+    s->dim = dim;
+    return CLI_OK;
+}
+
 static int load_idx_split(const char *source, cls_split split, split_data *s)
 {
     memset(s, 0, sizeof *s);
@@ -136,6 +170,8 @@ static int load_idx_split(const char *source, cls_split split, split_data *s)
     s->y = d.labels;
     s->n = d.n;
     s->dim = d.height * d.width;
+    s->height = d.height;
+    s->width = d.width;
     s->library_owned = 1;
     return CLI_OK;
 }
@@ -165,7 +201,7 @@ static int write_confusion(const char *path, const cls_probe_result *r)
 int cmd_eval(int argc, char **argv)
 {
     enum { O_TRAIN = 1000, O_TRAINY, O_TEST, O_TESTY, O_PROBE, O_KNN, O_VOTE, O_SPECTRUM, O_GRID, O_SEED,
-           O_THREADS, O_CONF, O_JSON, O_BASELINE, O_DATA, O_HELP };
+           O_THREADS, O_CONF, O_JSON, O_BASELINE, O_DATA, O_WIDTH, O_HELP };
     static const struct option longopts[] = {
         {"train", required_argument, 0, O_TRAIN},     {"train-labels", required_argument, 0, O_TRAINY},
         {"test", required_argument, 0, O_TEST},       {"test-labels", required_argument, 0, O_TESTY},
@@ -175,11 +211,12 @@ int cmd_eval(int argc, char **argv)
         {"threads", required_argument, 0, O_THREADS}, {"confusion", required_argument, 0, O_CONF},
         {"json", no_argument, 0, O_JSON},             {"baseline", required_argument, 0, O_BASELINE},
         {"data", required_argument, 0, O_DATA},       {"help", no_argument, 0, O_HELP},
+        {"width", required_argument, 0, O_WIDTH},
         {0, 0, 0, 0}};
     const char *train = NULL, *train_y = NULL, *test = NULL, *test_y = NULL, *confusion = NULL;
     const char *baseline = NULL, *data = "fashion-mnist";
     int do_probe = 0, do_knn = 0, do_spectrum = 0, json = 0, threads = 0, c;
-    int64_t v64;
+    int64_t v64, width = 0;
     uint64_t seed = 0;
     cls_probe_options po;
     cls_probe_options_init(&po);
@@ -219,10 +256,15 @@ int cmd_eval(int argc, char **argv)
         case O_CONF: confusion = optarg; break;
         case O_JSON: json = 1; break;
         case O_BASELINE:
-            if (strcmp(optarg, "pixels") != 0)
-                return cli_usage_error("eval", "--baseline must be pixels, not '%s' (a random encoder needs the "
-                                               "training module)", optarg);
+            if (strcmp(optarg, "pixels") != 0 && strcmp(optarg, "random-mlp") != 0 &&
+                strcmp(optarg, "random-cnn") != 0)
+                return cli_usage_error("eval", "--baseline must be pixels, random-mlp or random-cnn, not '%s'",
+                                       optarg);
             baseline = optarg;
+            break;
+        case O_WIDTH:
+            if (!cli_parse_int64("--width", optarg, &width)) return CLI_USAGE;
+            if (width < 1) return cli_usage_error("eval", "--width must be >= 1");
             break;
         case O_DATA: data = optarg; break;
         case 'h':
@@ -243,6 +285,9 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error("eval", "--train, --train-labels, --test and --test-labels go together");
     if (!do_probe && !do_knn && !do_spectrum) do_probe = do_knn = do_spectrum = 1;
     if (confusion && !do_probe) return cli_usage_error("eval", "--confusion needs the probe (--probe)");
+    int random_encoder = baseline && strncmp(baseline, "random-", 7) == 0;
+    if (width && !random_encoder)
+        return cli_usage_error("eval", "--width applies to --baseline random-mlp|random-cnn only");
     po.threads = ko.threads = threads;
     po.seed = seed;
     po.confusion = confusion != NULL;
@@ -271,6 +316,29 @@ int cmd_eval(int argc, char **argv)
         if (rc) {
             split_free(&tr);
             return rc;
+        }
+        if (random_encoder) {
+            cls_model_config mc;
+            cls_status st = cls_model_kind_parse(baseline + 7, &mc.kind);
+            if (!st) {
+                cls_model_config_init(&mc, mc.kind);
+                if (width) mc.width = width;
+                mc.height = tr.height;
+                mc.image_w = tr.width;
+                mc.proj_dim = 0;
+                mc.seed = seed;
+            }
+            cls_model *model = NULL;
+            if (!st) st = cls_model_create(&model, &mc);
+            rc = st ? cli_status_error(st, "random encoder") : CLI_OK;
+            if (!rc) rc = embed_random(model, &tr, threads);
+            if (!rc) rc = embed_random(model, &te, threads);
+            cls_model_free(model);
+            if (rc) {
+                split_free(&tr);
+                split_free(&te);
+                return rc;
+            }
         }
     } else {
         rc = load_npy_split(train, train_y, "train", &tr);
@@ -359,7 +427,8 @@ int cmd_eval(int argc, char **argv)
         cli_json_print(o);
     } else {
         printf("eval: %lld train x %lld test rows, dim %lld%s\n", (long long)tr.n, (long long)te.n,
-               (long long)tr.dim, baseline ? " (raw pixels)" : "");
+               (long long)tr.dim,
+               !baseline ? "" : random_encoder ? " (randomly initialised encoder)" : " (raw pixels)");
         if (do_probe) {
             printf("  linear probe accuracy  %.4f   lambda %.4g (C %.4g) of", pr.accuracy, pr.l2, pr.C);
             for (int i = 0; i < pr.grid_n; i++) printf(" %.3g", pr.grid[i]);

@@ -105,6 +105,26 @@ def test_baseline_pixels_small_dir(tmp_path):
     assert o["probe_accuracy"] == 1.0 and o["knn_accuracy"] == 1.0
 
 
+def test_baseline_random_encoder_small_dir(tmp_path):
+    rng = np.random.default_rng(6)
+    for split, n in (("train", 120), ("t10k", 40)):
+        write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 255, (n, 8, 8)), (n, 8, 8))
+        write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", rng.integers(0, 3, n), (n,))
+    outs = {}
+    for model, width, seed in (("mlp", 24, 0), ("mlp", 24, 0), ("mlp", 24, 1), ("cnn", 4, 0)):
+        p = run("--baseline", f"random-{model}", "--width", width, "--seed", seed, "--data", tmp_path,
+                "--knn", "7", "--spectrum", "--json", "--threads", "1")
+        assert p.returncode == 0, p.stderr
+        o = json.loads(p.stdout)
+        assert o["dim"] == (width if model == "mlp" else 4 * width) and o["baseline"] == f"random-{model}"
+        outs.setdefault((model, seed), []).append(o)
+    a, b = outs[("mlp", 0)]
+    assert a["knn_accuracy"] == b["knn_accuracy"] and a["rankme"] == b["rankme"]  # seeded: same bits
+    assert outs[("mlp", 1)][0]["rankme"] != a["rankme"]  # another seed, another encoder
+    fail(run("--baseline", "random-rnn", "--data", tmp_path), 2, "random-cnn")
+    fail(run("--baseline", "pixels", "--width", "8", "--data", tmp_path), 2, "--width")
+
+
 def test_run_dir_embeds_with_the_runs_encoder(tmp_path):
     """clscale eval RUN_DIR: a tiny training run, evaluated through its checkpoint, gives
     the same figures as clscale embed + eval on the exported files."""
