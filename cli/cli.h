@@ -59,5 +59,6 @@ int cmd_sim(int argc, char **argv);
 int cmd_sim_lcl(int argc, char **argv);
 int cmd_sim_dynamics(int argc, char **argv);
 int cmd_sim_featlearn(int argc, char **argv);
+int cmd_lab(int argc, char **argv);
 
 #endif

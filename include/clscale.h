@@ -84,5 +84,6 @@ int cls_threads_resolve(int threads);
 #include "clscale/nn.h"
 #include "clscale/optim.h"
 #include "clscale/data.h"
+#include "clscale/lab.h"
 
 #endif /* CLSCALE_H */
