@@ -94,7 +94,10 @@ cls_status cls_lab_runner_train(void *user, const cls_lab_spec *spec, const char
     if (st) return cls_error_context(st, "training %s", spec->id);
     if (ps.stopped) return CLS_OK; /* stopped early by the lab: resumable from the checkpoint */
 
-    double temperature = lo->heldout_temperature > 0 ? lo->heldout_temperature : cfg.temperature;
+    /* fixed tau for every run: the option, else the trainer's (0 there means NT-Xent's 0.5) */
+    double temperature = lo->heldout_temperature > 0 ? lo->heldout_temperature
+                         : cfg.temperature > 0          ? cfg.temperature
+                                                        : 0.5;
     st = cls_train_heldout_loss(run_dir, temperature, lo->heldout_seed, &out->heldout_loss);
     if (st) return cls_error_context(st, "held-out loss of %s", spec->id);
 
@@ -138,6 +141,7 @@ cls_status cls_lab_runner_train(void *user, const cls_lab_spec *spec, const char
         goto done;
     }
     out->knn_error = 1.0 - kr.accuracy;
+    cls_knn_result_free(&kr);
 
     cls_spectrum_options so;
     cls_spectrum_options_default(&so);
