@@ -142,6 +142,9 @@ typedef cls_status (*cls_lab_runner)(void *user, const cls_lab_spec *spec, const
 typedef struct {
     int64_t probe_train;        /* train-split representations used to fit the probe and
                                    the k-NN index, 0 = all (default 10000) */
+    int probe_grid;             /* L2 strengths tried by the probe, log-spaced over the probe's
+                                   range (default 3; 0 = the probe's default) */
+    int probe_max_iter;         /* L-BFGS iterations per probe fit (default 200; 0 = the probe's) */
     int64_t eig_keep;           /* eigenvalues kept in the record (default 256) */
     double heldout_temperature; /* 0 = the trainer's default temperature */
     uint64_t heldout_seed;      /* views of the held-out loss (default 0) */

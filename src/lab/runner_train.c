@@ -26,6 +26,8 @@ void cls_lab_train_options_init(cls_lab_train_options *opt)
 {
     memset(opt, 0, sizeof *opt);
     opt->probe_train = 10000;
+    opt->probe_grid = 3;
+    opt->probe_max_iter = 200;
     opt->eig_keep = 256;
 }
 
@@ -58,6 +60,19 @@ static int train_progress(void *user, const cls_train_progress *p)
     return s->stopped;
 }
 
+/* run_dir/timing.json: where a run's time went (best effort). */
+static void write_timing(const char *run_dir, const double *ph)
+{
+    char text[400];
+    int n = snprintf(text, sizeof text, "{\"train\": %.3f, \"heldout_loss\": %.3f, \"embed\": %.3f, "
+                     "\"probe\": %.3f, \"knn\": %.3f, \"spectrum\": %.3f}\n", ph[0], ph[1], ph[2], ph[3], ph[4],
+                     ph[5]);
+    char *p = lab_path(run_dir, "timing.json");
+    if (p && n > 0) lab_write_file_atomic(p, text, (size_t)n);
+    free(p);
+    cls_clear_error();
+}
+
 cls_status cls_lab_runner_train(void *user, const cls_lab_spec *spec, const char *run_dir,
                                 const cls_lab_run_context *ctx, cls_lab_record *out)
 {
@@ -88,9 +103,12 @@ cls_status cls_lab_runner_train(void *user, const cls_lab_spec *spec, const char
     free(ck);
     cls_train_result tr;
     memset(&tr, 0, sizeof tr);
+    double ph[6] = {0}; /* seconds: train, held-out loss, embed, probe, k-NN, spectrum */
     double t_train = cls_now_seconds();
     cls_status st = cls_train_run(&cfg, run_dir, resume, &tr);
     t_train = cls_now_seconds() - t_train;
+    ph[0] = t_train;
+    double tp = cls_now_seconds();
     if (st) return cls_error_context(st, "training %s", spec->id);
     if (ps.stopped) return CLS_OK; /* stopped early by the lab: resumable from the checkpoint */
 
@@ -100,6 +118,8 @@ cls_status cls_lab_runner_train(void *user, const cls_lab_spec *spec, const char
                                                         : 0.5;
     st = cls_train_heldout_loss(run_dir, temperature, lo->heldout_seed, &out->heldout_loss);
     if (st) return cls_error_context(st, "held-out loss of %s", spec->id);
+    ph[1] = cls_now_seconds() - tp;
+    tp = cls_now_seconds();
 
     float *tr_x = NULL, *te_x = NULL;
     int64_t *tr_y = NULL, *te_y = NULL, n_tr = 0, n_te = 0, d_tr = 0, d_te = 0;
@@ -112,6 +132,8 @@ cls_status cls_lab_runner_train(void *user, const cls_lab_spec *spec, const char
         cls_error_context(st, "representations of %s", spec->id);
         goto done;
     }
+    ph[2] = cls_now_seconds() - tp;
+    tp = cls_now_seconds();
     if (ctx && ctx->progress) ctx->progress(ctx->progress_user, 0.93);
     /* the probe and the k-NN index use the first probe_train training images
      * (Fashion-MNIST's training file is in random class order) */
@@ -120,6 +142,8 @@ cls_status cls_lab_runner_train(void *user, const cls_lab_spec *spec, const char
     cls_probe_options_init(&po);
     po.threads = cfg.threads;
     po.seed = spec->seed;
+    if (lo->probe_grid > 0) po.grid_n = lo->probe_grid;
+    if (lo->probe_max_iter > 0) po.max_iter = lo->probe_max_iter;
     cls_probe_result pr;
     memset(&pr, 0, sizeof pr);
     st = cls_eval_probe(tr_x, tr_y, n_fit, te_x, te_y, n_te, d_tr, &po, &pr);
@@ -129,6 +153,8 @@ cls_status cls_lab_runner_train(void *user, const cls_lab_spec *spec, const char
     }
     out->probe_error = 1.0 - pr.accuracy;
     cls_probe_result_free(&pr);
+    ph[3] = cls_now_seconds() - tp;
+    tp = cls_now_seconds();
     if (ctx && ctx->progress) ctx->progress(ctx->progress_user, 0.96);
     cls_knn_options ko;
     cls_knn_options_init(&ko);
@@ -142,6 +168,8 @@ cls_status cls_lab_runner_train(void *user, const cls_lab_spec *spec, const char
     }
     out->knn_error = 1.0 - kr.accuracy;
     cls_knn_result_free(&kr);
+    ph[4] = cls_now_seconds() - tp;
+    tp = cls_now_seconds();
 
     cls_spectrum_options so;
     cls_spectrum_options_default(&so);
@@ -164,6 +192,8 @@ cls_status cls_lab_runner_train(void *user, const cls_lab_spec *spec, const char
         out->n_eig = keep;
     }
     cls_spectrum_result_free(&sr);
+    ph[5] = cls_now_seconds() - tp;
+    write_timing(run_dir, ph);
 
     out->params = tr.params;
     out->samples_seen = tr.samples_seen;
