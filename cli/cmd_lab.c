@@ -77,9 +77,9 @@ static int on_progress(void *user, const cls_lab_progress *p)
     fmt_eta(eta, sizeof eta, p->eta);
     if (p->event == CLS_LAB_EVENT_STEP) {
         char label[160];
-        snprintf(label, sizeof label, "[%lld/%lld] %s, sweep ETA %s", (long long)p->index + 1, (long long)p->total,
-                 p->id, eta);
-        cli_progress(label, p->run_frac);
+        snprintf(label, sizeof label, "[%lld/%lld] %s %3.0f%%, sweep ETA %s", (long long)p->index + 1,
+                 (long long)p->total, p->id, 100 * p->run_frac, eta);
+        cli_progress(label, p->sweep_frac); /* the bar is the whole sweep's */
         return interrupted;
     }
     cli_progress_done();
