@@ -47,7 +47,7 @@ static void test_ids_and_presets(void)
     cls_lab_sweep sw;
     CHECK_STATUS(cls_lab_sweep_preset("demo", &sw), CLS_OK, "demo preset");
     CHECK(sw.n == 12, "demo has %lld runs, want 12", (long long)sw.n);
-    CHECK(strcmp(sw.runs[0].id, "mlp-w32-n2000-s62-seed0") == 0, "first demo id %s", sw.runs[0].id);
+    CHECK(strcmp(sw.runs[0].id, "mlp-w32-n2000-s63-seed0") == 0, "first demo id %s", sw.runs[0].id);
     cls_lab_sweep_free(&sw);
     CHECK_STATUS(cls_lab_sweep_preset("full", &sw), CLS_OK, "full preset");
     CHECK(sw.n == 30, "full has %lld runs", (long long)sw.n);
