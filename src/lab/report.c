@@ -338,6 +338,7 @@ static char *script_vs_compute(const cls_lab_records *recs, const cls_lab_analys
     fputs("$runs << EOD\n", f);
     double *Cs = malloc(sizeof(double) * (size_t)(recs->n + 1));
     int64_t nc = 0;
+    double ylo = INFINITY, yhi = 0;
     for (int64_t i = 0; i < recs->n; i++) {
         const cls_lab_record *r = &recs->runs[i];
         double y = probe ? r->probe_error : r->heldout_loss;
@@ -346,12 +347,19 @@ static char *script_vs_compute(const cls_lab_records *recs, const cls_lab_analys
         for (int64_t h = 0; h < ex->n_holdout && ex->pred; h++) held |= ex->pred[h].run == i;
         fprintf(f, "%.10g %.10g %d\n", r->flops, y, held);
         if (Cs) Cs[nc++] = r->flops;
+        ylo = fmin(ylo, y);
+        yhi = fmax(yhi, y);
     }
     fputs("EOD\n", f);
     double lo = 1, hi = 10;
     if (Cs) curve_range(Cs, nc, &lo, &hi);
     free(Cs);
     if (!(hi > 0)) lo = 1, hi = 10;
+    /* a tight y range: the losses of a sweep often span less than a decade */
+    if (yhi > 0 && ylo > 0 && yhi < 10 * ylo) { /* under a decade: linear y, no empty log axis */
+        double pad = 0.12 * (yhi - ylo) + 1e-3 * yhi;
+        fprintf(f, "unset logscale y\nset yrange [%.10g:%.10g]\nset key top right\n", ylo - pad, yhi + pad);
+    }
     fputs("$law << EOD\n", f);
     if (fr->ok)
         for (int s = 0; s <= 100; s++) {

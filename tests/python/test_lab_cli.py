@@ -149,7 +149,7 @@ def test_fit_recovers_known_law(tmp):
         for (i, w, s, N, D, C, L, P) in rows:
             f.write("%s,mlp,%d,60000,%d,1,0,0,ok,,%d,%d,%r,%r,%r,%r,%r,0.99,%r,1.0\n"
                     % (i, w, s, N, D, C, L, P, P * 1.1, 1 + 3 * P, 100 * (1 - P)))
-    r = run(["--report-only", d, "--json", "--no-plots", "--bootstrap", "60", "--permutations", "500"])
+    r = run(["--report-only", d, "--json", "--no-plots", "--bootstrap", "40", "--permutations", "500"])
     assert r.returncode == 0, r.stderr
     fit = json.loads(r.stdout)["fit"]["loss_nd"]
     p, ci = fit["params"], fit["ci95"]
