@@ -59,6 +59,9 @@ int cmd_sim(int argc, char **argv);
 int cmd_sim_lcl(int argc, char **argv);
 int cmd_sim_dynamics(int argc, char **argv);
 int cmd_sim_featlearn(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_bench_train(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
 
 #endif

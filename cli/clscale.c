@@ -17,6 +17,8 @@ static const command_entry commands[] = {
     {"fit", cmd_fit, "fit a scaling law to a CSV with bootstrap intervals"},
     {"plan", cmd_plan, "compute-optimal allocation from a saved fit"},
     {"sim", cmd_sim, "theory simulators (sim lcl | sim dynamics | sim featlearn)"},
+    {"train", cmd_train, "contrastive training of an encoder on Fashion-MNIST (gradient caching)"},
+    {"embed", cmd_embed, "representations of a training run's checkpoint as .npy"},
     {"lab", cmd_lab, "sweep, fit, check and report scaling laws of trained models"},
 };
 

@@ -8,7 +8,8 @@ static void usage(FILE *out)
 {
     fputs("usage: clscale bench <what> [options]\n\n"
           "benchmarks:\n"
-          "  loss       tiled contrastive loss forward+backward against in-run OpenBLAS sgemm\n\n"
+          "  loss       tiled contrastive loss forward+backward against in-run OpenBLAS sgemm\n"
+          "  train      training steps of an encoder (images/s, GFLOP/s, peak RSS)\n\n"
           "'clscale bench <what> --help' describes its options.\n", out);
 }
 
@@ -24,6 +25,7 @@ int cmd_bench(int argc, char **argv)
         return CLI_OK;
     }
     if (strcmp(what, "loss") == 0) return cmd_bench_loss(argc - 1, argv + 1);
+    if (strcmp(what, "train") == 0) return cmd_bench_train(argc - 1, argv + 1);
     fprintf(stderr, "clscale: error: unknown benchmark 'bench %s'\n\n", what);
     usage(stderr);
     return CLI_USAGE;

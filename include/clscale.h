@@ -69,6 +69,10 @@ int64_t cls_current_rss_bytes(void);
  * all cores, as reported by OpenMP. */
 int cls_threads_resolve(int threads);
 
+/* Release memory the library handed to the caller (64-byte aligned
+ * allocations, e.g. cls_train_embed's outputs). NULL is a no-op. */
+CLS_API void cls_free(void *p);
+
 #ifdef __cplusplus
 }
 #endif

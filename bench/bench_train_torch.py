@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""Training throughput and memory of clscale against the same step in PyTorch.
+
+Same model (mlp 784->W->W + head W->W->128, or the spec's cnn + head), same
+loss (NT-Xent on L2-normalised z, tau 0.5), same optimiser (AdamW lr 1e-3,
+wd 1e-6), same batch, same thread count, the same augmentations written in
+torch ops (random resized crop by affine_grid + bilinear grid_sample with zero
+padding, flip, contrast about the view mean, brightness, clamp). Each side runs
+in its own process so its peak RSS is its own; figures are medians of the
+timed steps after one warm-up step. Prints clscale/PyTorch samples/s ratios.
+
+  bench_train_torch.py [--model mlp|cnn] [--width W] [--batch B ...] [--steps S]
+                       [--threads T] [--clscale BIN]
+"""
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def torch_child(a):
+    import gzip
+
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    with gzip.open("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", "rb") as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
+    data = torch.from_numpy(x.astype(np.float32) / 255.0)
+    if a.model == "mlp":
+        w = a.width or 1024
+        enc = nn.Sequential(nn.Flatten(), nn.Linear(784, w), nn.ReLU(), nn.Linear(w, w), nn.ReLU())
+        h = w
+    else:
+        c = a.width or 32
+        enc = nn.Sequential(nn.Conv2d(1, c, 3, 1, 1), nn.ReLU(), nn.Conv2d(c, 2 * c, 3, 2, 1), nn.ReLU(),
+                            nn.Conv2d(2 * c, 4 * c, 3, 2, 1), nn.ReLU(), nn.Conv2d(4 * c, 4 * c, 3, 1, 1),
+                            nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        h = 4 * c
+    model = nn.Sequential(enc, nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 128))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-6)
+    B = a.batch[0]
+    gen = torch.Generator().manual_seed(0)
+
+    def views(imgs):
+        n = imgs.shape[0]
+        area = 0.5 + 0.5 * torch.rand(n, generator=gen)
+        logr = math.log(3 / 4) + (math.log(4 / 3) - math.log(3 / 4)) * torch.rand(n, generator=gen)
+        r = torch.exp(logr)
+        cw, ch = torch.sqrt(area * 784 * r), torch.sqrt(area * 784 / r)
+        x0 = (28 - cw) * torch.rand(n, generator=gen)
+        y0 = (28 - ch) * torch.rand(n, generator=gen)
+        flip = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
+        theta = torch.zeros(n, 2, 3)
+        theta[:, 0, 0] = cw / 28 * flip
+        theta[:, 0, 2] = (2 * (x0 + cw / 2) / 28 - 1)
+        theta[:, 1, 1] = ch / 28
+        theta[:, 1, 2] = (2 * (y0 + ch / 2) / 28 - 1)
+        grid = F.affine_grid(theta, (n, 1, 28, 28), align_corners=False)
+        v = F.grid_sample(imgs, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        m = v.mean(dim=(1, 2, 3), keepdim=True)
+        con = 0.6 + 0.8 * torch.rand(n, 1, 1, 1, generator=gen)
+        bri = -0.4 + 0.8 * torch.rand(n, 1, 1, 1, generator=gen)
+        return ((v - m) * con + m + bri).clamp(0, 1)
+
+    def step():
+        idx = torch.randint(0, data.shape[0], (B,), generator=gen)
+        imgs = data[idx]
+        x = torch.cat([views(imgs), views(imgs)])
+        z = F.normalize(model(x), dim=1)
+        s = z @ z.T / 0.5
+        s.fill_diagonal_(float("-inf"))
+        target = torch.cat([torch.arange(B, 2 * B), torch.arange(0, B)])
+        loss = F.cross_entropy(s, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return float(loss)
+
+    step()
+    times = []
+    for _ in range(a.steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    sec = float(np.median(times))
+    print(json.dumps({"samples_per_s": B / sec, "seconds_per_step": sec,
+                      "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="mlp")
+    ap.add_argument("--width", type=int, default=0)
+    ap.add_argument("--batch", type=int, nargs="+", default=[512, 4096])
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--repeats", type=int, default=1, help="paired runs; medians reported")
+    ap.add_argument("--clscale", default=str(Path(__file__).resolve().parents[1] / "build" / "clscale"))
+    ap.add_argument("--torch-only", action="store_true")
+    ap.add_argument("--child", action="store_true")
+    a = ap.parse_args()
+    if a.child:
+        torch_child(a)
+        return
+    env = dict(os.environ, OMP_WAIT_POLICY="passive")
+    print(f"# load {os.getloadavg()[0]:.2f}, threads {a.threads}, model {a.model} width {a.width or 'default'}")
+    print("batch,clscale_samples_per_s,torch_samples_per_s,ratio,clscale_peak_rss_mib,torch_peak_rss_mib")
+    for B in a.batch:
+        cs, ts, cr, tr = [], [], [], []
+        for _ in range(a.repeats):
+            c = subprocess.run([a.clscale, "bench", "train", "--model", a.model, "--width", str(a.width),
+                                "--batch", str(B), "--steps", str(a.steps), "--threads", str(a.threads),
+                                "--json"], capture_output=True, text=True, env=env)
+            if c.returncode != 0:
+                sys.exit(c.stderr)
+            cj = json.loads(c.stdout)
+            cs.append(cj["samples_per_s"])
+            cr.append(cj["peak_rss_bytes"] / 2**20)
+            t = subprocess.run([sys.executable, __file__, "--child", "--model", a.model, "--width", str(a.width),
+                                "--batch", str(B), "--steps", str(a.steps), "--threads", str(a.threads)],
+                               capture_output=True, text=True, env=env)
+            if t.returncode != 0:
+                ts.append(float("nan"))
+                tr.append(float("nan"))
+                print(f"# torch failed at batch {B}: {t.stderr.strip().splitlines()[-1:]}")
+            else:
+                tj = json.loads(t.stdout)
+                ts.append(tj["samples_per_s"])
+                tr.append(tj["peak_rss_bytes"] / 2**20)
+        c_med, t_med = float(np.median(cs)), float(np.median(ts))
+        print(f"{B},{c_med:.1f},{t_med:.1f},{c_med / t_med:.2f},{np.median(cr):.0f},{np.median(tr):.0f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
