@@ -53,6 +53,7 @@ int cmd_loss(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_bench_loss(int argc, char **argv);
 int cmd_spectrum(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_sim(int argc, char **argv);

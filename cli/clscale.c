@@ -14,6 +14,7 @@ static const command_entry commands[] = {
     {"loss", cmd_loss, "exact tiled contrastive loss and gradients of two embedding files"},
     {"bench", cmd_bench, "benchmarks against in-run baselines (bench loss)"},
     {"spectrum", cmd_spectrum, "label-free quality of embeddings: alpha, RankMe, effective rank"},
+    {"eval", cmd_eval, "evaluate representations: linear probe, k-NN, spectrum (and pixel baseline)"},
     {"fit", cmd_fit, "fit a scaling law to a CSV with bootstrap intervals"},
     {"plan", cmd_plan, "compute-optimal allocation from a saved fit"},
     {"sim", cmd_sim, "theory simulators (sim lcl | sim dynamics | sim featlearn)"},

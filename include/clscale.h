@@ -88,6 +88,7 @@ CLS_API void cls_free(void *p);
 #include "clscale/nn.h"
 #include "clscale/optim.h"
 #include "clscale/data.h"
+#include "clscale/eval.h"
 #include "clscale/lab.h"
 
 #endif /* CLSCALE_H */
