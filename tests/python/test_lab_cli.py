@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 BIN = os.environ.get("CLSCALE_BIN", "build/clscale")
-FAST = ["--bootstrap", "20", "--permutations", "300", "--threads", "2"]
+FAST = ["--bootstrap", "10", "--permutations", "300", "--threads", "2"]
 SWEEP = {"grid": {"width": [32, 64, 128, 256], "train_subset": [60000], "steps": [20, 60, 200]}}
 
 
