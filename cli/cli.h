@@ -64,5 +64,6 @@ int cmd_sim_featlearn(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_bench_train(int argc, char **argv);
+int cmd_lab(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const command_entry commands[] = {
     {"sim", cmd_sim, "theory simulators (sim lcl | sim dynamics | sim featlearn)"},
     {"train", cmd_train, "contrastive training of an encoder on Fashion-MNIST (gradient caching)"},
     {"embed", cmd_embed, "representations of a training run's checkpoint as .npy"},
+    {"lab", cmd_lab, "sweep, fit, check and report scaling laws of trained models"},
 };
 
 static void usage(FILE *out)

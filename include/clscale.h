@@ -90,5 +90,6 @@ CLS_API void cls_free(void *p);
 #include "clscale/data.h"
 #include "clscale/abi.h"
 #include "clscale/eval.h"
+#include "clscale/lab.h"
 
 #endif /* CLSCALE_H */

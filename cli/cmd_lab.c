@@ -1,0 +1,288 @@
+/* clscale lab: run a sweep of training runs, fit and check their scaling laws,
+ * and write a self-contained report (src/lab). */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void)
+{
+    puts("usage: clscale lab [--preset demo|full | --sweep FILE] [--out DIR] [options]\n"
+         "       clscale lab --resume DIR [options]\n"
+         "       clscale lab --report-only DIR [options]\n"
+         "\n"
+         "Train a sweep of contrastive models on Fashion-MNIST (width x training-set size x\n"
+         "steps), measure each run (parameters N, samples seen D, training FLOPs C, held-out\n"
+         "NT-Xent loss, linear-probe and k-NN error, alpha, RankMe, wall time), fit the\n"
+         "compute frontier and L(N, D) = E + A/N^alpha + B/D^beta with intervals from\n"
+         "resampling runs, check the law by predicting the most expensive runs it was not\n"
+         "fitted on, plan N*(C) and D*(C), test whether |alpha - 1| tracks accuracy, and\n"
+         "write DIR/report.html (self-contained), DIR/report.md and DIR/summary.json.\n"
+         "\n"
+         "  --preset NAME        demo (minutes on 2 cores) or full (an hour or two)\n"
+         "                       (default demo when no --sweep is given)\n"
+         "  --sweep FILE         a sweep file: JSON {\"defaults\":{..},\"grid\":{..},\"runs\":[..]}\n"
+         "                       or CSV with columns among model,width,train_subset,steps,\n"
+         "                       epochs,batch,seed (see docs/lab.md)\n"
+         "  --out DIR            lab directory for a new sweep (default lab-<preset or sweep>)\n"
+         "  --resume DIR         continue the lab in DIR: finished runs are skipped, an\n"
+         "                       interrupted run continues from its checkpoint\n"
+         "  --report-only DIR    rebuild the report from DIR/runs.csv and the run files alone\n"
+         "  --threads T          threads per run, 0 = all cores (default 0)\n"
+         "  --data SOURCE        fashion-mnist or an IDX directory (default fashion-mnist)\n"
+         "  --probe-train N      training images used for the probe and k-NN, 0 = all\n"
+         "                       (default 10000)\n"
+         "  --bootstrap B        run resamples for every interval (default 200)\n"
+         "  --permutations P     permutations for the Spearman p-values (default 10000)\n"
+         "  --holdout F          fraction of runs (top by compute) held out (default 0.2)\n"
+         "  --seed S             seed of the bootstrap and the permutations (default 0)\n"
+         "  --no-plots           no gnuplot plots in the report (default: plots when\n"
+         "                       gnuplot is installed, a note in their place otherwise)\n"
+         "  --json               print summary.json's object on one line on stdout\n"
+         "  -h, --help           show this help\n"
+         "\n"
+         "Progress: a line per run on stderr (which run, how long, the sweep's ETA) and a\n"
+         "bar when stderr is a terminal. Ctrl-C stops cleanly after a checkpoint; continue\n"
+         "with --resume DIR. See docs/lab.md.");
+}
+
+enum { OPT_PRESET = 256, OPT_SWEEP, OPT_OUT, OPT_RESUME, OPT_REPORT, OPT_THREADS, OPT_DATA, OPT_PROBE,
+       OPT_BOOT, OPT_PERM, OPT_HOLD, OPT_SEED, OPT_NOPLOTS, OPT_JSON, OPT_RUNNER, OPT_SYN_DELAY,
+       OPT_SYN_FAIL, OPT_SYN_NOISE };
+
+static volatile sig_atomic_t interrupted = 0;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void fmt_eta(char *b, size_t n, double s)
+{
+    if (!isfinite(s)) snprintf(b, n, "?");
+    else if (s < 90) snprintf(b, n, "%.0fs", s);
+    else if (s < 5400) snprintf(b, n, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
+    else snprintf(b, n, "%.0fh%02.0fm", floor(s / 3600), fmod(floor(s / 60), 60));
+}
+
+static int on_progress(void *user, const cls_lab_progress *p)
+{
+    (void)user;
+    char eta[32];
+    fmt_eta(eta, sizeof eta, p->eta);
+    if (p->event == CLS_LAB_EVENT_STEP) {
+        char label[160];
+        snprintf(label, sizeof label, "[%lld/%lld] %s %3.0f%%, sweep ETA %s", (long long)p->index + 1,
+                 (long long)p->total, p->id, 100 * p->run_frac, eta);
+        cli_progress(label, p->sweep_frac); /* the bar is the whole sweep's */
+        return interrupted;
+    }
+    cli_progress_done();
+    const cls_lab_record *r = p->record;
+    if (p->event == CLS_LAB_EVENT_START)
+        fprintf(stderr, "[%lld/%lld] %s: running (sweep %.0f %%, ETA %s)\n", (long long)p->index + 1,
+                (long long)p->total, p->id, 100 * p->sweep_frac, eta);
+    else if (p->event == CLS_LAB_EVENT_SKIPPED)
+        fprintf(stderr, "[%lld/%lld] %s: already finished, skipped\n", (long long)p->index + 1, (long long)p->total,
+                p->id);
+    else if (p->event == CLS_LAB_EVENT_DONE)
+        fprintf(stderr, "[%lld/%lld] %s: done in %.1f s (loss %.4g, probe error %.4g, alpha %.3g); sweep %.0f %%, "
+                        "ETA %s\n", (long long)p->index + 1, (long long)p->total, p->id, r->seconds, r->heldout_loss,
+                r->probe_error, r->alpha, 100 * p->sweep_frac, eta);
+    else if (p->event == CLS_LAB_EVENT_FAILED)
+        fprintf(stderr, "[%lld/%lld] %s: FAILED: %s; the sweep goes on (ETA %s)\n", (long long)p->index + 1,
+                (long long)p->total, p->id, r->error, eta);
+    fflush(stderr);
+    return interrupted;
+}
+
+int cmd_lab(int argc, char **argv)
+{
+    static const struct option long_opts[] = {
+        {"preset", required_argument, 0, OPT_PRESET},   {"sweep", required_argument, 0, OPT_SWEEP},
+        {"out", required_argument, 0, OPT_OUT},         {"resume", required_argument, 0, OPT_RESUME},
+        {"report-only", required_argument, 0, OPT_REPORT}, {"threads", required_argument, 0, OPT_THREADS},
+        {"data", required_argument, 0, OPT_DATA},       {"probe-train", required_argument, 0, OPT_PROBE},
+        {"bootstrap", required_argument, 0, OPT_BOOT},  {"permutations", required_argument, 0, OPT_PERM},
+        {"holdout", required_argument, 0, OPT_HOLD},    {"seed", required_argument, 0, OPT_SEED},
+        {"no-plots", no_argument, 0, OPT_NOPLOTS},      {"json", no_argument, 0, OPT_JSON},
+        /* hidden, for tests: the synthetic runner and its knobs */
+        {"runner", required_argument, 0, OPT_RUNNER},   {"synthetic-delay", required_argument, 0, OPT_SYN_DELAY},
+        {"synthetic-fail-width", required_argument, 0, OPT_SYN_FAIL},
+        {"synthetic-noise", required_argument, 0, OPT_SYN_NOISE},
+        {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
+    const char *preset = NULL, *sweep_file = NULL, *out = NULL, *resume = NULL, *report = NULL, *data = NULL;
+    const char *runner = NULL;
+    int threads = 0, json = 0, plots = 1;
+    int64_t seed = 0, probe_train = 10000;
+    cls_lab_analysis_options ao;
+    cls_lab_analysis_options_init(&ao);
+    cls_lab_synthetic syn;
+    cls_lab_synthetic_init(&syn);
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_PRESET: preset = optarg; break;
+        case OPT_SWEEP: sweep_file = optarg; break;
+        case OPT_OUT: out = optarg; break;
+        case OPT_RESUME: resume = optarg; break;
+        case OPT_REPORT: report = optarg; break;
+        case OPT_DATA: data = optarg; break;
+        case OPT_RUNNER: runner = optarg; break;
+        case OPT_THREADS:
+            if (!cli_parse_int("--threads", optarg, &threads)) return CLI_USAGE;
+            if (threads < 0) return cli_usage_error("lab", "--threads must be >= 0, got %d", threads);
+            break;
+        case OPT_PROBE:
+            if (!cli_parse_int64("--probe-train", optarg, &probe_train)) return CLI_USAGE;
+            if (probe_train < 0) return cli_usage_error("lab", "--probe-train must be >= 0");
+            break;
+        case OPT_BOOT:
+            if (!cli_parse_int("--bootstrap", optarg, &ao.bootstrap)) return CLI_USAGE;
+            if (ao.bootstrap < 0) return cli_usage_error("lab", "--bootstrap must be >= 0");
+            break;
+        case OPT_PERM:
+            if (!cli_parse_int("--permutations", optarg, &ao.permutations)) return CLI_USAGE;
+            if (ao.permutations < 0) return cli_usage_error("lab", "--permutations must be >= 0");
+            break;
+        case OPT_HOLD:
+            if (!cli_parse_double("--holdout", optarg, &ao.holdout_fraction)) return CLI_USAGE;
+            if (!(ao.holdout_fraction > 0 && ao.holdout_fraction < 1))
+                return cli_usage_error("lab", "--holdout must be in (0, 1), got %s", optarg);
+            break;
+        case OPT_SEED:
+            if (!cli_parse_int64("--seed", optarg, &seed)) return CLI_USAGE;
+            if (seed < 0) return cli_usage_error("lab", "--seed must be >= 0");
+            ao.seed = (uint64_t)seed;
+            break;
+        case OPT_NOPLOTS: plots = 0; break;
+        case OPT_JSON: json = 1; break;
+        case OPT_SYN_DELAY:
+            if (!cli_parse_double("--synthetic-delay", optarg, &syn.delay_s)) return CLI_USAGE;
+            break;
+        case OPT_SYN_FAIL:
+            if (!cli_parse_int("--synthetic-fail-width", optarg, &syn.fail_width)) return CLI_USAGE;
+            break;
+        case OPT_SYN_NOISE:
+            if (!cli_parse_double("--synthetic-noise", optarg, &syn.noise)) return CLI_USAGE;
+            break;
+        case 'h': usage(); return CLI_OK;
+        default: return cli_usage_error("lab", "see 'clscale lab --help'");
+        }
+    }
+    if (optind < argc) return cli_usage_error("lab", "unexpected argument '%s'", argv[optind]);
+    int modes = (resume != NULL) + (report != NULL) + (preset || sweep_file || out);
+    if (modes > 1)
+        return cli_usage_error("lab", "--resume DIR, --report-only DIR and a new sweep (--preset/--sweep/--out) "
+                                      "exclude each other");
+    if (preset && sweep_file) return cli_usage_error("lab", "give --preset or --sweep, not both");
+    threads = cls_threads_resolve(threads);
+    ao.threads = threads;
+
+    cls_lab_options lo;
+    cls_lab_options_init(&lo);
+    lo.threads = threads;
+    lo.data = data;
+    lo.progress = on_progress;
+    cls_lab_train_options to;
+    cls_lab_train_options_init(&to);
+    to.probe_train = probe_train;
+    if (!runner || strcmp(runner, "train") == 0) {
+        lo.runner = cls_lab_runner_train;
+        lo.runner_user = &to;
+    } else if (strcmp(runner, "synthetic") == 0) {
+        lo.runner = cls_lab_runner_synthetic;
+        lo.runner_user = &syn;
+    } else {
+        return cli_usage_error("lab", "--runner must be train or synthetic, got '%s'", runner);
+    }
+
+    char default_out[128];
+    const char *dir = report ? report : resume;
+    double t0 = cls_now_seconds();
+    double wall = 0;
+    if (!report) {
+        cls_lab_sweep sweep = {0};
+        cls_status st = CLS_OK;
+        if (!resume) {
+            if (sweep_file) {
+                st = cls_lab_sweep_load(sweep_file, &sweep);
+                if (st) return cli_status_error(st, "sweep file");
+            } else {
+                st = cls_lab_sweep_preset(preset ? preset : "demo", &sweep);
+                if (st) return cli_usage_error("lab", "%s", cls_last_error());
+            }
+            if (!out) {
+                snprintf(default_out, sizeof default_out, "lab-%s", sweep.name);
+                for (char *p = default_out; *p; p++)
+                    if (*p == '/' || *p == ' ') *p = '_';
+                char *dot = strrchr(default_out, '.');
+                if (dot && (strcmp(dot, ".json") == 0 || strcmp(dot, ".csv") == 0)) *dot = 0;
+            }
+            dir = out ? out : default_out;
+        }
+        if (lo.runner == cls_lab_runner_train && !cls_lab_have_train()) {
+            cls_lab_sweep_free(&sweep);
+            return cli_error("this build has no training module (src/train, src/eval): the lab cannot train; "
+                             "--report-only DIR still works");
+        }
+        struct sigaction sa, old_int, old_term;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigint;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        if (!resume) fprintf(stderr, "clscale lab: %lld runs of sweep '%s' into %s\n", (long long)sweep.n, sweep.name,
+                             dir);
+        else fprintf(stderr, "clscale lab: resuming %s\n", dir);
+        int stopped = 0;
+        st = cls_lab_run(resume ? NULL : &sweep, dir, resume != NULL, &lo, &stopped);
+        cli_progress_done();
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        cls_lab_sweep_free(&sweep);
+        if (st) return cli_status_error(st, "lab");
+        if (stopped) return cli_error("interrupted: continue with 'clscale lab --resume %s'", dir);
+        wall = cls_now_seconds() - t0;
+    }
+
+    cls_lab_records recs;
+    cls_status st = cls_lab_records_read(dir, &recs);
+    if (st) return cli_status_error(st, "lab records");
+    fprintf(stderr, "clscale lab: analysing %lld runs ...\n", (long long)recs.n);
+    cls_lab_analysis an;
+    st = cls_lab_analyze(&recs, &ao, &an);
+    if (st) {
+        cls_lab_records_free(&recs);
+        return cli_status_error(st, "analysis");
+    }
+    cls_lab_report_options ro;
+    cls_lab_report_options_init(&ro);
+    ro.plots = plots;
+    ro.wall_seconds = wall;
+    st = cls_lab_report_write(dir, &recs, &an, &ro);
+    int rc = CLI_OK;
+    if (st) rc = cli_status_error(st, "report");
+    else if (json) {
+        char *text = NULL;
+        st = cls_lab_summary_json(&recs, &an, wall, &text);
+        if (st) rc = cli_status_error(st, "summary");
+        else {
+            puts(text);
+            free(text);
+        }
+    } else {
+        char lines[3][256];
+        cls_lab_headlines(&an, lines);
+        printf("report: %s/report.html\n", dir);
+        for (int i = 0; i < 3; i++) printf("%s\n", lines[i]);
+    }
+    cls_lab_analysis_free(&an);
+    cls_lab_records_free(&recs);
+    return rc;
+}

@@ -1,0 +1,34 @@
+/* Internal helpers shared by the lab's files (not installed). */
+#ifndef CLS_LAB_INTERNAL_H
+#define CLS_LAB_INTERNAL_H
+
+#include "clscale/lab.h"
+
+#include <stdio.h>
+
+#include "../core/internal.h"
+
+/* Read a whole file into a malloc'd NUL-terminated buffer. */
+cls_status lab_read_file(const char *path, char **text, size_t *len);
+/* Write len bytes to path atomically: path.tmp, fsync-free flush, rename. */
+cls_status lab_write_file_atomic(const char *path, const char *text, size_t len);
+/* mkdir -p (existing directories are fine). */
+cls_status lab_mkdir(const char *path);
+/* malloc'd "a/b". */
+char *lab_path(const char *dir, const char *name);
+/* 1 if path exists. */
+int lab_exists(const char *path);
+
+/* Record <-> JSON (record.json of a run; eigenvalues included). */
+cls_status lab_record_save_json(const cls_lab_record *r, const char *path);
+cls_status lab_record_load_eig(cls_lab_record *r, const char *path);
+
+/* Spearman helpers and percentiles (stats.c). */
+void lab_ranks(const double *x, int64_t n, double *rank);
+double lab_pearson(const double *x, const double *y, int64_t n);
+double lab_percentile(const double *v, int64_t n, double q);
+
+/* A relative cost of a spec (for the ETA): steps-equivalent x width terms. */
+double lab_spec_cost(const cls_lab_spec *s);
+
+#endif

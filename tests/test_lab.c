@@ -1,0 +1,313 @@
+/* Tests of the lab (src/lab): sweep files, run ids, records round trip,
+ * Spearman against closed forms, the sweep loop with a failing run,
+ * interruption + resume (same runs.csv as an uninterrupted sweep), and the
+ * fit recovering the exponents of a known law from synthetic runs. */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "clscale.h"
+
+static char tmpdir[256];
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) n = 0;
+    if (b) b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+static void test_ids_and_presets(void)
+{
+    cls_lab_spec s;
+    cls_lab_spec_init(&s);
+    s.width = 256;
+    s.train_subset = 6000;
+    s.steps = 400;
+    cls_lab_spec_make_id(&s);
+    CHECK(strcmp(s.id, "mlp-w256-n6000-s400-seed0") == 0, "id %s", s.id);
+    s.steps = 0;
+    s.epochs = 2.5;
+    s.batch = 512;
+    s.seed = 3;
+    cls_lab_spec_make_id(&s);
+    CHECK(strcmp(s.id, "mlp-w256-n6000-e2.5-b512-seed3") == 0, "id %s", s.id);
+
+    cls_lab_sweep sw;
+    CHECK_STATUS(cls_lab_sweep_preset("demo", &sw), CLS_OK, "demo preset");
+    CHECK(sw.n == 12, "demo has %lld runs, want 12", (long long)sw.n);
+    CHECK(strcmp(sw.runs[0].id, "mlp-w32-n2000-s63-seed0") == 0, "first demo id %s", sw.runs[0].id);
+    cls_lab_sweep_free(&sw);
+    CHECK_STATUS(cls_lab_sweep_preset("full", &sw), CLS_OK, "full preset");
+    CHECK(sw.n == 30, "full has %lld runs", (long long)sw.n);
+    cls_lab_sweep_free(&sw);
+    CHECK_STATUS(cls_lab_sweep_preset("huge", &sw), CLS_E_INVALID_ARG, "unknown preset");
+    CHECK(strstr(cls_last_error(), "demo, full") != NULL, "message lists presets: %s", cls_last_error());
+}
+
+static void test_sweep_files(void)
+{
+    const char *j = "{\"name\": \"t\", \"defaults\": {\"seed\": 1, \"batch\": 128},\n"
+                    " \"grid\": {\"width\": [32, 64], \"train_subset\": [1000, 3000, 9000], \"steps\": [50]},\n"
+                    " \"runs\": [{\"width\": 16, \"train_subset\": 500, \"epochs\": 3, \"model\": \"cnn\"}]}";
+    cls_lab_sweep sw;
+    CHECK_STATUS(cls_lab_sweep_parse(j, strlen(j), "t.json", &sw), CLS_OK, "grid + runs");
+    CHECK(sw.n == 7, "grid 2x3 + 1 run = %lld", (long long)sw.n);
+    /* cartesian order: width outer, train_subset inner */
+    CHECK(sw.runs[1].width == 32 && sw.runs[1].train_subset == 3000, "order");
+    CHECK(strcmp(sw.runs[0].id, "mlp-w32-n1000-s50-b128-seed1") == 0, "id %s", sw.runs[0].id);
+    CHECK(strcmp(sw.runs[6].id, "cnn-w16-n500-e3-b128-seed1") == 0, "id %s", sw.runs[6].id);
+    cls_lab_sweep_free(&sw);
+
+    const char *c = "width,train_subset,steps\n64,2000,10\n128,2000,10\n";
+    CHECK_STATUS(cls_lab_sweep_parse(c, strlen(c), "s.csv", &sw), CLS_OK, "csv");
+    CHECK(sw.n == 2 && sw.runs[1].width == 128, "csv runs");
+    cls_lab_sweep_free(&sw);
+
+    struct {
+        const char *text, *name, *want;
+    } bad[] = {
+        {"{\"grid\": {\"width\": [64], \"depth\": [2]}}", "b.json", "unknown key 'depth'"},
+        {"{\"runs\": [{\"width\": \"wide\", \"steps\": 5}]}", "b.json", "runs[0]: width must be a number"},
+        {"{\"runs\": [{\"width\": -4, \"steps\": 5}]}", "b.json", "runs[0]: width = -4"},
+        {"{\"runs\": [{\"width\": 4, \"steps\": 5}, {\"width\": 4, \"steps\": 5}]}", "b.json", "same run"},
+        {"{\"runs\": []}", "b.json", "no runs"},
+        {"{\"runs\": [{\"width\": 4, \"steps\": 5}", "b.json", "not valid JSON"},
+        {"{\"runs\": [{\"model\": \"rnn\", \"steps\": 5}]}", "b.json", "model 'rnn'"},
+        {"{\"grid\": {\"width\": []}}", "b.json", "grid.width must be a non-empty array"},
+        {"{\"runs\": [{\"width\": 4, \"steps\": 0, \"epochs\": 0}]}", "b.json", "neither steps nor epochs"},
+        {"width,depth\n4,5\n", "b.csv", "unknown column 'depth'"},
+        {"width,steps\n4,x5\n", "b.csv", "line 2, column steps: 'x5' is not a number"},
+        {"width,steps\n4,5,6\n", "b.csv", "b.csv"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cls_status st = cls_lab_sweep_parse(bad[i].text, strlen(bad[i].text), bad[i].name, &sw);
+        CHECK(st != CLS_OK, "bad sweep %zu accepted", i);
+        CHECK(strstr(cls_last_error(), bad[i].want) != NULL, "bad sweep %zu: message '%s' lacks '%s'", i,
+              cls_last_error(), bad[i].want);
+    }
+}
+
+static void test_spearman(void)
+{
+    /* no ties: rho = 1 - 6 sum d^2 / (n (n^2 - 1)) */
+    double x[8] = {1.5, 0.2, 3.3, 2.0, 9.1, 4.4, 7.0, 5.5};
+    double y[8] = {2.0, 1.0, 3.0, 5.0, 8.0, 4.0, 6.0, 7.0};
+    /* ranks of x: 2,1,3,... computed by hand */
+    double rx[8] = {2, 1, 4, 3, 8, 5, 7, 6}, ry[8] = {2, 1, 3, 5, 8, 4, 6, 7};
+    double d2 = 0;
+    for (int i = 0; i < 8; i++) d2 += (rx[i] - ry[i]) * (rx[i] - ry[i]);
+    double want = 1 - 6 * d2 / (8.0 * 63.0), rho, p;
+    CHECK_STATUS(cls_lab_spearman(x, y, 8, 0, 0, &rho, &p), CLS_OK, "spearman");
+    CHECK_CLOSE(rho, want, 1e-12, 0, "rho no ties");
+    /* perfect order with n = 5: exact two-sided p = 2/120 */
+    double a[5] = {1, 2, 3, 4, 5}, b[5] = {10, 20, 30, 40, 50};
+    CHECK_STATUS(cls_lab_spearman(a, b, 5, 20000, 7, &rho, &p), CLS_OK, "spearman perfect");
+    CHECK_CLOSE(rho, 1.0, 1e-12, 0, "rho perfect");
+    CHECK_CLOSE(p, 2.0 / 120.0, 0.004, 0, "permutation p of a perfect order, n = 5 (4 sd of 20000 draws)");
+    /* same seed, same p */
+    double p2;
+    cls_lab_spearman(a, b, 5, 20000, 7, &rho, &p2);
+    CHECK(p == p2, "seeded permutations reproduce");
+    /* ties: average ranks; x constant in pairs */
+    double t[4] = {1, 1, 2, 2}, u[4] = {1, 2, 3, 4};
+    cls_lab_spearman(t, u, 4, 0, 0, &rho, NULL);
+    /* ranks t: 1.5 1.5 3.5 3.5; Pearson with 1..4 = 0.894427191 */
+    CHECK_CLOSE(rho, 2.0 / sqrt(5.0), 1e-12, 0, "rho with ties");
+    CHECK_STATUS(cls_lab_spearman(a, b, 2, 10, 0, &rho, &p), CLS_E_INVALID_ARG, "n < 3");
+}
+
+static int stop_at(void *user, const cls_lab_progress *p)
+{
+    int *target = user; /* stop when run target[0] reaches 50 % */
+    return p->event == CLS_LAB_EVENT_STEP && p->index == target[0] && p->run_frac >= 0.5;
+}
+
+static void test_sweep_and_resume(void)
+{
+    const char *j = "{\"grid\": {\"width\": [32, 64, 128], \"train_subset\": [1000, 4000], \"steps\": [20]}}";
+    cls_lab_sweep sw;
+    CHECK_STATUS(cls_lab_sweep_parse(j, strlen(j), "r.json", &sw), CLS_OK, "sweep");
+    cls_lab_synthetic syn;
+    cls_lab_synthetic_init(&syn);
+    syn.fail_width = 64; /* two runs fail; the sweep goes on */
+    cls_lab_options opt;
+    cls_lab_options_init(&opt);
+    opt.runner = cls_lab_runner_synthetic;
+    opt.runner_user = &syn;
+    char a[300], b[300], pa[320], pb[320];
+    snprintf(a, sizeof a, "%s/full", tmpdir);
+    snprintf(b, sizeof b, "%s/interrupted", tmpdir);
+    int stopped = -1;
+    CHECK_STATUS(cls_lab_run(&sw, a, 0, &opt, &stopped), CLS_OK, "uninterrupted sweep");
+    CHECK(stopped == 0, "not stopped");
+    CHECK_STATUS(cls_lab_run(&sw, a, 0, &opt, &stopped), CLS_E_INVALID_ARG, "a second sweep into the same dir");
+
+    int target = 4;
+    opt.progress = stop_at;
+    opt.progress_user = &target;
+    CHECK_STATUS(cls_lab_run(&sw, b, 0, &opt, &stopped), CLS_OK, "interrupted sweep");
+    CHECK(stopped == 1, "stopped by the callback");
+    cls_lab_records part;
+    CHECK_STATUS(cls_lab_records_read(b, &part), CLS_OK, "partial records");
+    CHECK(part.n == 4, "4 runs recorded before the stop, got %lld", (long long)part.n);
+    cls_lab_records_free(&part);
+    snprintf(pb, sizeof pb, "%s/runs/%s/checkpoint.txt", b, sw.runs[4].id);
+    char *ck = slurp(pb);
+    CHECK(ck && atoi(ck) == 5, "interrupted run left its checkpoint at chunk 5 (%s)", ck ? ck : "none");
+    free(ck);
+    opt.progress = NULL;
+    CHECK_STATUS(cls_lab_run(NULL, b, 1, &opt, &stopped), CLS_OK, "resume");
+    snprintf(pa, sizeof pa, "%s/runs.csv", a);
+    snprintf(pb, sizeof pb, "%s/runs.csv", b);
+    char *ta = slurp(pa), *tb = slurp(pb);
+    CHECK(ta && tb && strcmp(ta, tb) == 0, "resumed runs.csv equals the uninterrupted one");
+    free(ta);
+    free(tb);
+
+    cls_lab_records recs;
+    CHECK_STATUS(cls_lab_records_read(a, &recs), CLS_OK, "records");
+    CHECK(recs.n == 6, "6 records");
+    int failed = 0;
+    for (int64_t i = 0; i < recs.n; i++)
+        if (!recs.runs[i].ok) {
+            failed++;
+            CHECK(strstr(recs.runs[i].error, "width 64 diverged") != NULL, "error recorded: %s", recs.runs[i].error);
+        }
+    CHECK(failed == 2, "2 failed runs, got %d", failed);
+    CHECK(recs.runs[0].n_eig == 128, "eigenvalues read back from record.json");
+    /* CSV round trip of a record with an awkward error message */
+    snprintf(recs.runs[1].error, sizeof recs.runs[1].error, "a, \"quoted\"\nmessage");
+    recs.runs[1].ok = 0;
+    char c2[320], d2[300];
+    snprintf(d2, sizeof d2, "%s/roundtrip", tmpdir);
+    CHECK_STATUS(cls_lab_run(&sw, d2, 0, &opt, &stopped), CLS_OK, "roundtrip dir");
+    snprintf(c2, sizeof c2, "%s/runs.csv", d2);
+    CHECK_STATUS(cls_lab_records_write_csv(&recs, c2), CLS_OK, "write csv");
+    cls_lab_records back;
+    CHECK_STATUS(cls_lab_records_read(d2, &back), CLS_OK, "read csv");
+    CHECK(back.n == recs.n, "count");
+    CHECK(strcmp(back.runs[1].error, recs.runs[1].error) == 0, "error text round trip: %s", back.runs[1].error);
+    for (int64_t i = 0; i < recs.n; i++) {
+        CHECK(strcmp(back.runs[i].spec.id, recs.runs[i].spec.id) == 0, "id");
+        if (recs.runs[i].ok) CHECK(back.runs[i].heldout_loss == recs.runs[i].heldout_loss, "loss bits");
+        CHECK(back.runs[i].params == recs.runs[i].params, "params");
+    }
+    cls_lab_records_free(&back);
+    cls_lab_records_free(&recs);
+    cls_lab_sweep_free(&sw);
+}
+
+static void test_fit_recovers(void)
+{
+    /* 7 widths x 6 step counts: N over 2 decades, D over 2.5 */
+    const char *j = "{\"grid\": {\"width\": [16, 32, 64, 128, 256, 512, 1024], \"train_subset\": [60000],"
+                    " \"steps\": [10, 30, 100, 300, 1000, 3000]}}";
+    cls_lab_sweep sw;
+    CHECK_STATUS(cls_lab_sweep_parse(j, strlen(j), "fit.json", &sw), CLS_OK, "sweep");
+    cls_lab_synthetic syn;
+    cls_lab_synthetic_init(&syn);
+    syn.noise = 0.005;
+    cls_lab_options opt;
+    cls_lab_options_init(&opt);
+    opt.runner = cls_lab_runner_synthetic;
+    opt.runner_user = &syn;
+    char d[300];
+    snprintf(d, sizeof d, "%s/fit", tmpdir);
+    CHECK_STATUS(cls_lab_run(&sw, d, 0, &opt, NULL), CLS_OK, "sweep");
+    cls_lab_records recs;
+    CHECK_STATUS(cls_lab_records_read(d, &recs), CLS_OK, "records");
+    cls_lab_analysis_options ao;
+    cls_lab_analysis_options_init(&ao);
+    ao.bootstrap = 60;
+    ao.permutations = 2000;
+    ao.threads = 2;
+    cls_lab_analysis an;
+    CHECK_STATUS(cls_lab_analyze(&recs, &ao, &an), CLS_OK, "analysis");
+    CHECK(an.loss_nd.ok && an.probe_nd.ok && an.loss_frontier.ok, "laws fitted (%s)", an.loss_nd.message);
+    /* parameters: E, A, B, alpha, beta */
+    const cls_fit_result *f = &an.loss_nd.fit;
+    double want[5] = {syn.E, syn.A, syn.B, syn.alpha, syn.beta};
+    for (int q = 0; q < 5; q++) printf("loss %s = %g [%g, %g], truth %g\n", f->param_names[q], f->params[q],
+                                       f->ci95[q][0], f->ci95[q][1], want[q]);
+    /* tolerance: exponents within 0.05 absolute, E within 3 %; truth inside the 95 % interval */
+    CHECK_CLOSE(f->params[3], syn.alpha, 0.05, 0, "alpha_N recovered");
+    CHECK_CLOSE(f->params[4], syn.beta, 0.05, 0, "beta_D recovered");
+    CHECK_CLOSE(f->params[0], syn.E, 0, 0.03, "E recovered");
+    CHECK(f->ci95[3][0] <= syn.alpha && syn.alpha <= f->ci95[3][1], "alpha in its 95 %% interval");
+    CHECK(f->ci95[4][0] <= syn.beta && syn.beta <= f->ci95[4][1], "beta in its 95 %% interval");
+    const cls_fit_result *g = &an.probe_nd.fit;
+    CHECK_CLOSE(g->params[3], syn.palpha, 0.08, 0, "probe alpha_N recovered");
+    CHECK_CLOSE(g->params[4], syn.pbeta, 0.08, 0, "probe beta_D recovered");
+    /* extrapolation of a true law with 0.5 % noise predicts within 10 % */
+    CHECK(an.loss_extra.law.ok && an.loss_extra.predicts, "extrapolation: %s", an.loss_extra.verdict);
+    CHECK(an.loss_extra.n_holdout == 9, "20 %% of 42 runs held out = 9, got %lld", (long long)an.loss_extra.n_holdout);
+    CHECK(an.loss_extra.mean_abs_rel_error < 0.03, "mean |error| %g", an.loss_extra.mean_abs_rel_error);
+    /* cost factor: C = 12 N D in the synthetic runner */
+    CHECK_CLOSE(an.cost_factor, 12.0, 1e-9, 1e-9, "cost factor");
+    /* the planner on the fitted law: each plan spends its budget, bands bracket the estimate */
+    CHECK(an.n_optimal == 6, "6 planned budgets");
+    for (int i = 0; i < an.n_optimal; i++) {
+        CHECK_CLOSE(an.cost_factor * an.optimal[i].N * an.optimal[i].D, an.optimal[i].compute, 0, 1e-6,
+                    "N* D* spends the budget");
+        CHECK(an.optimal[i].N_ci95[0] <= an.optimal[i].N && an.optimal[i].N <= an.optimal[i].N_ci95[1], "N band");
+    }
+    /* the synthetic spectrum ties |alpha - 1| to the error: strong negative rho */
+    CHECK(an.alpha_accuracy.rho < -0.8 && an.alpha_accuracy.p_value < 0.01, "rho %g p %g", an.alpha_accuracy.rho,
+          an.alpha_accuracy.p_value);
+    /* report files */
+    cls_lab_report_options ro;
+    cls_lab_report_options_init(&ro);
+    ro.plots = 0;
+    CHECK_STATUS(cls_lab_report_write(d, &recs, &an, &ro), CLS_OK, "report");
+    const char *files[] = {"report.html", "report.md", "summary.json"};
+    for (int i = 0; i < 3; i++) {
+        char p[400];
+        snprintf(p, sizeof p, "%s/%s", d, files[i]);
+        CHECK(access(p, R_OK) == 0, "%s written", files[i]);
+    }
+    char lines[3][256];
+    cls_lab_headlines(&an, lines);
+    CHECK(strstr(lines[0], "alpha_N") && strstr(lines[1], "predicts") && strstr(lines[2], "Spearman"),
+          "headlines: %s | %s | %s", lines[0], lines[1], lines[2]);
+    cls_lab_analysis_free(&an);
+
+    /* too few runs: laws reported as not fitted, not an error */
+    recs.n = 3;
+    CHECK_STATUS(cls_lab_analyze(&recs, &ao, &an), CLS_OK, "analysis of 3 runs");
+    CHECK(!an.loss_nd.ok && !an.loss_frontier.ok && strstr(an.loss_extra.verdict, "cannot"), "%s / %s",
+          an.loss_nd.message, an.loss_extra.verdict);
+    cls_lab_analysis_free(&an);
+    recs.n = 42;
+    cls_lab_records_free(&recs);
+    cls_lab_sweep_free(&sw);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/cls_test_lab_XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_ids_and_presets();
+    test_sweep_files();
+    test_spearman();
+    test_sweep_and_resume();
+    test_fit_recovers();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (check_failed == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return check_summary("lab");
+}
