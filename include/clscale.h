@@ -44,36 +44,37 @@ typedef enum {
 } cls_status;
 
 /* Library version as a string, e.g. "0.1.0". */
-const char *cls_version(void);
+CLS_API const char *cls_version(void);
 
 /* Short name of a status code ("invalid argument", ...). Never NULL. */
-const char *cls_strerror(cls_status status);
+CLS_API const char *cls_strerror(cls_status status);
 
 /* Thread-local message describing the last failure on this thread
  * ("a[17][3] is NaN"). Empty string when nothing failed. Never NULL. */
-const char *cls_last_error(void);
+CLS_API const char *cls_last_error(void);
 
 /* Clear the thread-local error message. */
-void cls_clear_error(void);
+CLS_API void cls_clear_error(void);
 
 /* Wall-clock seconds from a monotonic clock (for timing runs). */
-double cls_now_seconds(void);
+CLS_API double cls_now_seconds(void);
 
 /* Peak resident set size of this process in bytes (VmHWM), 0 if unknown. */
-int64_t cls_peak_rss_bytes(void);
+CLS_API int64_t cls_peak_rss_bytes(void);
 
 /* Current resident set size of this process in bytes (VmRSS), 0 if unknown. */
-int64_t cls_current_rss_bytes(void);
+CLS_API int64_t cls_current_rss_bytes(void);
 
 /* Number of threads a request of `threads` resolves to: 0 (or negative) means
  * all cores, as reported by OpenMP. */
-int cls_threads_resolve(int threads);
+CLS_API int cls_threads_resolve(int threads);
 
 #ifdef __cplusplus
 }
 #endif
 
 #include "clscale/rng.h"
+#include "clscale/stats.h"
 #include "clscale/npy.h"
 #include "clscale/csv.h"
 #include "clscale/loss.h"

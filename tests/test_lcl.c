@@ -366,7 +366,7 @@ static void test_warnings_and_curves(void)
     CHECK_CLOSE(ex[1], r.cross, 1e-15, 1e-10, "e_curve cross = point cross");
     double x[4] = {1, 10, 100, 1000}, y[4], s, ic;
     for (int k = 0; k < 4; k++) y[k] = 3.0 * pow(x[k], -0.7);
-    CHECK_STATUS(cls_lcl_loglog_fit(4, x, y, &s, &ic, NULL), CLS_OK, "fit");
+    CHECK_STATUS(cls_stats_loglog_fit(x, y, NULL, 4, &s, &ic, NULL), CLS_OK, "fit");
     CHECK_CLOSE(s, -0.7, 1e-12, 0, "log-log fit recovers an exact power law");
     cls_lcl_model_free(m);
 }

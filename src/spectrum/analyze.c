@@ -177,21 +177,6 @@ static void add_warning(cls_spectrum_result *r, unsigned bit, const char *fmt, .
     va_end(ap);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* NumPy's default (linear) percentile of sorted values */
-static double percentile(const double *v, int m, double q)
-{
-    double pos = q / 100.0 * (double)(m - 1);
-    int i = (int)floor(pos);
-    if (i >= m - 1) return v[m - 1];
-    return v[i] + (pos - (double)i) * (v[i + 1] - v[i]);
-}
-
 /* Bootstrap: replicate b resamples n rows with replacement using RNG stream
  * b of the seed, so results do not depend on thread counts. */
 static cls_status bootstrap(spec_source *s, const spec_stats *st, cls_spectrum_method method,
@@ -233,9 +218,8 @@ static cls_status bootstrap(spec_source *s, const spec_stats *st, cls_spectrum_m
     }
     cls_clear_error();
     if (!status && good >= 2) {
-        qsort(alphas, (size_t)good, sizeof(double), cmp_double);
-        r->alpha_ci95[0] = percentile(alphas, good, 2.5);
-        r->alpha_ci95[1] = percentile(alphas, good, 97.5);
+        status = cls_stats_percentile(alphas, good, 2.5, &r->alpha_ci95[0]);
+        if (!status) status = cls_stats_percentile(alphas, good, 97.5, &r->alpha_ci95[1]);
         r->bootstrap = good;
     }
     if (!status && good < B)

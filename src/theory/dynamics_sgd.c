@@ -186,7 +186,7 @@ cls_status cls_dyn_sgd_run(const cls_dyn_model *m, int64_t N, const double *Q0, 
                 cls_rng_seed_stream(&rng, seed, (uint64_t)s);
                 e = run_one(m, N, Q0, R0, n_rec, every, &rng, buf, Qt + per_q * s, Rt + per_r * s);
             }
-#pragma omp critical(cls_dyn_sgd)
+#pragma omp critical /* unnamed: a named one exports a .gomp_critical_user_ symbol */
             {
                 if (e && first == CLS_OK) {
                     first = e;
