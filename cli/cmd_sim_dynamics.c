@@ -13,7 +13,7 @@
 #define BASIN_T_MIN 100.0
 
 typedef struct {
-    cls_dyn_model m;
+    cls_dynamics_model m;
     int64_t N;
     double q0, r0, T, dt, every;
     int seeds;
@@ -83,9 +83,9 @@ static int parse(int argc, char **argv, opts *o)
         {"plot", required_argument, 0, O_PLOT}, {"json", no_argument, 0, O_JSON},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
     const char *cmd = "sim dynamics";
-    cls_dyn_model_default(&o->m);
+    cls_dynamics_model_default(&o->m);
     o->N = 2000, o->q0 = 0.1, o->r0 = 1.0, o->T = 16.0, o->dt = 0.01, o->every = 0.1, o->seeds = 16;
-    cls_dyn_law laws[CLS_DYN_MAX_P];
+    cls_dynamics_law laws[CLS_DYNAMICS_MAX_P];
     int n_laws = 0;
     optind = 1;
     opterr = 0;
@@ -102,8 +102,8 @@ static int parse(int argc, char **argv, opts *o)
         case O_RHO: ok = cli_parse_double("--rho", optarg, &o->m.rho); break;
         case O_LAMBDA: ok = cli_parse_double("--lambda", optarg, &o->m.lambda); break;
         case O_C:
-            if (n_laws == CLS_DYN_MAX_P) return cli_usage_error(cmd, "--c given more than %d times", CLS_DYN_MAX_P);
-            if (cls_dyn_law_parse(&laws[n_laws], optarg))
+            if (n_laws == CLS_DYNAMICS_MAX_P) return cli_usage_error(cmd, "--c given more than %d times", CLS_DYNAMICS_MAX_P);
+            if (cls_dynamics_law_parse(&laws[n_laws], optarg))
                 return cli_usage_error(cmd, "--c: %s", cls_last_error());
             n_laws++;
             break;
@@ -131,7 +131,7 @@ static int parse(int argc, char **argv, opts *o)
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (o->ode_only && o->sgd_only) return cli_usage_error(cmd, "--ode-only and --sgd-only exclude each other");
-    if (o->m.p >= 1 && o->m.p <= CLS_DYN_MAX_P) {
+    if (o->m.p >= 1 && o->m.p <= CLS_DYNAMICS_MAX_P) {
         if (n_laws == 1)
             for (int j = 0; j < o->m.p; j++) o->m.law[j] = laws[0];
         else if (n_laws > 1) {
@@ -140,7 +140,7 @@ static int parse(int argc, char **argv, opts *o)
             for (int j = 0; j < o->m.p; j++) o->m.law[j] = laws[j];
         }
     }
-    if (cls_dyn_model_check(&o->m)) return cli_usage_error(cmd, "%s", cls_last_error());
+    if (cls_dynamics_model_check(&o->m)) return cli_usage_error(cmd, "%s", cls_last_error());
     if (o->N < 2) return cli_usage_error(cmd, "--N %lld must be >= 2", (long long)o->N);
     if (o->m.K >= o->N) return cli_usage_error(cmd, "--K %d must be smaller than --N %lld", o->m.K, (long long)o->N);
     if (o->m.p >= o->N) return cli_usage_error(cmd, "--p %d must be smaller than --N %lld", o->m.p, (long long)o->N);
@@ -188,12 +188,12 @@ static void progress_cb(void *ctx, double frac)
 
 static int run_analysis(const opts *o)
 {
-    const cls_dyn_model *m = &o->m;
+    const cls_dynamics_model *m = &o->m;
     cJSON *out = o->json ? cJSON_CreateObject() : NULL;
     cls_status st;
     if (o->threshold) {
-        cls_dyn_threshold th;
-        if ((st = cls_dyn_threshold_compute(m, 0, &th))) {
+        cls_dynamics_threshold th;
+        if ((st = cls_dynamics_threshold_compute(m, 0, &th))) {
             cJSON_Delete(out);
             return cli_status_error(st, "threshold");
         }
@@ -209,13 +209,13 @@ static int run_analysis(const opts *o)
             printf("threshold: learnable iff m2 > m2_c = %.6f\n", th.m2_c);
             for (int j = 0; j < m->p; j++)
                 printf("feature %d: m2 = %.6g, growth rate Gamma_q = %.6f (%s)\n", j + 1,
-                       cls_dyn_law_moment(&m->law[j], 2), th.growth_rate[j],
+                       cls_dynamics_law_moment(&m->law[j], 2), th.growth_rate[j],
                        th.growth_rate[j] > 0 ? "learnable" : "not learnable");
         }
     }
     if (o->fixed_points) {
-        cls_dyn_fixed_point fp[2];
-        if ((st = cls_dyn_fixed_points(m, 0, o->q0, o->r0, &fp[0], &fp[1]))) {
+        cls_dynamics_fixed_point fp[2];
+        if ((st = cls_dynamics_fixed_points(m, 0, o->q0, o->r0, &fp[0], &fp[1]))) {
             cJSON_Delete(out);
             return cli_status_error(st, "fixed points");
         }
@@ -255,7 +255,7 @@ static int run_analysis(const opts *o)
         double T = o->T > BASIN_T_MIN ? o->T : BASIN_T_MIN;
         double th[BASIN_THETAS], cs[2 * BASIN_THETAS];
         int win[BASIN_THETAS];
-        if ((st = cls_dyn_basins(m, 0, o->q0, o->r0, BASIN_THETAS, M_PI / 2, T, o->dt, th, win, cs))) {
+        if ((st = cls_dynamics_basins(m, 0, o->q0, o->r0, BASIN_THETAS, M_PI / 2, T, o->dt, th, win, cs))) {
             cJSON_Delete(out);
             return cli_status_error(st, "basins");
         }
@@ -353,7 +353,7 @@ static int write_plot(const opts *o, const traj *t, int do_ode, int do_sgd)
 #define APPEND(...) len += (size_t)snprintf(s + len, cap - len, __VA_ARGS__)
     APPEND("%s\nset output '%s'\n", cli_gnuplot_terminal(o->plot), o->plot);
     APPEND("set title 'clscale sim dynamics: N = %lld, %d seeds, eps = %g, rho = %g, m2 = %g'\n", (long long)o->N,
-           o->seeds, o->m.eps, o->m.rho, cls_dyn_law_moment(&o->m.law[0], 2));
+           o->seeds, o->m.eps, o->m.rho, cls_dynamics_law_moment(&o->m.law[0], 2));
     APPEND("set xlabel 't = steps / N'\nset ylabel 'cos(feature, unit)'\nset key bottom right\nset grid\n");
     APPEND("$d << EOD\n");
     for (int r = 0; r < t->n_rec; r++) {
@@ -386,37 +386,37 @@ static int write_plot(const opts *o, const traj *t, int do_ode, int do_sgd)
 
 static int run_trajectories(const opts *o)
 {
-    const cls_dyn_model *m = &o->m;
+    const cls_dynamics_model *m = &o->m;
     const int p = m->p, K = m->K, pK = p * K, KK = K * K;
     const int do_ode = !o->sgd_only, do_sgd = !o->ode_only;
     traj t = {0};
-    t.n_rec = cls_dyn_n_records(o->T, o->every), t.pK = pK, t.KK = KK;
-    double Q0[CLS_DYN_MAX_P * CLS_DYN_MAX_K], R0[CLS_DYN_MAX_K * CLS_DYN_MAX_K];
-    cls_dyn_initial_state(m, o->q0, o->r0, Q0, R0);
-    cls_status st = cls_dyn_check_state(m, Q0, R0);
+    t.n_rec = cls_dynamics_n_records(o->T, o->every), t.pK = pK, t.KK = KK;
+    double Q0[CLS_DYNAMICS_MAX_P * CLS_DYNAMICS_MAX_K], R0[CLS_DYNAMICS_MAX_K * CLS_DYNAMICS_MAX_K];
+    cls_dynamics_initial_state(m, o->q0, o->r0, Q0, R0);
+    cls_status st = cls_dynamics_check_state(m, Q0, R0);
     if (st) return cli_usage_error("sim dynamics", "%s", cls_last_error());
     int rc = CLI_OK;
     const size_t nq = (size_t)t.n_rec * pK, nr = (size_t)t.n_rec * KK;
     if (do_ode) {
         double *Q = malloc(sizeof(double) * nq), *R = malloc(sizeof(double) * nr);
         t.ode_cos = malloc(sizeof(double) * nq), t.ode_R = R;
-        cls_dyn_ode *ode = NULL;
+        cls_dynamics_ode *ode = NULL;
         if (!Q || !R || !t.ode_cos) {
             free(Q);
             traj_free(&t);
             return cli_error("out of memory");
         }
         double t0 = cls_now_seconds();
-        st = cls_dyn_ode_create(&ode, m, 0);
-        if (!st) st = cls_dyn_ode_integrate(ode, Q0, R0, o->T, o->dt, o->every, Q, R);
-        cls_dyn_ode_free(ode);
+        st = cls_dynamics_ode_create(&ode, m, 0);
+        if (!st) st = cls_dynamics_ode_integrate(ode, Q0, R0, o->T, o->dt, o->every, Q, R);
+        cls_dynamics_ode_free(ode);
         t.ode_s = cls_now_seconds() - t0;
         if (st) {
             free(Q);
             traj_free(&t);
             return cli_status_error(st, "ODE");
         }
-        for (int r = 0; r < t.n_rec; r++) cls_dyn_cosines(p, K, Q + r * pK, R + r * KK, t.ode_cos + r * pK);
+        for (int r = 0; r < t.n_rec; r++) cls_dynamics_cosines(p, K, Q + r * pK, R + r * KK, t.ode_cos + r * pK);
         free(Q);
     }
     if (do_sgd) {
@@ -431,7 +431,7 @@ static int run_trajectories(const opts *o)
             return cli_error("out of memory");
         }
         double t0 = cls_now_seconds();
-        st = cls_dyn_sgd_run(m, o->N, Q0, R0, o->T, o->every, S, SEED, 0, Q, R, progress_cb, NULL);
+        st = cls_dynamics_sgd_run(m, o->N, Q0, R0, o->T, o->every, S, SEED, 0, Q, R, progress_cb, NULL);
         cli_progress_done();
         t.sgd_s = cls_now_seconds() - t0;
         if (st) {
@@ -442,13 +442,13 @@ static int run_trajectories(const opts *o)
         /* seed mean and per-seed (sample) standard deviation of each cosine */
         for (int s = 0; s < S; s++)
             for (int r = 0; r < t.n_rec; r++) {
-                cls_dyn_cosines(p, K, Q + (s * nq) + r * pK, R + (s * nr) + r * KK, c);
+                cls_dynamics_cosines(p, K, Q + (s * nq) + r * pK, R + (s * nr) + r * KK, c);
                 for (int i = 0; i < pK; i++) t.sgd_cos[r * pK + i] += c[i] / S;
                 for (int i = 0; i < KK; i++) t.sgd_R[r * KK + i] += R[s * nr + r * KK + i] / S;
             }
         for (int s = 0; s < S; s++)
             for (int r = 0; r < t.n_rec; r++) {
-                cls_dyn_cosines(p, K, Q + (s * nq) + r * pK, R + (s * nr) + r * KK, c);
+                cls_dynamics_cosines(p, K, Q + (s * nq) + r * pK, R + (s * nr) + r * KK, c);
                 for (int i = 0; i < pK; i++) {
                     double d = c[i] - t.sgd_cos[r * pK + i];
                     t.sgd_sd[r * pK + i] += S > 1 ? d * d / (S - 1) : 0.0;

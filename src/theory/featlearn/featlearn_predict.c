@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
 /* Lower incomplete gamma gamma(s, z) by its power series; for z far beyond s
  * it equals Gamma(s) to double precision. */

@@ -8,7 +8,7 @@
 
 #include <omp.h>
 
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
 void cls_featlearn_config_default(cls_featlearn_config *cfg)
 {

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
 void cls_featlearn_bottleneck_free(cls_featlearn_bottleneck_result *r)
 {

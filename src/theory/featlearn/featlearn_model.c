@@ -24,7 +24,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
 cls_status cls_featlearn_task_init(cls_featlearn_task *task, double alpha, double beta, int64_t M)
 {

@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
 void cls_featlearn_frontier_free(cls_featlearn_frontier_result *r)
 {
