@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "clscale.h"
+#include "clscale/sys.h"
 
 static int cmp(const void *a, const void *b)
 {
@@ -36,7 +37,7 @@ int main(int argc, char **argv)
     const double eps_list[2] = {0.0, 0.7};
     for (int e = 0; e < 2; e++) {
         cls_dynamics_model m;
-        cls_dynamics_model_default(&m);
+        cls_dynamics_model_init(&m);
         m.eps = eps_list[e];
         const int vectors = e ? 3 : 1; /* x, then xi(1) and xi' with noise */
         double ts[5], tb[5], Q[2], R[2], q0 = 0.1, r0 = 1.0;
@@ -63,7 +64,7 @@ int main(int argc, char **argv)
     free(buf);
 
     cls_dynamics_model m;
-    cls_dynamics_model_default(&m);
+    cls_dynamics_model_init(&m);
     m.eps = 0.7;
     cls_dynamics_ode *ode;
     if (cls_dynamics_ode_create(&ode, &m, 0)) {

@@ -9,6 +9,7 @@
 #include <cJSON.h>
 
 #include "clscale.h"
+#include "clscale/sys.h"
 
 /* Exit codes: 0 success, 1 failure, 2 usage error. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };

@@ -345,7 +345,7 @@ int cmd_fit(int argc, char **argv)
                    group ? "group" : "point");
     }
 out:
-    cls_fit_result_clear(&fit);
+    cls_fit_result_free(&fit);
     cls_csv_free(csv);
     for (int j = 0; j < CLS_FIT_MAX_VARS; j++) free(xnames[j]);
     free(rows);

@@ -140,7 +140,7 @@ int cmd_plan(int argc, char **argv)
         cli_json_print(o);
     }
 out:
-    cls_fit_result_clear(&fit);
+    cls_fit_result_free(&fit);
     free(budgets);
     free(powers);
     return rc;

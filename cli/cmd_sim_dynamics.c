@@ -83,7 +83,7 @@ static int parse(int argc, char **argv, opts *o)
         {"plot", required_argument, 0, O_PLOT}, {"json", no_argument, 0, O_JSON},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
     const char *cmd = "sim dynamics";
-    cls_dynamics_model_default(&o->m);
+    cls_dynamics_model_init(&o->m);
     o->N = 2000, o->q0 = 0.1, o->r0 = 1.0, o->T = 16.0, o->dt = 0.01, o->every = 0.1, o->seeds = 16;
     cls_dynamics_law laws[CLS_DYNAMICS_MAX_P];
     int n_laws = 0;

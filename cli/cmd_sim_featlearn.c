@@ -65,7 +65,7 @@ static int parse(int argc, char **argv, options *o)
         {"frontier", no_argument, 0, O_FRONTIER}, {"csv", required_argument, 0, O_CSV},
         {"plot", required_argument, 0, O_PLOT},   {"json", no_argument, 0, O_JSON},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
-    cls_featlearn_config_default(&o->cfg);
+    cls_featlearn_config_init(&o->cfg);
     o->gammas = NULL;
     o->ngamma = 0;
     optind = 1;
@@ -86,7 +86,7 @@ static int parse(int argc, char **argv, options *o)
         case O_ETA: ok = cli_parse_double("--eta", optarg, &o->cfg.eta); break;
         case O_BATCH: ok = cli_parse_int64("--batch", optarg, &o->cfg.batch); break;
         case O_T: ok = cli_parse_int64("--T", optarg, &o->cfg.steps); break;
-        case O_SEEDS: ok = cli_parse_int("--seeds", optarg, &o->cfg.seeds); break;
+        case O_SEEDS: ok = cli_parse_int64("--seeds", optarg, &o->cfg.seeds); break;
         case O_BOTTLENECK: o->bottleneck = 1; break;
         case O_FRONTIER: o->frontier = 1; break;
         case O_CSV: o->csv = optarg; break;
@@ -163,9 +163,9 @@ static int write_plot(const char *path, const options *o, cls_featlearn_result *
 #define ADD(...) len += (size_t)snprintf(s + len, cap - len, __VA_ARGS__)
     ADD("%s\nset output '%s'\n", cli_gnuplot_terminal(path), path);
     ADD("set logscale xy\nset xlabel 'eta t'\nset ylabel 'population loss L'\nset key bottom left\n");
-    ADD("set title 'featlearn: alpha=%g beta=%g (%s) N=%lld M=%lld, mean of %d draws'\n",
+    ADD("set title 'featlearn: alpha=%g beta=%g (%s) N=%lld M=%lld, mean of %lld draws'\n",
         o->cfg.alpha, o->cfg.beta, pred->regime_name, (long long)o->cfg.N, (long long)o->cfg.M,
-        o->cfg.seeds);
+        (long long)o->cfg.seeds);
     const cls_featlearn_result *r0 = runs[0];
     ADD("$inf << EOD\n");
     for (int64_t j = 0; j < r0->n; j++) ADD("%.10g %.10g\n", r0->eta_t[j], lazy_inf[j]);
@@ -233,9 +233,9 @@ int cmd_sim_featlearn(int argc, char **argv)
             goto done;
         }
         if (runs[g]->loss_increases > 0 && c.batch == 0)
-            cli_warning("gamma = %g: the population loss rose on %lld steps (summed over %d draws): "
+            cli_warning("gamma = %g: the population loss rose on %lld steps (summed over %lld draws): "
                         "eta = %g may be unstable for this model, try a smaller --eta",
-                        c.gamma, (long long)runs[g]->loss_increases, c.seeds, c.eta);
+                        c.gamma, (long long)runs[g]->loss_increases, (long long)c.seeds, c.eta);
     }
     cli_progress_done();
 
@@ -374,10 +374,10 @@ int cmd_sim_featlearn(int argc, char **argv)
         root = NULL;
     } else {
         printf("featlearn: alpha = %g, beta = %g (%s task), N = %lld, M = %lld, eta = %g, "
-               "batch = %lld, T = %lld (eta*T = %g), %d draws\n",
+               "batch = %lld, T = %lld (eta*T = %g), %lld draws\n",
                o.cfg.alpha, o.cfg.beta, pred.regime_name, (long long)o.cfg.N, (long long)o.cfg.M,
                o.cfg.eta, (long long)o.cfg.batch, (long long)o.cfg.steps,
-               o.cfg.eta * (double)o.cfg.steps, o.cfg.seeds);
+               o.cfg.eta * (double)o.cfg.steps, (long long)o.cfg.seeds);
         printf("predicted time exponents: lazy %.3f, rich %.3f\n", pred.time_lazy, pred.time_rich);
         printf("\nlocal slopes -dlnL/dln(eta t) of the draw-averaged loss:\n%-14s", "window");
         for (int g = 0; g < o.ngamma; g++) printf("  gamma=%-6g", o.gammas[g]);

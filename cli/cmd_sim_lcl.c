@@ -244,7 +244,7 @@ static int run_sweep(cls_lcl_sweep_config *sc, const char *outdir, int json, int
 int cmd_sim_lcl(int argc, char **argv)
 {
     cls_lcl_data data;
-    cls_lcl_data_default(&data);
+    cls_lcl_data_init(&data);
     int64_t M = 64, N = 1000, steps = 1000, draws = 16, mc = 0, d_set = 0, M_set = 0, N_set = 0;
     int64_t seed = 1, data_seed = 1;
     double lr = 0.0;
@@ -323,7 +323,7 @@ int cmd_sim_lcl(int argc, char **argv)
 
     if (sweep) {
         cls_lcl_sweep_config sc;
-        cls_lcl_sweep_config_default(&sc, sweep);
+        cls_lcl_sweep_config_init(&sc, sweep);
         sc.data = data;
         if (!d_set) sc.data.d = 0;
         sc.M = M_set ? M : 0;
@@ -366,7 +366,7 @@ int cmd_sim_lcl(int argc, char **argv)
     if (st) { rc = cli_status_error(st, "sim lcl"); goto out; }
 
     cls_lcl_config cfg;
-    cls_lcl_config_default(&cfg);
+    cls_lcl_config_init(&cfg);
     cfg.mode = (cls_lcl_mode)mode;
     cfg.N = N;
     cfg.draws = draws;

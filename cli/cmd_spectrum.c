@@ -123,7 +123,7 @@ int cmd_spectrum(int argc, char **argv)
         {"threads", required_argument, 0, O_THREADS}, {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0}};
     cls_spectrum_options opt;
-    cls_spectrum_options_default(&opt);
+    cls_spectrum_options_init(&opt);
     const char *eig_out = NULL, *plot_out = NULL;
     int json = 0, c;
     int64_t v64;
@@ -148,7 +148,7 @@ int cmd_spectrum(int argc, char **argv)
             else return cli_usage_error("spectrum", "--method must be auto, exact or randomized, not '%s'", optarg);
             break;
         case O_BOOT:
-            if (!cli_parse_int("--bootstrap", optarg, &opt.bootstrap)) return CLI_USAGE;
+            if (!cli_parse_int64("--bootstrap", optarg, &opt.bootstrap)) return CLI_USAGE;
             if (opt.bootstrap < 0) return cli_usage_error("spectrum", "--bootstrap must be >= 0");
             break;
         case O_SEED:
@@ -220,8 +220,8 @@ int cmd_spectrum(int argc, char **argv)
         printf("  alpha                %10.4f   ranks %lld..%lld, weights %s\n", r.alpha,
                (long long)r.fit_lo, (long long)r.fit_hi, opt.weights == CLS_SPECTRUM_WEIGHTS_INV ? "1/k" : "none");
         if (r.bootstrap > 0)
-            printf("  alpha 95%% CI        [%.4f, %.4f]   %d bootstrap resamples\n", r.alpha_ci95[0],
-                   r.alpha_ci95[1], r.bootstrap);
+            printf("  alpha 95%% CI        [%.4f, %.4f]   %lld bootstrap resamples\n", r.alpha_ci95[0],
+                   r.alpha_ci95[1], (long long)r.bootstrap);
         printf("  intercept            %10.4f\n", r.intercept);
         printf("  R^2                  %10.4f\n", r.r2);
         printf("  RankMe               %10.2f   uncentred, eps 1e-7\n", r.rankme);

@@ -13,7 +13,7 @@
 static inline cls_dynamics_model spec_model(double eps, double rho)
 {
     cls_dynamics_model m;
-    cls_dynamics_model_default(&m);
+    cls_dynamics_model_init(&m);
     m.eps = eps, m.rho = rho;
     return m;
 }

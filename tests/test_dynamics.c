@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "clscale.h"
+#include "clscale/sys.h"
 #include "dynamics_helpers.h"
 
 static void test_gauss_hermite(void)
@@ -291,7 +292,7 @@ static void test_drift_monte_carlo(void)
 {
     enum { N = 400, K = 2, P = 2, M = 40000 };
     cls_dynamics_model m;
-    cls_dynamics_model_default(&m);
+    cls_dynamics_model_init(&m);
     m.K = K, m.p = P, m.eps = 0.5, m.rho = -0.5, m.lambda = 1.0;
     cls_dynamics_law_sparse(&m.law[1], 1.5, 0.3);
     static double w[K][N], x[N], x1[N], x2[N], e1[N], e2[N];

@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "clscale.h"
+#include "clscale/sys.h"
 #include "dynamics_helpers.h"
 
 /* (eps, rho) = (0.7, -1), 16 seeds, records t = 0, 2, ..., 8 (the escape).

@@ -10,7 +10,7 @@
 static cls_featlearn_config base(void)
 {
     cls_featlearn_config c;
-    cls_featlearn_config_default(&c);
+    cls_featlearn_config_init(&c);
     return c;
 }
 

@@ -12,7 +12,7 @@ static cls_featlearn_result *run(double alpha, double beta, int64_t N, int64_t M
                                  double eta, int64_t T, int seeds)
 {
     cls_featlearn_config c;
-    cls_featlearn_config_default(&c);
+    cls_featlearn_config_init(&c);
     c.alpha = alpha;
     c.beta = beta;
     c.N = N;
@@ -165,7 +165,7 @@ static void test_easy_full(void)
 static void test_frontier(void)
 {
     cls_featlearn_config c;
-    cls_featlearn_config_default(&c);
+    cls_featlearn_config_init(&c);
     c.M = 2000;
     c.eta = 0.1;
     c.steps = 655360;

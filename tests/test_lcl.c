@@ -3,6 +3,7 @@
  * M = 512, d = 8000 here; the full M = 1024, d = 16000 run is in
  * test_lcl_slow). Every check states its tolerance. */
 #include "clscale.h"
+#include "clscale/sys.h"
 #include "check.h"
 
 #include <lapacke.h>
@@ -12,7 +13,7 @@
 static cls_lcl_data ref_data(void)
 {
     cls_lcl_data d;
-    cls_lcl_data_default(&d);
+    cls_lcl_data_init(&d);
     d.d = 400;
     return d;
 }
@@ -207,7 +208,7 @@ static void test_wishart_moments(void)
     CHECK_STATUS(cls_lcl_sample_moments(m, 12, CLS_LCL_SAMPLER_AUTO, &rng, NULL, NULL, Ch, &used), CLS_OK, "auto");
     CHECK(used == CLS_LCL_SAMPLER_WISHART, "N = 2M uses Wishart (used %d)", (int)used);
     cls_lcl_config c;
-    cls_lcl_config_default(&c);
+    cls_lcl_config_init(&c);
     int64_t L = 50;
     double g = 0.3;
     c.schedule = (cls_lcl_schedule){1, &L, &g, 0};
@@ -237,7 +238,7 @@ static void test_reference_case(void)
     int64_t L = 300;
     double g = 0.84;
     cls_lcl_config c;
-    cls_lcl_config_default(&c);
+    cls_lcl_config_init(&c);
     c.N = 200;
     c.schedule = (cls_lcl_schedule){1, &L, &g, 0};
     c.monte_carlo = 800;
@@ -295,7 +296,7 @@ static void test_asymmetric_views(void)
     int64_t L = 200;
     double g = cls_lcl_model_default_lr(m);
     cls_lcl_config c;
-    cls_lcl_config_default(&c);
+    cls_lcl_config_init(&c);
     c.N = 300;
     c.schedule = (cls_lcl_schedule){1, &L, &g, 0};
     c.monte_carlo = 600;
@@ -319,7 +320,7 @@ static void test_warnings_and_curves(void)
     int64_t L = 100;
     double g = 1.05 * bound;
     cls_lcl_config c;
-    cls_lcl_config_default(&c);
+    cls_lcl_config_init(&c);
     c.schedule = (cls_lcl_schedule){1, &L, &g, 0};
     cls_lcl_result r;
     CHECK_STATUS(cls_lcl_risk(m, &c, &r), CLS_OK, "unstable step still evaluates");
@@ -374,7 +375,7 @@ static void test_warnings_and_curves(void)
 static double sweep_slope(int sweep, double a, double b, int64_t M, int64_t d)
 {
     cls_lcl_sweep_config c;
-    cls_lcl_sweep_config_default(&c, sweep);
+    cls_lcl_sweep_config_init(&c, sweep);
     c.data.a = a;
     c.data.b = b;
     c.data.d = d;

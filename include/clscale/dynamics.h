@@ -58,7 +58,7 @@ typedef struct {
 
 /* The spec's defaults: K = p = 1, tau 0.5, mu 1, eps 0, rho 0, lambda 1,
  * c Rademacher with m2 = 2. */
-CLS_API void cls_dynamics_model_default(cls_dynamics_model *model);
+CLS_API void cls_dynamics_model_init(cls_dynamics_model *model);
 /* Validate every parameter; the message names the offending one. */
 CLS_API cls_status cls_dynamics_model_check(const cls_dynamics_model *model);
 

@@ -53,7 +53,7 @@ typedef struct {
     double eta;         /* learning rate (0.1) */
     int64_t batch;      /* batch size; 0 = population gradient (0) */
     int64_t steps;      /* number of SGD steps T (20000) */
-    int seeds;          /* draws of A0 (and of the batches) (8) */
+    int64_t seeds;      /* draws of A0 (and of the batches) (8) */
     uint64_t seed;      /* base seed; draw d uses rng streams 2d and 2d+1 (0) */
     int checkpoints_per_decade; /* log-spaced checkpoint grid in eta*t (20) */
     int threads;        /* OpenMP threads over draws; 0 = all cores (0) */
@@ -61,7 +61,7 @@ typedef struct {
 } cls_featlearn_config;
 
 /* Fill *cfg with the defaults above. */
-CLS_API void cls_featlearn_config_default(cls_featlearn_config *cfg);
+CLS_API void cls_featlearn_config_init(cls_featlearn_config *cfg);
 
 /* Check a configuration; CLS_E_INVALID_ARG with a message naming the field. */
 CLS_API cls_status cls_featlearn_config_check(const cls_featlearn_config *cfg);

@@ -114,13 +114,13 @@ CLS_API const char *cls_fit_law_name(cls_law law);
 /* Fit a law. x is n x nvars row-major (x[i*nvars + k]), y has n entries, all
  * positive and finite. groups (may be NULL) gives each point a group id for the
  * cluster bootstrap. On success *result is filled (free with
- * cls_fit_result_clear); on failure it is untouched. Too few points, a
+ * cls_fit_result_free); on failure it is untouched. Too few points, a
  * non-positive value or a bad option is an error naming it. */
 CLS_API cls_status cls_fit_law(const double *x, const double *y, const int64_t *groups, int64_t n,
                        const cls_fit_options *opt, cls_fit_result *result);
 
 /* Release what a result owns (boot_raw) and zero it. */
-CLS_API void cls_fit_result_clear(cls_fit_result *result);
+CLS_API void cls_fit_result_free(cls_fit_result *result);
 
 /* Evaluate the fitted law (raw coordinates as in cls_fit_result.raw) at one
  * point x[0..nvars). */
@@ -156,8 +156,11 @@ typedef struct {
 CLS_API cls_status cls_fit_plan(const cls_fit_result *fit, double compute, double cost_factor,
                         const double *cost_powers, cls_plan_point *out);
 
-/* The chinchilla closed form from raw coordinates (e, a, b, alpha, beta):
- * allocation exponents a, b, coefficient G, and N_opt, D_opt for C. */
+/* The chinchilla closed form from raw coordinates (ln E, ln A, ln B, alpha, beta)
+ * of L = E + A N^-alpha + B D^-beta: the allocation exponents a = beta/(alpha+beta),
+ * b = alpha/(alpha+beta) and the coefficient G = (alpha A / (beta B))^(1/(alpha+beta)),
+ * so that N_opt = G (C/6)^a and D_opt = (C/6)^b / G (cls_fit_plan computes
+ * those). a, b, G are NaN when alpha or beta is not positive. */
 CLS_API void cls_fit_chinchilla_allocation(const double *raw, double *a, double *b, double *G);
 
 /* ---- persistence (JSON via cJSON) ---- */
@@ -166,7 +169,7 @@ CLS_API void cls_fit_chinchilla_allocation(const double *raw, double *a, double 
  * file; xnames/yname (may be NULL) record the columns. */
 CLS_API cls_status cls_fit_save(const cls_fit_result *fit, const char *const *xnames, const char *yname,
                         const char *path);
-/* Read a fit back (free with cls_fit_result_clear). */
+/* Read a fit back (free with cls_fit_result_free). */
 CLS_API cls_status cls_fit_load(const char *path, cls_fit_result *fit);
 
 #ifdef __cplusplus

@@ -43,7 +43,7 @@ typedef struct {
 } cls_lcl_data;
 
 /* Defaults of the spec: d = 4000, a = 1.5, a2 = 0 (symmetric), b = 2, rho0 = 0.9. */
-CLS_API void cls_lcl_data_default(cls_lcl_data *data);
+CLS_API void cls_lcl_data_init(cls_lcl_data *data);
 
 /* Validate: d >= 1, a > 1, a2 == 0 or a2 > 1, b > 1, 0 < rho0 < 1. */
 CLS_API cls_status cls_lcl_data_check(const cls_lcl_data *data);
@@ -164,7 +164,7 @@ typedef struct {
     int threads;             /* 0 = all cores */
 } cls_lcl_config;
 
-CLS_API void cls_lcl_config_default(cls_lcl_config *config);
+CLS_API void cls_lcl_config_init(cls_lcl_config *config);
 
 #define CLS_LCL_MAX_WARNINGS 4
 
@@ -225,9 +225,9 @@ typedef struct {
     cls_lcl_data data;     /* d = 0: the sweep's default d */
     int64_t M;             /* fixed M (S2, S3, S4, S6); 0 = default */
     int64_t N;             /* fixed N (S5); 0 = default */
-    int ngrid;             /* swept values: M (S1, S5), t (S2, S3), N (S4, S6) */
+    int64_t ngrid;         /* swept values: M (S1, S5), t (S2, S3), N (S4, S6) */
     const double *grid;    /* NULL = the default grid */
-    int nt;                /* horizons searched for the best t (S4, S6) */
+    int64_t nt;            /* horizons searched for the best t (S4, S6) */
     const double *t_grid;  /* NULL = default */
     double lr;             /* constant step; 0 = 0.5/(lambda_max lambda_max) of each sketch */
     int64_t draws;         /* S6: datasets per point (0 = default 4) */
@@ -237,13 +237,14 @@ typedef struct {
 } cls_lcl_sweep_config;
 
 /* Fill the defaults of sweep `sweep` (the spec's settings). */
-CLS_API void cls_lcl_sweep_config_default(cls_lcl_sweep_config *c, int sweep);
+CLS_API void cls_lcl_sweep_config_init(cls_lcl_sweep_config *c, int sweep);
 
 #define CLS_LCL_SWEEP_MAXCOLS 12
 
 typedef struct {
     int sweep;
-    int npoints, ncols;
+    int64_t npoints;
+    int ncols;
     char colnames[CLS_LCL_SWEEP_MAXCOLS][24];
     double *table;           /* npoints x ncols, row-major (owned) */
     int xcol, ycol;          /* the fit is log(table[ycol]) on log(table[xcol]) */

@@ -45,11 +45,11 @@ CLS_API void cls_array_free(cls_array *array);
 CLS_API cls_status cls_npy_load(const char *path, cls_array *out);
 
 /* Read a 2-D array (rows x cols) converted to float32 / float64. A 1-D array
- * is refused: embeddings must be matrices. *out is malloc'd; free() it. */
+ * is refused: embeddings must be matrices. *out is released with cls_free. */
 CLS_API cls_status cls_npy_load_matrix_f32(const char *path, float **out, int64_t *rows, int64_t *cols);
 CLS_API cls_status cls_npy_load_matrix_f64(const char *path, double **out, int64_t *rows, int64_t *cols);
 
-/* Read a 1-D integer array (int32 or int64 on disk) as int64. free() it. */
+/* Read a 1-D integer array (int32 or int64 on disk) as int64; release it with cls_free. */
 CLS_API cls_status cls_npy_load_vector_i64(const char *path, int64_t **out, int64_t *n);
 
 /* Write an array (atomically: temp file, then rename). */
@@ -70,7 +70,7 @@ CLS_API void cls_npy_reader_shape(const cls_npy_reader *r, int64_t *rows, int64_
 CLS_API cls_status cls_npy_reader_read_f64(cls_npy_reader *r, double *buf, int64_t max_rows, int64_t *got);
 /* Go back to the first row. */
 CLS_API cls_status cls_npy_reader_rewind(cls_npy_reader *r);
-CLS_API void cls_npy_reader_close(cls_npy_reader *r);
+CLS_API void cls_npy_reader_free(cls_npy_reader *r);
 
 #ifdef __cplusplus
 }

@@ -59,7 +59,7 @@ typedef struct {
     cls_spectrum_method method;    /* default AUTO */
     int64_t fit_lo, fit_hi;        /* 1-based inclusive rank range (default 4..100) */
     cls_spectrum_weights weights;  /* default INV */
-    int bootstrap;                 /* replicates for the alpha CI (0: none) */
+    int64_t bootstrap;             /* replicates for the alpha CI (0: none) */
     uint64_t seed;                 /* bootstrap and randomized-sketch seed (default 0) */
     int threads;                   /* BLAS threads; 0 = all cores */
     int64_t chunk_rows;            /* rows per streamed chunk; 0 = about 32 MiB worth */
@@ -68,7 +68,7 @@ typedef struct {
     int64_t rank;                  /* randomized: eigenvalues wanted (0: fit_hi) */
 } cls_spectrum_options;
 
-CLS_API void cls_spectrum_options_default(cls_spectrum_options *opt);
+CLS_API void cls_spectrum_options_init(cls_spectrum_options *opt);
 
 /* Eigenvalues of one matrix (centred covariance or uncentred second moment). */
 typedef struct {
@@ -125,7 +125,7 @@ typedef struct {
     cls_spectrum_eig eig;          /* the spectrum alpha was fitted on */
     int64_t fit_lo, fit_hi;        /* range actually fitted (after clamping) */
     double alpha, intercept, r2;
-    int bootstrap;                 /* usable replicates (0: no CI) */
+    int64_t bootstrap;             /* usable replicates (0: no CI) */
     double alpha_ci95[2];          /* percentile 95% interval */
     double rankme;                 /* on uncentred X unless rankme_center */
     double effective_rank;         /* entropy rank of singular values, eps = 0 */

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cls_spectrum_options_default(cls_spectrum_options *o)
+void cls_spectrum_options_init(cls_spectrum_options *o)
 {
+    if (!o) return; /* NULL is a no-op, like every _init */
     memset(o, 0, sizeof *o);
     o->center = 1;
     o->rankme_center = 0;
@@ -55,7 +56,7 @@ static cls_status check_options(const cls_spectrum_options *o)
     if (o->weights != CLS_SPECTRUM_WEIGHTS_INV && o->weights != CLS_SPECTRUM_WEIGHTS_NONE)
         return cls_set_error(CLS_E_INVALID_ARG, "spectrum: unknown weights %d", (int)o->weights);
     if (o->bootstrap < 0)
-        return cls_set_error(CLS_E_INVALID_ARG, "spectrum: bootstrap replicates must be >= 0, got %d", o->bootstrap);
+        return cls_set_error(CLS_E_INVALID_ARG, "spectrum: bootstrap replicates must be >= 0, got %lld", (long long)o->bootstrap);
     if (o->chunk_rows < 0 || o->rank < 0 || o->oversample < 0 || o->power_iters < 0 || o->power_iters > 50)
         return cls_set_error(CLS_E_INVALID_ARG, "spectrum: chunk_rows, rank, oversample must be >= 0 and power_iters in 0..50");
     return CLS_OK;
@@ -114,7 +115,7 @@ static cls_status eigenvalues(spec_source *s, int center, const cls_spectrum_opt
 {
     cls_spectrum_options def;
     if (!opt) {
-        cls_spectrum_options_default(&def);
+        cls_spectrum_options_init(&def);
         opt = &def;
     }
     cls_status status = out ? check_options(opt) : cls_set_error(CLS_E_INVALID_ARG, "spectrum: out is NULL");
@@ -235,7 +236,7 @@ static cls_status analyze(spec_source *s, const cls_spectrum_options *opt, cls_s
 {
     cls_spectrum_options def;
     if (!opt) {
-        cls_spectrum_options_default(&def);
+        cls_spectrum_options_init(&def);
         opt = &def;
     }
     cls_status status = out ? check_options(opt) : cls_set_error(CLS_E_INVALID_ARG, "spectrum: out is NULL");

@@ -159,8 +159,9 @@ cls_status cls_dynamics_law_parse(cls_dynamics_law *law, const char *text)
                          "unknown law '%s' (expected rademacher:m2=M, sparse:m2=M,s=S or table:v:p,...)", text);
 }
 
-void cls_dynamics_model_default(cls_dynamics_model *m)
+void cls_dynamics_model_init(cls_dynamics_model *m)
 {
+    if (!m) return; /* NULL is a no-op, like every _init */
     memset(m, 0, sizeof *m);
     m->K = 1, m->p = 1;
     m->tau = 0.5, m->mu = 1.0, m->eps = 0.0, m->rho = 0.0, m->lambda = 1.0;

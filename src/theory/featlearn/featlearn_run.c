@@ -10,8 +10,9 @@
 
 #include "../../core/internal.h"
 
-void cls_featlearn_config_default(cls_featlearn_config *cfg)
+void cls_featlearn_config_init(cls_featlearn_config *cfg)
 {
+    if (!cfg) return; /* NULL is a no-op, like every _init */
     memset(cfg, 0, sizeof *cfg);
     cfg->alpha = 2.0;
     cfg->beta = 0.5;
@@ -57,8 +58,8 @@ cls_status cls_featlearn_config_check(const cls_featlearn_config *cfg)
         return cls_set_error(CLS_E_INVALID_ARG, "featlearn: steps = %lld must be in [1, 1e8]",
                              (long long)cfg->steps);
     if (cfg->seeds < 1 || cfg->seeds > 10000)
-        return cls_set_error(CLS_E_INVALID_ARG, "featlearn: seeds = %d must be in [1, 10000]",
-                             cfg->seeds);
+        return cls_set_error(CLS_E_INVALID_ARG, "featlearn: seeds = %lld must be in [1, 10000]",
+                             (long long)cfg->seeds);
     if (cfg->checkpoints_per_decade < 1 || cfg->checkpoints_per_decade > 10000)
         return cls_set_error(CLS_E_INVALID_ARG,
                              "featlearn: checkpoints_per_decade = %d must be in [1, 10000]",

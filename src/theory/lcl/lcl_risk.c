@@ -10,8 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-void cls_lcl_config_default(cls_lcl_config *c)
+void cls_lcl_config_init(cls_lcl_config *c)
 {
+    if (!c) return; /* NULL is a no-op, like every _init */
     memset(c, 0, sizeof *c);
     c->mode = CLS_LCL_MODE_P;
     c->N = 1000;

@@ -8,11 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
-void cls_lcl_sweep_config_default(cls_lcl_sweep_config *c, int sweep)
+void cls_lcl_sweep_config_init(cls_lcl_sweep_config *c, int sweep)
 {
+    if (!c) return; /* NULL is a no-op, like every _init */
     memset(c, 0, sizeof *c);
     c->sweep = sweep;
-    cls_lcl_data_default(&c->data);
+    cls_lcl_data_init(&c->data);
     c->data.d = 0; /* the sweep's own default */
     c->seed = 1;
     c->data_seed = 1;
@@ -128,7 +129,7 @@ static cls_status sweep_s1_s5(const cls_lcl_sweep_config *c, cls_lcl_data data, 
         T(k, 1) = m->approx;
         if (s5) {
             cls_lcl_config cfg;
-            cls_lcl_config_default(&cfg);
+            cls_lcl_config_init(&cfg);
             cfg.N = N;
             cfg.schedule = inf;
             cfg.threads = c->threads;
