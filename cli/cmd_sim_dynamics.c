@@ -424,9 +424,8 @@ static int run_trajectories(const opts *o)
         double *Q = malloc(sizeof(double) * nq * S), *R = malloc(sizeof(double) * nr * S);
         t.sgd_cos = calloc(nq, sizeof(double)), t.sgd_sd = calloc(nq, sizeof(double));
         t.sgd_R = calloc(nr, sizeof(double));
-        double *c = malloc(sizeof(double) * pK);
-        if (!Q || !R || !t.sgd_cos || !t.sgd_sd || !t.sgd_R || !c) {
-            free(Q), free(R), free(c);
+        if (!Q || !R || !t.sgd_cos || !t.sgd_sd || !t.sgd_R) {
+            free(Q), free(R);
             traj_free(&t);
             return cli_error("out of memory");
         }
@@ -435,27 +434,18 @@ static int run_trajectories(const opts *o)
         cli_progress_done();
         t.sgd_s = cls_now_seconds() - t0;
         if (st) {
-            free(Q), free(R), free(c);
+            free(Q), free(R);
             traj_free(&t);
             return cli_status_error(st, "SGD");
         }
         /* seed mean and per-seed (sample) standard deviation of each cosine */
-        for (int s = 0; s < S; s++)
-            for (int r = 0; r < t.n_rec; r++) {
-                cls_dynamics_cosines(p, K, Q + (s * nq) + r * pK, R + (s * nr) + r * KK, c);
-                for (int i = 0; i < pK; i++) t.sgd_cos[r * pK + i] += c[i] / S;
-                for (int i = 0; i < KK; i++) t.sgd_R[r * KK + i] += R[s * nr + r * KK + i] / S;
-            }
-        for (int s = 0; s < S; s++)
-            for (int r = 0; r < t.n_rec; r++) {
-                cls_dynamics_cosines(p, K, Q + (s * nq) + r * pK, R + (s * nr) + r * KK, c);
-                for (int i = 0; i < pK; i++) {
-                    double d = c[i] - t.sgd_cos[r * pK + i];
-                    t.sgd_sd[r * pK + i] += S > 1 ? d * d / (S - 1) : 0.0;
-                }
-            }
-        for (size_t i = 0; i < nq; i++) t.sgd_sd[i] = sqrt(t.sgd_sd[i]);
-        free(Q), free(R), free(c);
+        st = cls_dynamics_sgd_summary(m, t.n_rec, S, Q, R, 0, t.sgd_cos, t.sgd_sd, t.sgd_R);
+        if (st) {
+            free(Q), free(R);
+            traj_free(&t);
+            return cli_status_error(st, "SGD summary");
+        }
+        free(Q), free(R);
     }
     if (o->csv && (rc = write_csv(o, &t, do_ode, do_sgd))) {
         traj_free(&t);

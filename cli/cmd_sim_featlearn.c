@@ -254,10 +254,8 @@ int cmd_sim_featlearn(int argc, char **argv)
         for (int64_t j = 0; j < r0->n; j++) lazy_inf[j] = NAN;
 
     if (o.bottleneck) {
-        static const int64_t grid[] = {50, 71, 100, 141, 200, 283, 400};
-        int64_t Ns[7], nN = 0;
-        for (int i = 0; i < 7; i++)
-            if (2 * grid[i] < o.cfg.M) Ns[nN++] = grid[i];
+        int64_t Ns[CLS_FEATLEARN_MAX_WIDTHS];
+        int64_t nN = cls_featlearn_bottleneck_widths(o.cfg.M, Ns);
         if (nN < 2) {
             rc = cli_usage_error(CMD, "--bottleneck needs --M > 142 (widths 50..400 below M/2)");
             goto done;
@@ -270,16 +268,11 @@ int cmd_sim_featlearn(int argc, char **argv)
         }
     }
     if (o.frontier) {
-        int64_t Ns[8], nN = 0;
-        for (int64_t N = o.cfg.N; N >= 8 && nN < 8; N /= 2) Ns[nN++] = N;
+        int64_t Ns[CLS_FEATLEARN_MAX_WIDTHS];
+        int64_t nN = cls_featlearn_frontier_widths(o.cfg.N, Ns);
         if (nN < 2) {
             rc = cli_usage_error(CMD, "--frontier needs --N >= 16 (widths N, N/2, ... >= 8)");
             goto done;
-        }
-        for (int64_t i = 0; i < nN / 2; i++) {
-            int64_t t = Ns[i];
-            Ns[i] = Ns[nN - 1 - i];
-            Ns[nN - 1 - i] = t;
         }
         for (int g = 0; g < o.ngamma; g++) {
             cls_featlearn_config c = o.cfg;

@@ -44,18 +44,7 @@ static inline cls_status sgd_run(const cls_dynamics_model *m, int64_t N, double 
     int n = cls_dynamics_n_records(T, every);
     double *Q = malloc(sizeof(double) * n * seeds), *R = malloc(sizeof(double) * n * seeds);
     cls_status st = cls_dynamics_sgd_run(m, N, &q0, &r0, T, every, seeds, 1, 0, Q, R, NULL, NULL);
-    for (int i = 0; i < n && !st; i++) {
-        double s1 = 0.0, s2 = 0.0, sr = 0.0;
-        for (int s = 0; s < seeds; s++) {
-            double c = Q[s * n + i] / sqrt(R[s * n + i]);
-            if (use_abs) c = fabs(c);
-            s1 += c, s2 += c * c, sr += R[s * n + i];
-        }
-        double mu = s1 / seeds;
-        if (mean_cos) mean_cos[i] = mu;
-        if (sd_cos) sd_cos[i] = seeds > 1 ? sqrt(fmax(0.0, (s2 - seeds * mu * mu) / (seeds - 1))) : 0.0;
-        if (mean_r) mean_r[i] = sr / seeds;
-    }
+    if (!st) st = cls_dynamics_sgd_summary(m, n, seeds, Q, R, use_abs, mean_cos, sd_cos, mean_r);
     free(Q), free(R);
     return st;
 }

@@ -458,8 +458,26 @@ static void test_learnability(void)
     }
 }
 
+/* Across-seed summary against hand-computed values (p = K = 1, 3 seeds, 2 records). */
+static void test_sgd_summary(void)
+{
+    cls_dynamics_model m = spec_model(0.0, 0.0);
+    /* seed s, record r: Q = q[s][r], R = rr[s][r]; cos = Q / sqrt(R) */
+    double Q[6] = {0.1, 0.6, 0.2, -0.8, 0.3, 0.4}, R[6] = {1, 4, 1, 4, 1, 4};
+    double mean[2], sd[2], rm[2];
+    CHECK_STATUS(cls_dynamics_sgd_summary(&m, 2, 3, Q, R, 0, mean, sd, rm), CLS_OK, "summary");
+    CHECK_CLOSE(mean[0], 0.2, 1e-15, 0, "mean cos record 0");
+    CHECK_CLOSE(sd[0], 0.1, 1e-15, 0, "sample sd record 0");
+    CHECK_CLOSE(mean[1], (0.3 - 0.4 + 0.2) / 3, 1e-15, 0, "mean cos record 1 (cos = Q/2)");
+    CHECK_CLOSE(rm[1], 4.0, 0, 0, "mean R");
+    CHECK_STATUS(cls_dynamics_sgd_summary(&m, 2, 3, Q, R, 1, mean, NULL, NULL), CLS_OK, "abs");
+    CHECK_CLOSE(mean[1], (0.3 + 0.4 + 0.2) / 3, 1e-15, 0, "mean |cos| record 1");
+    CHECK_STATUS(cls_dynamics_sgd_summary(&m, 2, 0, Q, R, 0, mean, sd, rm), CLS_E_INVALID_ARG, "0 seeds");
+}
+
 int main(void)
 {
+    test_sgd_summary();
     double t0 = cls_now_seconds();
     test_gauss_hermite();
     test_laws();

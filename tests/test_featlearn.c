@@ -328,7 +328,8 @@ static void test_bottleneck(void)
     }
     CHECK_CLOSE(df, 100.0, 0, 1e-9, "sum lambda/(lambda+kappa) = N");
     CHECK_CLOSE(E, e2, 0, 1e-12, "E(N) from kappa");
-    int64_t Ns[] = {50, 71, 100, 141, 200, 283, 400};
+    int64_t Ns[CLS_FEATLEARN_MAX_WIDTHS];
+    CHECK(cls_featlearn_bottleneck_widths(8000, Ns) == 7, "the spec's 7 bottleneck widths below M/2");
     cls_featlearn_bottleneck_result *b = NULL;
     CHECK_STATUS(cls_featlearn_bottleneck(2.0, 0.5, 8000, Ns, 7, 16, 0, 0, &b), CLS_OK, "bottleneck");
     if (!b) return;
@@ -438,8 +439,22 @@ static void test_easy_task(void)
     cls_featlearn_result_free(rich);
 }
 
+static void test_width_grids(void)
+{
+    int64_t w[CLS_FEATLEARN_MAX_WIDTHS];
+    int64_t n = cls_featlearn_frontier_widths(100, w);
+    CHECK(n == 4 && w[0] == 12 && w[1] == 25 && w[2] == 50 && w[3] == 100,
+          "frontier widths of N = 100: 12 25 50 100 (got %lld)", (long long)n);
+    CHECK(cls_featlearn_frontier_widths(1 << 20, w) == CLS_FEATLEARN_MAX_WIDTHS && w[7] == (1 << 20),
+          "at most 8 widths, ending at N");
+    CHECK(cls_featlearn_frontier_widths(15, NULL) == 1, "N = 15: one width (too few)");
+    n = cls_featlearn_bottleneck_widths(300, w);
+    CHECK(n == 4 && w[3] == 141, "bottleneck widths with 2N < 300: 50 71 100 141");
+}
+
 int main(void)
 {
+    test_width_grids();
     test_bad_input();
     test_unstable_eta();
     test_engines_agree();

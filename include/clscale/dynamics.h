@@ -119,6 +119,15 @@ CLS_API cls_status cls_dynamics_sgd_run(const cls_dynamics_model *model, int64_t
                            double *Q_out, double *R_out, cls_dynamics_progress_fn progress,
                            void *progress_ctx);
 
+/* Across-seed summary of cls_dynamics_sgd_run's output (Q[seeds][n_rec][p][K],
+ * R[seeds][n_rec][K][K]): per record, the seed mean and sample standard
+ * deviation (n - 1; 0 for one seed) of cos_jk = Q_jk / sqrt(R_kk) (|cos| when
+ * use_abs), and the seed mean of R. Outputs cos_mean, cos_sd [n_rec][p][K]
+ * and r_mean [n_rec][K][K]; any may be NULL. */
+CLS_API cls_status cls_dynamics_sgd_summary(const cls_dynamics_model *model, int64_t n_rec, int64_t seeds,
+                                            const double *Q, const double *R, int use_abs,
+                                            double *cos_mean, double *cos_sd, double *r_mean);
+
 /* ---- fixed points (K = 1) ---- */
 
 typedef struct {

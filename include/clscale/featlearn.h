@@ -157,6 +157,15 @@ typedef struct {
     double seconds;
 } cls_featlearn_bottleneck_result;
 
+/* The width grids the CLI and the tests use. Bottleneck: the spec's widths
+ * 50, 71, 100, 141, 200, 283, 400 (steps of sqrt 2) that satisfy 2N < M;
+ * frontier: N, N/2, N/4, ... >= 8, at most CLS_FEATLEARN_MAX_WIDTHS of them,
+ * in ascending order. Each writes at most CLS_FEATLEARN_MAX_WIDTHS widths
+ * into `out` and returns how many (fewer than 2: the study cannot run). */
+#define CLS_FEATLEARN_MAX_WIDTHS 8
+CLS_API int64_t cls_featlearn_bottleneck_widths(int64_t M, int64_t *out);
+CLS_API int64_t cls_featlearn_frontier_widths(int64_t N, int64_t *out);
+
 /* Measured E(N) = min_w sum lambda_k (w* - A0^T w/N)_k^2 (the t -> inf loss of
  * the lazy model, by a Cholesky solve) averaged over `seeds` draws of A0,
  * against the deterministic equivalent. Every N must satisfy 1 <= N < M. */

@@ -207,3 +207,47 @@ cls_status cls_dynamics_sgd_run(const cls_dynamics_model *m, int64_t N, const do
     cls_free(Qt), cls_free(Rt);
     return CLS_OK;
 }
+
+cls_status cls_dynamics_sgd_summary(const cls_dynamics_model *m, int64_t n_rec, int64_t seeds,
+                                    const double *Q, const double *R, int use_abs,
+                                    double *cos_mean, double *cos_sd, double *r_mean)
+{
+    if (!m || !Q || !R || n_rec < 1 || seeds < 1)
+        return cls_set_error(CLS_E_INVALID_ARG, "dynamics summary: NULL array, n_rec = %lld or seeds = %lld",
+                             (long long)n_rec, (long long)seeds);
+    const int p = m->p, K = m->K, pK = p * K, KK = K * K;
+    if (p < 1 || K < 1 || p > CLS_DYNAMICS_MAX_P || K > CLS_DYNAMICS_MAX_K)
+        return cls_set_error(CLS_E_INVALID_ARG, "dynamics summary: p = %d, K = %d out of range", p, K);
+    const size_t nq = (size_t)n_rec * (size_t)pK, nr = (size_t)n_rec * (size_t)KK;
+    double c[CLS_DYNAMICS_MAX_P * CLS_DYNAMICS_MAX_K], col[CLS_DYNAMICS_MAX_P * CLS_DYNAMICS_MAX_K];
+    for (int64_t r = 0; r < n_rec; r++) {
+        /* two passes over the seeds: mean, then centred squares */
+        for (int i = 0; i < pK; i++) col[i] = 0.0;
+        for (int64_t s = 0; s < seeds; s++) {
+            cls_dynamics_cosines(p, K, Q + (size_t)s * nq + (size_t)r * pK, R + (size_t)s * nr + (size_t)r * KK, c);
+            for (int i = 0; i < pK; i++) col[i] += use_abs ? fabs(c[i]) : c[i];
+        }
+        for (int i = 0; i < pK; i++) col[i] /= (double)seeds;
+        if (cos_mean)
+            for (int i = 0; i < pK; i++) cos_mean[(size_t)r * pK + i] = col[i];
+        if (cos_sd) {
+            double ss[CLS_DYNAMICS_MAX_P * CLS_DYNAMICS_MAX_K] = {0};
+            for (int64_t s = 0; s < seeds; s++) {
+                cls_dynamics_cosines(p, K, Q + (size_t)s * nq + (size_t)r * pK, R + (size_t)s * nr + (size_t)r * KK, c);
+                for (int i = 0; i < pK; i++) {
+                    double d = (use_abs ? fabs(c[i]) : c[i]) - col[i];
+                    ss[i] += d * d;
+                }
+            }
+            for (int i = 0; i < pK; i++)
+                cos_sd[(size_t)r * pK + i] = seeds > 1 ? sqrt(ss[i] / (double)(seeds - 1)) : 0.0;
+        }
+        if (r_mean)
+            for (int i = 0; i < KK; i++) {
+                double sr = 0.0;
+                for (int64_t s = 0; s < seeds; s++) sr += R[(size_t)s * nr + (size_t)r * KK + i];
+                r_mean[(size_t)r * KK + i] = sr / (double)seeds;
+            }
+    }
+    return CLS_OK;
+}

@@ -178,3 +178,15 @@ fail:
     cls_featlearn_task_free(&task);
     return st;
 }
+
+int64_t cls_featlearn_bottleneck_widths(int64_t M, int64_t *out)
+{
+    static const int64_t grid[] = {50, 71, 100, 141, 200, 283, 400};
+    int64_t n = 0;
+    for (int i = 0; i < 7; i++)
+        if (2 * grid[i] < M) {
+            if (out) out[n] = grid[i];
+            n++;
+        }
+    return n;
+}

@@ -135,3 +135,12 @@ done:
     *out = r;
     return CLS_OK;
 }
+
+int64_t cls_featlearn_frontier_widths(int64_t N, int64_t *out)
+{
+    int64_t w[CLS_FEATLEARN_MAX_WIDTHS], n = 0;
+    for (; N >= 8 && n < CLS_FEATLEARN_MAX_WIDTHS; N /= 2) w[n++] = N;
+    if (out)
+        for (int64_t i = 0; i < n; i++) out[i] = w[n - 1 - i];
+    return n;
+}
