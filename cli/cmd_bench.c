@@ -24,7 +24,7 @@ int cmd_bench(int argc, char **argv)
         return CLI_OK;
     }
     if (strcmp(what, "loss") == 0) return cmd_bench_loss(argc - 1, argv + 1);
-    fprintf(stderr, "clscale: error: unknown benchmark 'bench %s'\n\n", what);
+    fprintf(stderr, "clscale: error: unknown benchmark '%s'\n\n", what);
     usage(stderr);
     return CLI_USAGE;
 }

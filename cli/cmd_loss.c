@@ -69,7 +69,7 @@ int cmd_loss(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *path_a = NULL, *path_b = NULL, *path_labels = NULL, *path_ga = NULL, *path_gb = NULL;
-    int json = 0;
+    int json = 0, seen_bias = 0, seen_smoothing = 0, seen_scale = 0;
     cls_loss_options opt;
     cls_loss_options_init(&opt, CLS_LOSS_CLIP);
     optind = 1;
@@ -84,11 +84,13 @@ int cmd_loss(int argc, char **argv)
                 return cli_usage_error("loss", "--loss: unknown loss '%s' (clip, infonce, ntxent, siglip)", optarg);
             break;
         case OPT_SCALE:
+            seen_scale = 1;
             if (!cli_parse_double("--logit-scale", optarg, &opt.logit_scale)) return CLI_USAGE;
             if (!(opt.logit_scale > 0.0) || !isfinite(opt.logit_scale))
                 return cli_usage_error("loss", "--logit-scale must be positive and finite, got '%s'", optarg);
             break;
         case OPT_BIAS:
+            seen_bias = 1;
             if (!cli_parse_double("--bias", optarg, &opt.bias)) return CLI_USAGE;
             if (!isfinite(opt.bias)) return cli_usage_error("loss", "--bias must be finite, got '%s'", optarg);
             break;
@@ -99,6 +101,7 @@ int cmd_loss(int argc, char **argv)
             else return cli_usage_error("loss", "--reduction: expected mean or sum, got '%s'", optarg);
             break;
         case OPT_SMOOTHING:
+            seen_smoothing = 1;
             if (!cli_parse_double("--label-smoothing", optarg, &opt.label_smoothing)) return CLI_USAGE;
             if (!(opt.label_smoothing >= 0.0 && opt.label_smoothing < 1.0))
                 return cli_usage_error("loss", "--label-smoothing must be in [0, 1), got '%s'", optarg);
@@ -124,6 +127,10 @@ int cmd_loss(int argc, char **argv)
     if (!path_a || !path_b) return cli_usage_error("loss", "--a and --b are required");
     if (path_labels && opt.kind != CLS_LOSS_INFONCE)
         return cli_usage_error("loss", "--labels is only used by --loss infonce");
+    if (seen_bias && opt.kind != CLS_LOSS_SIGLIP)
+        return cli_usage_error("loss", "--bias is only used by --loss siglip");
+    if (seen_smoothing && opt.kind == CLS_LOSS_SIGLIP)
+        return cli_usage_error("loss", "--label-smoothing does not apply to --loss siglip");
 
     int rc = CLI_FAIL;
     float *a = NULL, *b = NULL, *ga = NULL, *gb = NULL;
@@ -179,6 +186,30 @@ int cmd_loss(int argc, char **argv)
                 goto done;
             }
     }
+    /* The default scale (1/0.07) assumes unit-norm rows: with longer rows the
+     * logits saturate and the loss collapses to 0 without --normalize. */
+    char norm_warning[320] = "";
+    if (!opt.normalize && !seen_scale) {
+        double worst = 0.0;
+        const char *worst_path = path_a;
+        for (int side = 0; side < 2; side++) {
+            const float *m = side ? b : a;
+            int64_t rows = side ? nb : na;
+            for (int64_t i = 0; i < rows; i++) {
+                double ss = 0.0;
+                for (int64_t j = 0; j < da; j++) ss += (double)m[i * da + j] * m[i * da + j];
+                double dev = fabs(sqrt(ss) - 1.0);
+                if (dev > worst) worst = dev, worst_path = side ? path_b : path_a;
+            }
+        }
+        if (worst > 1e-3) {
+            snprintf(norm_warning, sizeof norm_warning,
+                     "rows of %s are not unit-norm (| ||row|| - 1 | up to %.3g): the default --logit-scale %g "
+                     "assumes unit-norm rows; pass --normalize or set --logit-scale",
+                     worst_path, worst, opt.logit_scale);
+            cli_warning("%s", norm_warning);
+        }
+    }
     ga = malloc((size_t)(na * da) * sizeof(float));
     gb = malloc((size_t)(nb * db) * sizeof(float));
     if (!ga || !gb) {
@@ -217,6 +248,8 @@ int cmd_loss(int argc, char **argv)
         cJSON_AddNumberToObject(o, "threads", cls_threads_resolve(opt.threads));
         cJSON_AddNumberToObject(o, "seconds", seconds);
         cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)cls_peak_rss_bytes());
+        cJSON *w = cJSON_AddArrayToObject(o, "warnings");
+        if (norm_warning[0]) cJSON_AddItemToArray(w, cJSON_CreateString(norm_warning));
         cli_json_print(o);
     } else {
         printf("loss              %.10g (%s, %s)\n", res.loss, cls_loss_kind_name(opt.kind),

@@ -90,7 +90,7 @@ static int parse(int argc, char **argv, opts *o)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int ok = 1;
         switch (c) {
         case O_N: ok = cli_parse_int64("--N", optarg, &o->N); break;
@@ -121,7 +121,8 @@ static int parse(int argc, char **argv, opts *o)
         case O_CSV: o->csv = optarg; break;
         case O_PLOT: o->plot = optarg; break;
         case O_JSON: o->json = 1; break;
-        case O_HELP: usage(stdout); return -1;
+        case O_HELP:
+        case 'h': usage(stdout); return -1;
         default:
             if (optopt >= O_N && optopt <= O_HELP)
                 return cli_usage_error(cmd, "option --%s needs a value", longopts[optopt - O_N].name);

@@ -183,7 +183,8 @@ static int run_sweep(cls_lcl_sweep_config *sc, const char *outdir, int json, int
     cls_lcl_sweep_result r;
     double t0 = cls_now_seconds();
     cls_status st = cls_lcl_sweep_run(sc, &r);
-    if (st) return cli_status_error(st, "sim lcl sweep");
+    if (st == CLS_E_INVALID_ARG) return cli_usage_error(CMD, "%s", cls_last_error());
+    if (st) return cli_status_error(st, NULL);
     double secs = cls_now_seconds() - t0;
     struct stat sb;
     if (stat(outdir, &sb) != 0 && mkdir(outdir, 0777) != 0) {
@@ -361,9 +362,18 @@ int cmd_sim_lcl(int argc, char **argv)
         st = cls_lcl_model_create_sketch(&model, &data, S, M, threads);
         free(S);
     } else {
+        if (M > data.d) { /* name the option the user actually gave */
+            rc = M_set ? cli_usage_error(CMD, "--M %lld exceeds --d %lld (a sketch compresses: M <= d)",
+                                         (long long)M, (long long)data.d)
+                       : cli_usage_error(CMD, "--d %lld is below the default sketch size M = %lld: give --M <= d",
+                                         (long long)data.d, (long long)M);
+            goto out;
+        }
         st = cls_lcl_model_create(&model, &data, M, (uint64_t)seed, threads);
     }
-    if (st) { rc = cli_status_error(st, "sim lcl"); goto out; }
+    /* the options are the only input: an invalid argument is a usage error */
+    if (st == CLS_E_INVALID_ARG) { rc = cli_usage_error(CMD, "%s", cls_last_error()); goto out; }
+    if (st) { rc = cli_status_error(st, NULL); goto out; }
 
     cls_lcl_config cfg;
     cls_lcl_config_init(&cfg);
@@ -404,7 +414,8 @@ int cmd_sim_lcl(int argc, char **argv)
     cls_lcl_model_free(model);
     free(seg_steps);
     free(seg_lr);
-    if (st) { rc = cli_status_error(st, "sim lcl"); goto out; }
+    if (st == CLS_E_INVALID_ARG) { rc = cli_usage_error(CMD, "%s", cls_last_error()); goto out; }
+    if (st) { rc = cli_status_error(st, NULL); goto out; }
     print_warnings(r.nwarnings, r.warnings);
     if (json) {
         cJSON *o = cJSON_CreateObject();

@@ -129,7 +129,7 @@ int cmd_spectrum(int argc, char **argv)
     int64_t v64;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case O_RANGE:
             if (!parse_range(optarg, &opt.fit_lo, &opt.fit_hi)) return CLI_USAGE;
@@ -165,7 +165,8 @@ int cmd_spectrum(int argc, char **argv)
             if (!cli_parse_int("--threads", optarg, &opt.threads)) return CLI_USAGE;
             if (opt.threads < 0) return cli_usage_error("spectrum", "--threads must be >= 0");
             break;
-        case O_HELP: usage(); return CLI_OK;
+        case O_HELP:
+        case 'h': usage(); return CLI_OK;
         default:
             return cli_usage_error("spectrum", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -176,7 +177,7 @@ int cmd_spectrum(int argc, char **argv)
 
     cls_spectrum_result r;
     cls_status st = cls_spectrum_analyze_npy(input, &opt, &r);
-    if (st) return cli_status_error(st, input);
+    if (st) return cli_status_error(st, NULL) /* the library message names the file */;
 
     int rc = CLI_OK;
     if (eig_out) rc = write_csv(eig_out, &r);

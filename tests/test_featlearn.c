@@ -439,6 +439,26 @@ static void test_easy_task(void)
     cls_featlearn_result_free(rich);
 }
 
+/* eta in (1, 2): the exact N = inf lazy curve is finite (the first modes
+ * oscillate: 1 - eta lambda_k < 0); against repeated multiplication. */
+static void test_lazy_infinite_large_eta(void)
+{
+    const double alpha = 2.0, beta = 0.5, eta = 1.5, steps[4] = {0, 1, 7, 40};
+    const int64_t M = 60;
+    double L[4];
+    CHECK_STATUS(cls_featlearn_lazy_infinite(alpha, beta, M, eta, steps, 4, 0, L), CLS_OK, "eta 1.5");
+    for (int i = 0; i < 4; i++) {
+        double ref = 0.0;
+        for (int64_t k = 1; k <= M; k++) {
+            double lam = pow((double)k, -alpha), f = 1.0;
+            for (int s = 0; s < 2 * (int)steps[i]; s++) f *= 1.0 - eta * lam;
+            ref += pow((double)k, -alpha * beta - 1.0) * f;
+        }
+        CHECK(isfinite(L[i]), "L(t = %g) is finite at eta = 1.5", steps[i]);
+        CHECK_CLOSE(L[i], ref, 1e-15, 1e-11, "lazy N = inf curve at eta = 1.5, t = %g", steps[i]);
+    }
+}
+
 static void test_width_grids(void)
 {
     int64_t w[CLS_FEATLEARN_MAX_WIDTHS];
@@ -454,6 +474,7 @@ static void test_width_grids(void)
 
 int main(void)
 {
+    test_lazy_infinite_large_eta();
     test_width_grids();
     test_bad_input();
     test_unstable_eta();
