@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cJSON.h>
 
@@ -101,6 +102,17 @@ int cli_gnuplot_run(const char *script, const char *output_path);
 /* The gnuplot "set terminal" line for an output path ending in .png or .svg;
  * NULL (after printing a usage error) for anything else. */
 const char *cli_gnuplot_terminal(const char *output_path);
+
+/* Building a gnuplot script: cli_gnuplot_open starts an open_memstream
+ * script with the terminal and the quoted `set output` for `path` (NULL after
+ * a usage error for a bad extension, or on out of memory); write the rest with
+ * fprintf and cli_gnuplot_quote (a single-quoted gnuplot string, quotes
+ * doubled: use it for every path or label); cli_gnuplot_finish closes the
+ * stream, runs gnuplot and frees the script. cli_gnuplot_run says "wrote PATH"
+ * on stderr when the plot was written. */
+FILE *cli_gnuplot_open(const char *path, char **script, size_t *len);
+void cli_gnuplot_quote(FILE *f, const char *text);
+int cli_gnuplot_finish(FILE *f, char **script, const char *path);
 
 /* Progress bar on stderr, shown only when stderr is a terminal. frac in [0,1];
  * call cli_progress_done() at the end. */

@@ -307,7 +307,49 @@ int cli_gnuplot_run(const char *script, const char *output_path)
     fputs(script, p);
     int rc = pclose(p);
     if (rc != 0) return cli_error("gnuplot failed while writing %s", output_path);
+    fprintf(stderr, "wrote %s\n", output_path);
     return CLI_OK;
+}
+
+void cli_gnuplot_quote(FILE *f, const char *text)
+{
+    fputc('\'', f);
+    for (const char *c = text ? text : ""; *c; c++) {
+        if (*c == '\'') fputc('\'', f);
+        if (*c != '\n') fputc(*c, f);
+    }
+    fputc('\'', f);
+}
+
+FILE *cli_gnuplot_open(const char *path, char **script, size_t *len)
+{
+    const char *term = cli_gnuplot_terminal(path);
+    if (!term) return NULL;
+    *script = NULL;
+    FILE *f = open_memstream(script, len);
+    if (!f) {
+        cli_error("out of memory building the plot script");
+        return NULL;
+    }
+    fprintf(f, "%s\nset output ", term);
+    cli_gnuplot_quote(f, path);
+    fputc('\n', f);
+    return f;
+}
+
+int cli_gnuplot_finish(FILE *f, char **script, const char *path)
+{
+    int bad = ferror(f);
+    /* open_memstream updates *script at fclose: read it only afterwards */
+    if (fclose(f) != 0 || bad || !*script) {
+        free(*script);
+        *script = NULL;
+        return cli_error("out of memory building the plot script for %s", path);
+    }
+    int rc = cli_gnuplot_run(*script, path);
+    free(*script);
+    *script = NULL;
+    return rc;
 }
 
 static int progress_shown = 0;

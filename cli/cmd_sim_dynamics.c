@@ -348,11 +348,11 @@ static int write_csv(const opts *o, const traj *t, int do_ode, int do_sgd)
 static int write_plot(const opts *o, const traj *t, int do_ode, int do_sgd)
 {
     const int pK = t->pK;
-    size_t cap = (size_t)t->n_rec * (size_t)pK * 64 * 2 + 8192, len = 0;
-    char *s = malloc(cap);
-    if (!s) return cli_error("out of memory building the plot");
-#define APPEND(...) len += (size_t)snprintf(s + len, cap - len, __VA_ARGS__)
-    APPEND("%s\nset output '%s'\n", cli_gnuplot_terminal(o->plot), o->plot);
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = cli_gnuplot_open(o->plot, &s, &len);
+    if (!f) return CLI_USAGE;
+#define APPEND(...) fprintf(f, __VA_ARGS__)
     APPEND("set title 'clscale sim dynamics: N = %lld, %d seeds, eps = %g, rho = %g, m2 = %g'\n", (long long)o->N,
            o->seeds, o->m.eps, o->m.rho, cls_dynamics_law_moment(&o->m.law[0], 2));
     APPEND("set xlabel 't = steps / N'\nset ylabel 'cos(feature, unit)'\nset key bottom right\nset grid\n");
@@ -380,9 +380,7 @@ static int write_plot(const opts *o, const traj *t, int do_ode, int do_sgd)
     }
     APPEND("\n");
 #undef APPEND
-    int rc = len < cap ? cli_gnuplot_run(s, o->plot) : cli_error("plot script too long");
-    free(s);
-    return rc;
+    return cli_gnuplot_finish(f, &s, o->plot);
 }
 
 static int run_trajectories(const opts *o)

@@ -156,12 +156,11 @@ static int write_csv(const char *path, const options *o, cls_featlearn_result **
 static int write_plot(const char *path, const options *o, cls_featlearn_result **runs,
                       const double *lazy_inf, const cls_featlearn_prediction *pred)
 {
-    size_t cap = 4096 + (size_t)o->ngamma * (size_t)runs[0]->n * 64 + (size_t)runs[0]->n * 64;
-    char *s = malloc(cap);
-    if (!s) return cli_error("out of memory");
+    char *s = NULL;
     size_t len = 0;
-#define ADD(...) len += (size_t)snprintf(s + len, cap - len, __VA_ARGS__)
-    ADD("%s\nset output '%s'\n", cli_gnuplot_terminal(path), path);
+    FILE *f = cli_gnuplot_open(path, &s, &len);
+    if (!f) return CLI_USAGE;
+#define ADD(...) fprintf(f, __VA_ARGS__)
     ADD("set logscale xy\nset xlabel 'eta t'\nset ylabel 'population loss L'\nset key bottom left\n");
     ADD("set title 'featlearn: alpha=%g beta=%g (%s) N=%lld M=%lld, mean of %lld draws'\n",
         o->cfg.alpha, o->cfg.beta, pred->regime_name, (long long)o->cfg.N, (long long)o->cfg.M,
@@ -188,13 +187,7 @@ static int write_plot(const char *path, const options *o, cls_featlearn_result *
     }
     ADD("\n");
 #undef ADD
-    if (len >= cap) {
-        free(s);
-        return cli_error("plot script too long");
-    }
-    int rc = cli_gnuplot_run(s, path);
-    free(s);
-    return rc;
+    return cli_gnuplot_finish(f, &s, path);
 }
 
 int cmd_sim_featlearn(int argc, char **argv)

@@ -154,28 +154,45 @@ static int write_csv(const char *path, const cls_lcl_sweep_result *r)
 
 static int plot_sweep(const char *csv, const char *png, const cls_lcl_sweep_result *r)
 {
-    const char *term = cli_gnuplot_terminal(png);
-    if (!term) return CLI_FAIL;
-    char script[4096];
-    int n = snprintf(script, sizeof script,
-                     "%s\nset output '%s'\nset datafile separator ','\nset logscale xy\nset grid\n"
-                     "set key top right\nset title 'lcl S%d: measured slope %.3f, predicted %.3f (%s)' noenhanced\n"
-                     "set xlabel '%s' noenhanced\nset ylabel '%s' noenhanced\n"
-                     "plot '%s' every ::1 using %d:%d with points pt 7 ps 1.2 title 'measured (%s)' noenhanced",
-                     term, png, r->sweep, r->slope, r->predicted_slope, r->predicted_text, r->x_label,
-                     r->sweep == 5 ? "excess risk E R - R* (t = inf)" : r->y_label, csv, r->xcol + 1,
-                     (r->sweep == 5 ? 3 : r->ycol) + 1, r->colnames[r->sweep == 5 ? 3 : r->ycol]);
-    if (r->predcol >= 0)
-        n += snprintf(script + n, sizeof script - (size_t)n,
-                      ", '%s' every ::1 using %d:%d with lines lw 2 title 'predicted (%s)' noenhanced",
-                      csv, r->xcol + 1, r->predcol + 1,
-                      r->sweep == 3 ? "D_M(t)" : r->sweep == 5 ? "c M^-min(b-1,a) + M^2/(2N)" : r->predicted_text);
-    if (r->sweep == 5)
-        n += snprintf(script + n, sizeof script - (size_t)n,
-                      ", '%s' every ::1 using 1:2 with linespoints title 'approx A', '%s' every ::1 using 1:3 with linespoints title 'variance'",
-                      csv, csv);
-    snprintf(script + n, sizeof script - (size_t)n, "\nunset output\n");
-    return cli_gnuplot_run(script, png);
+    char *script = NULL;
+    size_t len = 0;
+    FILE *f = cli_gnuplot_open(png, &script, &len);
+    if (!f) return CLI_FAIL;
+    char title[256];
+    snprintf(title, sizeof title, "lcl S%d: measured slope %.3f, predicted %.3f (%s)", r->sweep, r->slope,
+             r->predicted_slope, r->predicted_text);
+    fputs("set datafile separator ','\nset logscale xy\nset grid\nset key top right\nset title ", f);
+    cli_gnuplot_quote(f, title);
+    fputs(" noenhanced\nset xlabel ", f);
+    cli_gnuplot_quote(f, r->x_label);
+    fputs(" noenhanced\nset ylabel ", f);
+    cli_gnuplot_quote(f, r->sweep == 5 ? "excess risk E R - R* (t = inf)" : r->y_label);
+    fputs(" noenhanced\nplot ", f);
+    cli_gnuplot_quote(f, csv);
+    int yc = r->sweep == 5 ? 3 : r->ycol;
+    fprintf(f, " every ::1 using %d:%d with points pt 7 ps 1.2 title ", r->xcol + 1, yc + 1);
+    char t[160];
+    snprintf(t, sizeof t, "measured (%s)", r->colnames[yc]);
+    cli_gnuplot_quote(f, t);
+    fputs(" noenhanced", f);
+    if (r->predcol >= 0) {
+        fputs(", ", f);
+        cli_gnuplot_quote(f, csv);
+        fprintf(f, " every ::1 using %d:%d with lines lw 2 title ", r->xcol + 1, r->predcol + 1);
+        snprintf(t, sizeof t, "predicted (%s)",
+                 r->sweep == 3 ? "D_M(t)" : r->sweep == 5 ? "c M^-min(b-1,a) + M^2/(2N)" : r->predicted_text);
+        cli_gnuplot_quote(f, t);
+        fputs(" noenhanced", f);
+    }
+    if (r->sweep == 5) {
+        fputs(", ", f);
+        cli_gnuplot_quote(f, csv);
+        fputs(" every ::1 using 1:2 with linespoints title 'approx A', ", f);
+        cli_gnuplot_quote(f, csv);
+        fputs(" every ::1 using 1:3 with linespoints title 'variance'", f);
+    }
+    fputs("\nunset output\n", f);
+    return cli_gnuplot_finish(f, &script, png);
 }
 
 static int run_sweep(cls_lcl_sweep_config *sc, const char *outdir, int json, int plot)

@@ -58,32 +58,27 @@ static int write_csv(const char *path, const cls_spectrum_result *r)
 
 static int plot(const char *path, const char *input, const cls_spectrum_result *r)
 {
-    const char *term = cli_gnuplot_terminal(path);
-    if (!term) return CLI_USAGE;
-    size_t cap = 4096 + (size_t)r->eig.count * 48;
-    char *s = malloc(cap);
-    if (!s) return cli_error("out of memory");
+    char *s = NULL;
     size_t len = 0;
-    len += (size_t)snprintf(s + len, cap - len,
-        "%s\nset output '%s'\nset logscale xy\nset grid\n"
-        "set xlabel 'rank k'\nset ylabel 'normalized eigenvalue'\n"
-        "set title \"%s: alpha = %.3f, R^2 = %.3f (ranks %lld..%lld)\" noenhanced\n"
-        "set arrow from %lld, graph 0 to %lld, graph 1 nohead dt 2 lc rgb 'gray40'\n"
-        "set arrow from %lld, graph 0 to %lld, graph 1 nohead dt 2 lc rgb 'gray40'\n"
-        "f(x) = exp(%.17g) * x**(-%.17g)\n"
-        "plot '-' using 1:2 with lines lw 2 title 'spectrum', "
-        "[%lld:%lld] f(x) with lines lw 2 dt 2 lc rgb 'red' title 'fit (LO..HI)'\n",
-        term, path, input, r->alpha, r->r2, (long long)r->fit_lo, (long long)r->fit_hi,
-        (long long)r->fit_lo, (long long)r->fit_lo, (long long)r->fit_hi, (long long)r->fit_hi,
-        r->intercept, r->alpha, (long long)r->fit_lo, (long long)r->fit_hi);
-    for (int64_t k = 0; k < r->eig.count && len + 64 < cap; k++)
-        if (r->eig.values[k] > 0)
-            len += (size_t)snprintf(s + len, cap - len, "%lld %.10g\n", (long long)(k + 1),
-                                    r->eig.values[k] / r->eig.total);
-    snprintf(s + len, cap - len, "e\n");
-    int rc = cli_gnuplot_run(s, path);
-    free(s);
-    return rc;
+    FILE *f = cli_gnuplot_open(path, &s, &len);
+    if (!f) return CLI_USAGE;
+    char title[600];
+    snprintf(title, sizeof title, "%s: alpha = %.3f, R^2 = %.3f (ranks %lld..%lld)", input, r->alpha, r->r2,
+             (long long)r->fit_lo, (long long)r->fit_hi);
+    fputs("set logscale xy\nset grid\nset xlabel 'rank k'\nset ylabel 'normalized eigenvalue'\nset title ", f);
+    cli_gnuplot_quote(f, title);
+    fprintf(f, " noenhanced\n"
+               "set arrow from %lld, graph 0 to %lld, graph 1 nohead dt 2 lc rgb 'gray40'\n"
+               "set arrow from %lld, graph 0 to %lld, graph 1 nohead dt 2 lc rgb 'gray40'\n"
+               "f(x) = exp(%.17g) * x**(-%.17g)\n"
+               "plot '-' using 1:2 with lines lw 2 title 'spectrum', "
+               "[%lld:%lld] f(x) with lines lw 2 dt 2 lc rgb 'red' title 'fit (LO..HI)'\n",
+            (long long)r->fit_lo, (long long)r->fit_lo, (long long)r->fit_hi, (long long)r->fit_hi,
+            r->intercept, r->alpha, (long long)r->fit_lo, (long long)r->fit_hi);
+    for (int64_t k = 0; k < r->eig.count; k++)
+        if (r->eig.values[k] > 0) fprintf(f, "%lld %.10g\n", (long long)(k + 1), r->eig.values[k] / r->eig.total);
+    fputs("e\n", f);
+    return cli_gnuplot_finish(f, &s, path);
 }
 
 static int parse_range(const char *text, int64_t *lo, int64_t *hi)

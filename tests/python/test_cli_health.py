@@ -103,3 +103,15 @@ def test_loss_options_that_do_not_apply(rows):
     assert p.returncode == 2 and "--label-smoothing" in p.stderr
     p = run("loss", "--a", u, "--b", u, "--loss", "siglip", "--bias", "-10")
     assert p.returncode == 0, p.stderr
+
+
+def test_plot_says_wrote_and_quotes_paths(tmp_path):
+    import shutil
+    x = np.random.default_rng(2).standard_normal((200, 16)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "it's a plot.png"  # a quote in the path must not break the script
+    p = run("spectrum", tmp_path / "x.npy", "--fit-range", "1:8", "--plot", out)
+    assert p.returncode == 0, p.stderr
+    if shutil.which("gnuplot"):
+        assert f"wrote {out}" in p.stderr
+        assert out.exists() and out.stat().st_size > 0
