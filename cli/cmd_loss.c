@@ -2,7 +2,6 @@
  * computed in tiles (memory O(b d), never the b x b logits). */
 #include "cli.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,85 +44,31 @@ static int check_finite_file(const float *x, int64_t rows, int64_t cols, const c
     return CLI_OK;
 }
 
-enum { OPT_A = 256, OPT_B, OPT_LOSS, OPT_SCALE, OPT_BIAS, OPT_NORMALIZE, OPT_REDUCTION, OPT_SMOOTHING, OPT_LABELS,
-       OPT_GRAD_A, OPT_GRAD_B, OPT_TILE, OPT_THREADS, OPT_JSON };
+static void usage_stdout(void) { usage(stdout); }
 
 int cmd_loss(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"a", required_argument, NULL, OPT_A},
-        {"b", required_argument, NULL, OPT_B},
-        {"loss", required_argument, NULL, OPT_LOSS},
-        {"logit-scale", required_argument, NULL, OPT_SCALE},
-        {"bias", required_argument, NULL, OPT_BIAS},
-        {"normalize", no_argument, NULL, OPT_NORMALIZE},
-        {"reduction", required_argument, NULL, OPT_REDUCTION},
-        {"label-smoothing", required_argument, NULL, OPT_SMOOTHING},
-        {"labels", required_argument, NULL, OPT_LABELS},
-        {"grad-a", required_argument, NULL, OPT_GRAD_A},
-        {"grad-b", required_argument, NULL, OPT_GRAD_B},
-        {"tile", required_argument, NULL, OPT_TILE},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *path_a = NULL, *path_b = NULL, *path_labels = NULL, *path_ga = NULL, *path_gb = NULL;
-    int json = 0, seen_bias = 0, seen_smoothing = 0, seen_scale = 0;
+    int json = 0, seen_bias = 0, seen_smoothing = 0, seen_scale = 0, kind = CLS_LOSS_CLIP, reduction = -1;
+    int first = 0;
     cls_loss_options opt;
     cls_loss_options_init(&opt, CLS_LOSS_CLIP);
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_A: path_a = optarg; break;
-        case OPT_B: path_b = optarg; break;
-        case OPT_LOSS:
-            if (cls_loss_kind_parse(optarg, &opt.kind) != CLS_OK)
-                return cli_usage_error("loss", "--loss: unknown loss '%s' (clip, infonce, ntxent, siglip)", optarg);
-            break;
-        case OPT_SCALE:
-            seen_scale = 1;
-            if (!cli_parse_double("--logit-scale", optarg, &opt.logit_scale)) return CLI_USAGE;
-            if (!(opt.logit_scale > 0.0) || !isfinite(opt.logit_scale))
-                return cli_usage_error("loss", "--logit-scale must be positive and finite, got '%s'", optarg);
-            break;
-        case OPT_BIAS:
-            seen_bias = 1;
-            if (!cli_parse_double("--bias", optarg, &opt.bias)) return CLI_USAGE;
-            if (!isfinite(opt.bias)) return cli_usage_error("loss", "--bias must be finite, got '%s'", optarg);
-            break;
-        case OPT_NORMALIZE: opt.normalize = 1; break;
-        case OPT_REDUCTION:
-            if (strcmp(optarg, "mean") == 0) opt.reduction = CLS_REDUCE_MEAN;
-            else if (strcmp(optarg, "sum") == 0) opt.reduction = CLS_REDUCE_SUM;
-            else return cli_usage_error("loss", "--reduction: expected mean or sum, got '%s'", optarg);
-            break;
-        case OPT_SMOOTHING:
-            seen_smoothing = 1;
-            if (!cli_parse_double("--label-smoothing", optarg, &opt.label_smoothing)) return CLI_USAGE;
-            if (!(opt.label_smoothing >= 0.0 && opt.label_smoothing < 1.0))
-                return cli_usage_error("loss", "--label-smoothing must be in [0, 1), got '%s'", optarg);
-            break;
-        case OPT_LABELS: path_labels = optarg; break;
-        case OPT_GRAD_A: path_ga = optarg; break;
-        case OPT_GRAD_B: path_gb = optarg; break;
-        case OPT_TILE:
-            if (!cli_parse_int64("--tile", optarg, &opt.tile)) return CLI_USAGE;
-            if (opt.tile < 0) return cli_usage_error("loss", "--tile must be >= 0 (0 = automatic), got '%s'", optarg);
-            break;
-        case OPT_THREADS:
-            if (!cli_parse_int("--threads", optarg, &opt.threads)) return CLI_USAGE;
-            if (opt.threads < 0) return cli_usage_error("loss", "--threads must be >= 0 (0 = all cores), got '%s'", optarg);
-            break;
-        case OPT_JSON: json = 1; break;
-        case 'h': usage(stdout); return CLI_OK;
-        case ':': return cli_usage_error("loss", "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error("loss", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) return cli_usage_error("loss", "unexpected argument '%s'", argv[optind]);
+    cli_option table[] = {
+        CLI_STRING("a", &path_a), CLI_STRING("b", &path_b),
+        CLI_CHOICE("loss", &kind, "clip|infonce|ntxent|siglip"), /* the order of cls_loss_kind */
+        CLI_DOUBLE("logit-scale", &opt.logit_scale, 1e-300, 1e300), CLI_DOUBLE("bias", &opt.bias, NAN, NAN),
+        CLI_FLAG("normalize", &opt.normalize), CLI_CHOICE("reduction", &reduction, "mean|sum"),
+        CLI_DOUBLE("label-smoothing", &opt.label_smoothing, 0, 0.999999999), CLI_STRING("labels", &path_labels),
+        CLI_STRING("grad-a", &path_ga), CLI_STRING("grad-b", &path_gb), CLI_INT64("tile", &opt.tile, 0, 1e15),
+        CLI_INT("threads", &opt.threads, 0, 4096), CLI_FLAG("json", &json), CLI_END};
+    table[3].seen = &seen_scale;
+    table[4].seen = &seen_bias;
+    table[7].seen = &seen_smoothing;
+    int prc = cli_parse_options("loss", table, argc, argv, usage_stdout, &first);
+    if (prc) return prc == CLI_HELP ? CLI_OK : prc;
+    opt.kind = (cls_loss_kind)kind;
+    if (reduction >= 0) opt.reduction = reduction == 0 ? CLS_REDUCE_MEAN : CLS_REDUCE_SUM;
+    if (first < argc) return cli_usage_error("loss", "unexpected argument '%s'", argv[first]);
     if (!path_a || !path_b) return cli_usage_error("loss", "--a and --b are required");
     if (path_labels && opt.kind != CLS_LOSS_INFONCE)
         return cli_usage_error("loss", "--labels is only used by --loss infonce");

@@ -2,7 +2,6 @@
  * its ODE limit; the learnability threshold, fixed points and basin map. */
 #include "cli.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,75 +61,38 @@ static void usage(FILE *out)
           out);
 }
 
-enum {
-    O_N = 256, O_K, O_P, O_TAU, O_MU, O_EPS, O_RHO, O_LAMBDA, O_C, O_Q0, O_R0, O_T, O_DT, O_EVERY, O_SEEDS,
-    O_ODE_ONLY, O_SGD_ONLY, O_THRESHOLD, O_FIXED, O_BASINS, O_CSV, O_PLOT, O_JSON, O_HELP
-};
+static void usage_stdout(void) { usage(stdout); }
 
 static int parse(int argc, char **argv, opts *o)
 {
-    static const struct option longopts[] = {
-        {"N", required_argument, 0, O_N}, {"K", required_argument, 0, O_K}, {"p", required_argument, 0, O_P},
-        {"tau", required_argument, 0, O_TAU}, {"mu", required_argument, 0, O_MU},
-        {"eps", required_argument, 0, O_EPS}, {"rho", required_argument, 0, O_RHO},
-        {"lambda", required_argument, 0, O_LAMBDA}, {"c", required_argument, 0, O_C},
-        {"q0", required_argument, 0, O_Q0}, {"r0", required_argument, 0, O_R0},
-        {"T", required_argument, 0, O_T}, {"dt", required_argument, 0, O_DT},
-        {"every", required_argument, 0, O_EVERY}, {"seeds", required_argument, 0, O_SEEDS},
-        {"ode-only", no_argument, 0, O_ODE_ONLY}, {"sgd-only", no_argument, 0, O_SGD_ONLY},
-        {"threshold", no_argument, 0, O_THRESHOLD}, {"fixed-points", no_argument, 0, O_FIXED},
-        {"basins", no_argument, 0, O_BASINS}, {"csv", required_argument, 0, O_CSV},
-        {"plot", required_argument, 0, O_PLOT}, {"json", no_argument, 0, O_JSON},
-        {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
     const char *cmd = "sim dynamics";
     cls_dynamics_model_init(&o->m);
     o->N = 2000, o->q0 = 0.1, o->r0 = 1.0, o->T = 16.0, o->dt = 0.01, o->every = 0.1, o->seeds = 16;
     cls_dynamics_law laws[CLS_DYNAMICS_MAX_P];
-    int n_laws = 0;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int ok = 1;
-        switch (c) {
-        case O_N: ok = cli_parse_int64("--N", optarg, &o->N); break;
-        case O_K: ok = cli_parse_int("--K", optarg, &o->m.K); break;
-        case O_P: ok = cli_parse_int("--p", optarg, &o->m.p); break;
-        case O_TAU: ok = cli_parse_double("--tau", optarg, &o->m.tau); break;
-        case O_MU: ok = cli_parse_double("--mu", optarg, &o->m.mu); break;
-        case O_EPS: ok = cli_parse_double("--eps", optarg, &o->m.eps); break;
-        case O_RHO: ok = cli_parse_double("--rho", optarg, &o->m.rho); break;
-        case O_LAMBDA: ok = cli_parse_double("--lambda", optarg, &o->m.lambda); break;
-        case O_C:
-            if (n_laws == CLS_DYNAMICS_MAX_P) return cli_usage_error(cmd, "--c given more than %d times", CLS_DYNAMICS_MAX_P);
-            if (cls_dynamics_law_parse(&laws[n_laws], optarg))
-                return cli_usage_error(cmd, "--c: %s", cls_last_error());
-            n_laws++;
-            break;
-        case O_Q0: ok = cli_parse_double("--q0", optarg, &o->q0); break;
-        case O_R0: ok = cli_parse_double("--r0", optarg, &o->r0); break;
-        case O_T: ok = cli_parse_double("--T", optarg, &o->T); break;
-        case O_DT: ok = cli_parse_double("--dt", optarg, &o->dt); break;
-        case O_EVERY: ok = cli_parse_double("--every", optarg, &o->every); break;
-        case O_SEEDS: ok = cli_parse_int("--seeds", optarg, &o->seeds); break;
-        case O_ODE_ONLY: o->ode_only = 1; break;
-        case O_SGD_ONLY: o->sgd_only = 1; break;
-        case O_THRESHOLD: o->threshold = 1; break;
-        case O_FIXED: o->fixed_points = 1; break;
-        case O_BASINS: o->basins = 1; break;
-        case O_CSV: o->csv = optarg; break;
-        case O_PLOT: o->plot = optarg; break;
-        case O_JSON: o->json = 1; break;
-        case O_HELP:
-        case 'h': usage(stdout); return -1;
-        default:
-            if (optopt >= O_N && optopt <= O_HELP)
-                return cli_usage_error(cmd, "option --%s needs a value", longopts[optopt - O_N].name);
-            return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-        }
-        if (!ok) return CLI_USAGE;
+    const char **ctext = calloc((size_t)argc + 1, sizeof *ctext);
+    if (!ctext) return cli_error("out of memory");
+    int n_laws = 0, nc = 0, first = 0;
+    /* ranges: checked below with messages that name the related option */
+    const cli_option table[] = {
+        CLI_INT64("N", &o->N, NAN, NAN), CLI_INT("K", &o->m.K, NAN, NAN), CLI_INT("p", &o->m.p, NAN, NAN),
+        CLI_DOUBLE("tau", &o->m.tau, NAN, NAN), CLI_DOUBLE("mu", &o->m.mu, NAN, NAN),
+        CLI_DOUBLE("eps", &o->m.eps, NAN, NAN), CLI_DOUBLE("rho", &o->m.rho, NAN, NAN),
+        CLI_DOUBLE("lambda", &o->m.lambda, NAN, NAN), CLI_STRINGS("c", ctext, &nc),
+        CLI_DOUBLE("q0", &o->q0, NAN, NAN), CLI_DOUBLE("r0", &o->r0, NAN, NAN), CLI_DOUBLE("T", &o->T, NAN, NAN),
+        CLI_DOUBLE("dt", &o->dt, NAN, NAN), CLI_DOUBLE("every", &o->every, NAN, NAN),
+        CLI_INT("seeds", &o->seeds, NAN, NAN), CLI_FLAG("ode-only", &o->ode_only),
+        CLI_FLAG("sgd-only", &o->sgd_only), CLI_FLAG("threshold", &o->threshold),
+        CLI_FLAG("fixed-points", &o->fixed_points), CLI_FLAG("basins", &o->basins),
+        CLI_STRING("csv", &o->csv), CLI_STRING("plot", &o->plot), CLI_FLAG("json", &o->json), CLI_END};
+    int prc = cli_parse_options(cmd, table, argc, argv, usage_stdout, &first);
+    for (int i = 0; prc == CLI_OK && i < nc; i++) {
+        if (n_laws == CLS_DYNAMICS_MAX_P) prc = cli_usage_error(cmd, "--c given more than %d times", CLS_DYNAMICS_MAX_P);
+        else if (cls_dynamics_law_parse(&laws[n_laws], ctext[i])) prc = cli_usage_error(cmd, "--c: %s", cls_last_error());
+        else n_laws++;
     }
-    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    free(ctext);
+    if (prc) return prc;
+    if (first < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[first]);
     if (o->ode_only && o->sgd_only) return cli_usage_error(cmd, "--ode-only and --sgd-only exclude each other");
     if (o->m.p >= 1 && o->m.p <= CLS_DYNAMICS_MAX_P) {
         if (n_laws == 1)

@@ -4,7 +4,6 @@
  * bottleneck and the compute-optimal frontier. */
 #include "cli.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,53 +51,26 @@ typedef struct {
     const char *csv, *plot;
 } options;
 
+static void usage_stdout(void) { usage(stdout); }
+
 static int parse(int argc, char **argv, options *o)
 {
-    enum { O_ALPHA = 1000, O_BETA, O_N, O_M, O_GAMMA, O_ETA, O_BATCH, O_T, O_SEEDS, O_BOTTLENECK,
-           O_FRONTIER, O_CSV, O_PLOT, O_JSON };
-    static const struct option longopts[] = {
-        {"alpha", required_argument, 0, O_ALPHA}, {"beta", required_argument, 0, O_BETA},
-        {"N", required_argument, 0, O_N},         {"M", required_argument, 0, O_M},
-        {"gamma", required_argument, 0, O_GAMMA}, {"eta", required_argument, 0, O_ETA},
-        {"batch", required_argument, 0, O_BATCH}, {"T", required_argument, 0, O_T},
-        {"seeds", required_argument, 0, O_SEEDS}, {"bottleneck", no_argument, 0, O_BOTTLENECK},
-        {"frontier", no_argument, 0, O_FRONTIER}, {"csv", required_argument, 0, O_CSV},
-        {"plot", required_argument, 0, O_PLOT},   {"json", no_argument, 0, O_JSON},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     cls_featlearn_config_init(&o->cfg);
     o->gammas = NULL;
     o->ngamma = 0;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int ok = 1;
-        switch (c) {
-        case O_ALPHA: ok = cli_parse_double("--alpha", optarg, &o->cfg.alpha); break;
-        case O_BETA: ok = cli_parse_double("--beta", optarg, &o->cfg.beta); break;
-        case O_N: ok = cli_parse_int64("--N", optarg, &o->cfg.N); break;
-        case O_M: ok = cli_parse_int64("--M", optarg, &o->cfg.M); break;
-        case O_GAMMA:
-            free(o->gammas);
-            o->gammas = NULL;
-            ok = cli_parse_double_list("--gamma", optarg, &o->gammas, &o->ngamma);
-            break;
-        case O_ETA: ok = cli_parse_double("--eta", optarg, &o->cfg.eta); break;
-        case O_BATCH: ok = cli_parse_int64("--batch", optarg, &o->cfg.batch); break;
-        case O_T: ok = cli_parse_int64("--T", optarg, &o->cfg.steps); break;
-        case O_SEEDS: ok = cli_parse_int64("--seeds", optarg, &o->cfg.seeds); break;
-        case O_BOTTLENECK: o->bottleneck = 1; break;
-        case O_FRONTIER: o->frontier = 1; break;
-        case O_CSV: o->csv = optarg; break;
-        case O_PLOT: o->plot = optarg; break;
-        case O_JSON: o->json = 1; break;
-        case 'h': usage(stdout); return -1;
-        default:
-            return cli_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-        if (!ok) return CLI_USAGE;
-    }
-    if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    int first = 0;
+    const cli_option opts[] = {
+        CLI_DOUBLE("alpha", &o->cfg.alpha, NAN, NAN), CLI_DOUBLE("beta", &o->cfg.beta, NAN, NAN),
+        CLI_INT64("N", &o->cfg.N, NAN, NAN), CLI_INT64("M", &o->cfg.M, NAN, NAN),
+        CLI_DOUBLE_LIST("gamma", &o->gammas, &o->ngamma, 0, INFINITY),
+        CLI_DOUBLE("eta", &o->cfg.eta, NAN, NAN), CLI_INT64("batch", &o->cfg.batch, NAN, NAN),
+        CLI_INT64("T", &o->cfg.steps, NAN, NAN), CLI_INT64("seeds", &o->cfg.seeds, NAN, NAN),
+        CLI_FLAG("bottleneck", &o->bottleneck), CLI_FLAG("frontier", &o->frontier),
+        CLI_STRING("csv", &o->csv), CLI_STRING("plot", &o->plot), CLI_FLAG("json", &o->json), CLI_END};
+    /* ranges: the library's config check below says what is allowed */
+    int prc = cli_parse_options(CMD, opts, argc, argv, usage_stdout, &first);
+    if (prc) return prc;
+    if (first < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[first]);
     if (!o->gammas) {
         o->gammas = malloc(2 * sizeof(double));
         if (!o->gammas) return cli_error("out of memory");

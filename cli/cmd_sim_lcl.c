@@ -3,7 +3,6 @@
  * the predicted exponents, a gnuplot plot). */
 #include "cli.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,25 +50,6 @@ static void usage(FILE *out)
           "  --no-plot          skip the gnuplot plot\n"
           "  --help             this text\n", out);
 }
-
-enum { OPT_D = 256, OPT_M, OPT_N, OPT_STEPS, OPT_LR, OPT_SCHEDULE, OPT_A, OPT_A2, OPT_B, OPT_RHO0,
-       OPT_MODE, OPT_SKETCH, OPT_SEED, OPT_DATA_SEED, OPT_DRAWS, OPT_MC, OPT_SAMPLER, OPT_THREADS,
-       OPT_JSON, OPT_SWEEP, OPT_OUT, OPT_GRID, OPT_TGRID, OPT_NOPLOT, OPT_HELP };
-
-static const struct option long_opts[] = {
-    {"d", required_argument, 0, OPT_D}, {"M", required_argument, 0, OPT_M},
-    {"N", required_argument, 0, OPT_N}, {"steps", required_argument, 0, OPT_STEPS},
-    {"lr", required_argument, 0, OPT_LR}, {"schedule", required_argument, 0, OPT_SCHEDULE},
-    {"a", required_argument, 0, OPT_A}, {"a2", required_argument, 0, OPT_A2},
-    {"b", required_argument, 0, OPT_B}, {"rho0", required_argument, 0, OPT_RHO0},
-    {"mode", required_argument, 0, OPT_MODE}, {"sketch", required_argument, 0, OPT_SKETCH},
-    {"seed", required_argument, 0, OPT_SEED}, {"data-seed", required_argument, 0, OPT_DATA_SEED},
-    {"draws", required_argument, 0, OPT_DRAWS}, {"monte-carlo", required_argument, 0, OPT_MC},
-    {"sampler", required_argument, 0, OPT_SAMPLER}, {"threads", required_argument, 0, OPT_THREADS},
-    {"json", no_argument, 0, OPT_JSON}, {"sweep", required_argument, 0, OPT_SWEEP},
-    {"out", required_argument, 0, OPT_OUT}, {"grid", required_argument, 0, OPT_GRID},
-    {"t-grid", required_argument, 0, OPT_TGRID}, {"no-plot", no_argument, 0, OPT_NOPLOT},
-    {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
 
 static const char *sampler_name(cls_lcl_sampler s)
 {
@@ -259,6 +239,8 @@ static int run_sweep(cls_lcl_sweep_config *sc, const char *outdir, int json, int
     return rc;
 }
 
+static void usage_stdout(void) { usage(stdout); }
+
 int cmd_sim_lcl(int argc, char **argv)
 {
     cls_lcl_data data;
@@ -273,70 +255,53 @@ int cmd_sim_lcl(int argc, char **argv)
     int ngrid = 0, ntgrid = 0, rc = CLI_OK;
     int steps_set = 0, lr_set = 0, a2_set = 0, draws_set = 0;
 
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_D: if (!cli_parse_int64("--d", optarg, &data.d)) goto usage_fail; d_set = 1; break;
-        case OPT_M: if (!cli_parse_int64("--M", optarg, &M)) goto usage_fail; M_set = 1; break;
-        case OPT_N:
-            if (strcmp(optarg, "inf") == 0) N = 0;
-            else if (!cli_parse_int64("--N", optarg, &N) || N < 1) {
-                if (N < 1) cli_error("--N must be >= 1 or 'inf'");
-                goto usage_fail;
-            }
-            N_set = 1;
-            break;
-        case OPT_STEPS:
-            if (strcmp(optarg, "inf") == 0) steps_inf = 1;
-            else if (!cli_parse_int64("--steps", optarg, &steps) || steps < 0) {
-                if (steps < 0) cli_error("--steps must be >= 0 or 'inf'");
-                goto usage_fail;
-            }
-            steps_set = 1;
-            break;
-        case OPT_LR: if (!cli_parse_double("--lr", optarg, &lr)) goto usage_fail; lr_set = 1; break;
-        case OPT_SCHEDULE: schedule_text = optarg; break;
-        case OPT_A: if (!cli_parse_double("--a", optarg, &data.a)) goto usage_fail; break;
-        case OPT_A2: if (!cli_parse_double("--a2", optarg, &data.a2)) goto usage_fail; a2_set = 1; break;
-        case OPT_B: if (!cli_parse_double("--b", optarg, &data.b)) goto usage_fail; break;
-        case OPT_RHO0: if (!cli_parse_double("--rho0", optarg, &data.rho0)) goto usage_fail; break;
-        case OPT_MODE:
-            if (strcmp(optarg, "P") == 0 || strcmp(optarg, "p") == 0) mode = CLS_LCL_MODE_P;
-            else if (strcmp(optarg, "E") == 0 || strcmp(optarg, "e") == 0) mode = CLS_LCL_MODE_E;
-            else { rc = cli_usage_error(CMD, "--mode must be P or E, not '%s'", optarg); goto out; }
-            break;
-        case OPT_SKETCH: sketch = optarg; break;
-        case OPT_SEED: if (!cli_parse_int64("--seed", optarg, &seed)) goto usage_fail; break;
-        case OPT_DATA_SEED: if (!cli_parse_int64("--data-seed", optarg, &data_seed)) goto usage_fail; break;
-        case OPT_DRAWS: if (!cli_parse_int64("--draws", optarg, &draws)) goto usage_fail; draws_set = 1; break;
-        case OPT_MC: if (!cli_parse_int64("--monte-carlo", optarg, &mc)) goto usage_fail; break;
-        case OPT_SAMPLER:
-            if (strcmp(optarg, "auto") == 0) sampler = CLS_LCL_SAMPLER_AUTO;
-            else if (strcmp(optarg, "wishart") == 0) sampler = CLS_LCL_SAMPLER_WISHART;
-            else if (strcmp(optarg, "explicit") == 0) sampler = CLS_LCL_SAMPLER_EXPLICIT;
-            else if (strcmp(optarg, "full") == 0) sampler = CLS_LCL_SAMPLER_FULL;
-            else { rc = cli_usage_error(CMD, "--sampler must be auto, wishart, explicit or full, not '%s'", optarg); goto out; }
-            break;
-        case OPT_THREADS: if (!cli_parse_int("--threads", optarg, &threads)) goto usage_fail; break;
-        case OPT_JSON: json = 1; break;
-        case OPT_SWEEP:
-            if ((optarg[0] == 'S' || optarg[0] == 's') && optarg[1] >= '1' && optarg[1] <= '6' && !optarg[2]) sweep = optarg[1] - '0';
-            else { rc = cli_usage_error(CMD, "--sweep must be one of S1..S6, not '%s'", optarg); goto out; }
-            break;
-        case OPT_OUT: outdir = optarg; break;
-        case OPT_GRID: free(grid); grid = NULL; if (!cli_parse_double_list("--grid", optarg, &grid, &ngrid)) goto usage_fail; break;
-        case OPT_TGRID: free(tgrid); tgrid = NULL; if (!cli_parse_double_list("--t-grid", optarg, &tgrid, &ntgrid)) goto usage_fail; break;
-        case OPT_NOPLOT: plot = 0; break;
-        case 'h':
-        case OPT_HELP: usage(stdout); rc = CLI_OK; goto out;
-        default:
-            rc = cli_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
+    const char *N_text = NULL, *steps_text = NULL;
+    int mode_i = -1, sampler_i = -1, sweep_i = -1, no_plot = 0, first = 0;
+    cli_option table[] = {
+        CLI_INT64("d", &data.d, NAN, NAN), CLI_INT64("M", &M, NAN, NAN), CLI_STRING("N", &N_text),
+        CLI_STRING("steps", &steps_text), CLI_DOUBLE("lr", &lr, NAN, NAN), CLI_STRING("schedule", &schedule_text),
+        CLI_DOUBLE("a", &data.a, NAN, NAN), CLI_DOUBLE("a2", &data.a2, NAN, NAN), CLI_DOUBLE("b", &data.b, NAN, NAN),
+        CLI_DOUBLE("rho0", &data.rho0, NAN, NAN), CLI_CHOICE("mode", &mode_i, "P|E|p|e"),
+        CLI_STRING("sketch", &sketch), CLI_INT64("seed", &seed, NAN, NAN), CLI_INT64("data-seed", &data_seed, NAN, NAN),
+        CLI_INT64("draws", &draws, NAN, NAN), CLI_INT64("monte-carlo", &mc, NAN, NAN),
+        CLI_CHOICE("sampler", &sampler_i, "auto|wishart|explicit|full"), CLI_INT("threads", &threads, 0, 4096),
+        CLI_FLAG("json", &json), CLI_CHOICE("sweep", &sweep_i, "S1|S2|S3|S4|S5|S6|s1|s2|s3|s4|s5|s6"),
+        CLI_STRING("out", &outdir), CLI_DOUBLE_LIST("grid", &grid, &ngrid, NAN, NAN),
+        CLI_DOUBLE_LIST("t-grid", &tgrid, &ntgrid, NAN, NAN), CLI_FLAG("no-plot", &no_plot), CLI_END};
+    int dset = 0, mset = 0, lrset = 0, a2set = 0, drawsset = 0;
+    table[0].seen = &dset, table[1].seen = &mset, table[4].seen = &lrset, table[7].seen = &a2set;
+    table[14].seen = &drawsset;
+    rc = cli_parse_options(CMD, table, argc, argv, usage_stdout, &first);
+    if (rc) {
+        if (rc == CLI_HELP) rc = CLI_OK;
+        goto out;
+    }
+    d_set = dset, M_set = mset, lr_set = lrset, a2_set = a2set, draws_set = drawsset;
+    if (no_plot) plot = 0;
+    if (mode_i >= 0) mode = mode_i % 2 == 0 ? CLS_LCL_MODE_P : CLS_LCL_MODE_E;
+    if (sampler_i >= 0) {
+        const cls_lcl_sampler smp[4] = {CLS_LCL_SAMPLER_AUTO, CLS_LCL_SAMPLER_WISHART, CLS_LCL_SAMPLER_EXPLICIT,
+                                        CLS_LCL_SAMPLER_FULL};
+        sampler = smp[sampler_i];
+    }
+    if (sweep_i >= 0) sweep = sweep_i % 6 + 1;
+    if (N_text) {
+        N_set = 1;
+        if (strcmp(N_text, "inf") == 0) N = 0;
+        else if (!cli_parse_int64("--N", N_text, &N) || N < 1) {
+            rc = cli_usage_error(CMD, "--N must be an integer >= 1 or 'inf', not '%s'", N_text);
             goto out;
         }
     }
-    if (optind < argc) { rc = cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]); goto out; }
+    if (steps_text) {
+        steps_set = 1;
+        if (strcmp(steps_text, "inf") == 0) steps_inf = 1;
+        else if (!cli_parse_int64("--steps", steps_text, &steps) || steps < 0) {
+            rc = cli_usage_error(CMD, "--steps must be an integer >= 0 or 'inf', not '%s'", steps_text);
+            goto out;
+        }
+    }
+    if (first < argc) { rc = cli_usage_error(CMD, "unexpected argument '%s'", argv[first]); goto out; }
     (void)a2_set;
 
     if (sweep) {
@@ -495,7 +460,4 @@ out:
     free(grid);
     free(tgrid);
     return rc;
-usage_fail:
-    rc = CLI_USAGE;
-    goto out;
 }
