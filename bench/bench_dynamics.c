@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "clscale.h"
+#include "clscale/sys.h"
 
 static int cmp(const void *a, const void *b)
 {
@@ -35,14 +36,14 @@ int main(int argc, char **argv)
     double *buf = malloc(sizeof(double) * 3 * N);
     const double eps_list[2] = {0.0, 0.7};
     for (int e = 0; e < 2; e++) {
-        cls_dyn_model m;
-        cls_dyn_model_default(&m);
+        cls_dynamics_model m;
+        cls_dynamics_model_init(&m);
         m.eps = eps_list[e];
         const int vectors = e ? 3 : 1; /* x, then xi(1) and xi' with noise */
         double ts[5], tb[5], Q[2], R[2], q0 = 0.1, r0 = 1.0;
         for (int rep = 0; rep < 5; rep++) {
             double t0 = cls_now_seconds();
-            cls_status st = cls_dyn_sgd_run(&m, N, &q0, &r0, T, T, 1, rep, 1, Q, R, NULL, NULL);
+            cls_status st = cls_dynamics_sgd_run(&m, N, &q0, &r0, T, T, 1, rep, 1, Q, R, NULL, NULL);
             ts[rep] = cls_now_seconds() - t0;
             if (st) {
                 fprintf(stderr, "bench_dynamics: %s\n", cls_last_error());
@@ -62,19 +63,19 @@ int main(int argc, char **argv)
     }
     free(buf);
 
-    cls_dyn_model m;
-    cls_dyn_model_default(&m);
+    cls_dynamics_model m;
+    cls_dynamics_model_init(&m);
     m.eps = 0.7;
-    cls_dyn_ode *ode;
-    if (cls_dyn_ode_create(&ode, &m, 0)) {
+    cls_dynamics_ode *ode;
+    if (cls_dynamics_ode_create(&ode, &m, 0)) {
         fprintf(stderr, "bench_dynamics: %s\n", cls_last_error());
         return 1;
     }
-    const int64_t pts = cls_dyn_ode_points(ode), reps = 200;
+    const int64_t pts = cls_dynamics_ode_points(ode), reps = 200;
     double tr[5], tt[5], q = 0.3, r = 0.5, dq, dr;
     for (int rep = 0; rep < 5; rep++) {
         double t0 = cls_now_seconds();
-        for (int i = 0; i < reps; i++) cls_dyn_ode_rhs(ode, &q, &r, &dq, &dr);
+        for (int i = 0; i < reps; i++) cls_dynamics_ode_rhs(ode, &q, &r, &dq, &dr);
         tr[rep] = (cls_now_seconds() - t0) / reps;
         t0 = cls_now_seconds();
         double acc = 0.0;
@@ -86,6 +87,6 @@ int main(int argc, char **argv)
     double a = median5(tr), b = median5(tt);
     printf("ODE rhs (K = 1, eps 0.7, %lld points x 2 c values): %.1f us; baseline %lld tanh calls: %.1f us; ratio %.2f\n",
            (long long)pts, 1e6 * a, (long long)(4 * pts), 1e6 * b, a / b);
-    cls_dyn_ode_free(ode);
+    cls_dynamics_ode_free(ode);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "clscale.h"
+#include "clscale/sys.h"
 
 static int cmp(const void *a, const void *b)
 {
@@ -35,7 +36,7 @@ static double median_seconds(cls_featlearn_config c, int reps)
 int main(void)
 {
     cls_featlearn_config c;
-    cls_featlearn_config_default(&c);
+    cls_featlearn_config_init(&c);
     c.seeds = 1;
     c.threads = 1;
     c.gamma = 0.5;

@@ -10,6 +10,7 @@
  *
  * usage: bench_lcl [repeats of each sweep (default 3)] */
 #include "clscale.h"
+#include "clscale/sys.h"
 
 #include <cblas.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@ static int cmp(const void *a, const void *b)
 static double sweep_seconds(int sweep, int threads, double *slope, double *lr, int64_t *M)
 {
     cls_lcl_sweep_config c;
-    cls_lcl_sweep_config_default(&c, sweep);
+    cls_lcl_sweep_config_init(&c, sweep);
     c.threads = threads;
     cls_lcl_sweep_result r;
     double t0 = cls_now_seconds();

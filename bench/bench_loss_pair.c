@@ -8,6 +8,7 @@
  * The sgemm baseline multiplies 4096 x d by d x 4096 (a product of the same
  * inner dimension as the tiles) with all requested threads. Medians of reps. */
 #include "clscale.h"
+#include "clscale/sys.h"
 #include "loss/loss_internal.h"
 
 #include <cblas.h>

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "clscale.h"
+#include "clscale/sys.h"
 #include "nn/nn_internal.h"
 
 static int cmp(const void *a, const void *b)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "clscale.h"
+#include "clscale/sys.h"
 #include "nn/layers.h"
 #include "nn/rowgemm.h"
 

@@ -93,7 +93,7 @@ def library_eigenvalues(path):
     """cls_spectrum_eigenvalues_npy (centred only: the same output as eigvalsh(cov))."""
     lib = ctypes.CDLL(LIB)
     opt = Options()
-    lib.cls_spectrum_options_default(ctypes.byref(opt))
+    lib.cls_spectrum_options_init(ctypes.byref(opt))
     opt.threads = args.threads
     e = Eig()
     t = time.perf_counter()

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -144,6 +145,129 @@ int cli_parse_double_list(const char *option, const char *text, double **out, in
     return 1;
 }
 
+static int check_range(const char *command, const cli_option *o, double v, const char *text)
+{
+    if (o->range && !(v >= o->min && v <= o->max)) {
+        if (isinf(o->max) && o->min > 0 && o->min < 1e-200)
+            cli_usage_error(command, "--%s: %s must be > 0", o->name, text);
+        else if (isinf(o->max))
+            cli_usage_error(command, "--%s: %s must be >= %g", o->name, text, o->min);
+        else
+            cli_usage_error(command, "--%s: %s is out of range [%g, %g]", o->name, text, o->min, o->max);
+        return 0;
+    }
+    return 1;
+}
+
+/* Index of `value` in the "|"-separated list, -1 when absent. */
+static int choice_index(const char *choices, const char *value)
+{
+    size_t n = strlen(value);
+    int i = 0;
+    for (const char *p = choices; p && *p; i++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, value, n) == 0) return i;
+        p = bar ? bar + 1 : NULL;
+    }
+    return -1;
+}
+
+static int parse_value(const char *command, const cli_option *o, const char *arg)
+{
+    char name[80];
+    snprintf(name, sizeof name, "--%s", o->name);
+    switch (o->kind) {
+    case CLI_OPT_FLAG: *(int *)o->dest = 1; return 1;
+    case CLI_OPT_STRING: *(const char **)o->dest = arg; return 1;
+    case CLI_OPT_STRINGS: ((const char **)o->dest)[(*o->count)++] = arg; return 1;
+    case CLI_OPT_CHOICE: {
+        int k = choice_index(o->choices, arg);
+        if (k < 0) {
+            cli_usage_error(command, "%s: '%s' is not one of %s", name, arg, o->choices);
+            return 0;
+        }
+        *(int *)o->dest = k;
+        return 1;
+    }
+    case CLI_OPT_INT: {
+        int v;
+        if (!cli_parse_int(name, arg, &v) || !check_range(command, o, v, arg)) return 0;
+        *(int *)o->dest = v;
+        return 1;
+    }
+    case CLI_OPT_INT64: {
+        int64_t v;
+        if (!cli_parse_int64(name, arg, &v) || !check_range(command, o, (double)v, arg)) return 0;
+        *(int64_t *)o->dest = v;
+        return 1;
+    }
+    case CLI_OPT_DOUBLE: {
+        double v;
+        if (!cli_parse_double(name, arg, &v) || !check_range(command, o, v, arg)) return 0;
+        *(double *)o->dest = v;
+        return 1;
+    }
+    case CLI_OPT_DOUBLE_LIST: {
+        double *v = NULL;
+        int n = 0;
+        if (!cli_parse_double_list(name, arg, &v, &n)) return 0;
+        for (int i = 0; i < n; i++) {
+            char t[64];
+            snprintf(t, sizeof t, "%g", v[i]);
+            if (!check_range(command, o, v[i], t)) {
+                free(v);
+                return 0;
+            }
+        }
+        free(*(double **)o->dest);
+        *(double **)o->dest = v;
+        *o->count = n;
+        return 1;
+    }
+    }
+    return 0;
+}
+
+int cli_parse_options(const char *command, const cli_option *opts, int argc, char **argv,
+                      void (*usage)(void), int *first_arg)
+{
+    int n = 0;
+    while (opts[n].name) n++;
+    struct option *lo = calloc((size_t)n + 2, sizeof *lo);
+    if (!lo) return cli_error("out of memory");
+    for (int i = 0; i < n; i++) {
+        lo[i].name = opts[i].name;
+        lo[i].has_arg = opts[i].kind == CLI_OPT_FLAG ? no_argument : required_argument;
+        lo[i].val = 256 + i;
+    }
+    lo[n].name = "help";
+    lo[n].val = 'h';
+    int rc = CLI_OK, c, idx = 0;
+    optind = 1;
+    opterr = 0;
+    while (rc == CLI_OK && (c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
+        if (c == 'h') {
+            if (usage) usage();
+            rc = CLI_HELP;
+        } else if (c == ':') {
+            rc = cli_usage_error(command, "%s needs a value", argv[optind - 1]);
+        } else if (c == '?') {
+            const char *bad = argv[optind - 1];
+            if (optopt > 0 && optopt < 256) rc = cli_usage_error(command, "unknown option '-%c'", optopt);
+            else if (optopt >= 256) rc = cli_usage_error(command, "%s takes no value", bad);
+            else rc = cli_usage_error(command, "unknown option '%s'", bad);
+        } else {
+            const cli_option *o = &opts[c - 256];
+            if (o->seen) *o->seen = 1;
+            if (!parse_value(command, o, optarg)) rc = CLI_USAGE;
+        }
+    }
+    free(lo);
+    if (first_arg) *first_arg = optind;
+    return rc;
+}
+
 void cli_json_print(cJSON *object)
 {
     char *text = cJSON_PrintUnformatted(object);
@@ -183,7 +307,49 @@ int cli_gnuplot_run(const char *script, const char *output_path)
     fputs(script, p);
     int rc = pclose(p);
     if (rc != 0) return cli_error("gnuplot failed while writing %s", output_path);
+    fprintf(stderr, "wrote %s\n", output_path);
     return CLI_OK;
+}
+
+void cli_gnuplot_quote(FILE *f, const char *text)
+{
+    fputc('\'', f);
+    for (const char *c = text ? text : ""; *c; c++) {
+        if (*c == '\'') fputc('\'', f);
+        if (*c != '\n') fputc(*c, f);
+    }
+    fputc('\'', f);
+}
+
+FILE *cli_gnuplot_open(const char *path, char **script, size_t *len)
+{
+    const char *term = cli_gnuplot_terminal(path);
+    if (!term) return NULL;
+    *script = NULL;
+    FILE *f = open_memstream(script, len);
+    if (!f) {
+        cli_error("out of memory building the plot script");
+        return NULL;
+    }
+    fprintf(f, "%s\nset output ", term);
+    cli_gnuplot_quote(f, path);
+    fputc('\n', f);
+    return f;
+}
+
+int cli_gnuplot_finish(FILE *f, char **script, const char *path)
+{
+    int bad = ferror(f);
+    /* open_memstream updates *script at fclose: read it only afterwards */
+    if (fclose(f) != 0 || bad || !*script) {
+        free(*script);
+        *script = NULL;
+        return cli_error("out of memory building the plot script for %s", path);
+    }
+    int rc = cli_gnuplot_run(*script, path);
+    free(*script);
+    *script = NULL;
+    return rc;
 }
 
 static int progress_shown = 0;

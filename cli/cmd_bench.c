@@ -28,7 +28,7 @@ int cmd_bench(int argc, char **argv)
     if (strcmp(what, "loss") == 0) return cmd_bench_loss(argc - 1, argv + 1);
     if (strcmp(what, "gemm") == 0) return cmd_bench_gemm(argc - 1, argv + 1);
     if (strcmp(what, "train") == 0) return cmd_bench_train(argc - 1, argv + 1);
-    fprintf(stderr, "clscale: error: unknown benchmark 'bench %s'\n\n", what);
+    fprintf(stderr, "clscale: error: unknown benchmark '%s'\n\n", what);
     usage(stderr);
     return CLI_USAGE;
 }

@@ -9,7 +9,6 @@
 
 #include "clscale/gemm.h"
 
-#include <getopt.h>
 #include <omp.h>
 #include <math.h>
 #include <stdio.h>
@@ -74,71 +73,28 @@ static void flop_units(cls_loss_kind kind, double *executed, double *useful)
     }
 }
 
-enum { OPT_BATCH = 256, OPT_DIM, OPT_LOSS, OPT_THREADS, OPT_REPEATS, OPT_TILE, OPT_SGEMM_N, OPT_NO_SGEMM, OPT_JSON, OPT_PRECISION, OPT_NO_PEAKS };
+static void usage_stdout(void) { usage(stdout); }
 
 int cmd_bench_loss(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"batch", required_argument, NULL, OPT_BATCH},     {"dim", required_argument, NULL, OPT_DIM},
-        {"loss", required_argument, NULL, OPT_LOSS},       {"threads", required_argument, NULL, OPT_THREADS},
-        {"repeats", required_argument, NULL, OPT_REPEATS}, {"tile", required_argument, NULL, OPT_TILE},
-        {"sgemm-n", required_argument, NULL, OPT_SGEMM_N}, {"json", no_argument, NULL, OPT_JSON},
-        {"no-sgemm", no_argument, NULL, OPT_NO_SGEMM},     {"precision", required_argument, NULL, OPT_PRECISION},
-        {"no-peaks", no_argument, NULL, OPT_NO_PEAKS},
-        {"help", no_argument, NULL, 'h'},                  {NULL, 0, NULL, 0},
-    };
     int64_t batch = 32768, dim = 512, sgemm_n = 0;
-    int threads = 0, repeats = 3, json = 0, no_sgemm = 0, no_peaks = 0;
+    int threads = 0, repeats = 3, json = 0, no_sgemm = 0, no_peaks = 0, kind = CLS_LOSS_CLIP, first = 0;
+    int precision = CLS_PRECISION_FP32;
     cls_loss_options opt;
     cls_loss_options_init(&opt, CLS_LOSS_CLIP);
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_BATCH:
-            if (!cli_parse_int64("--batch", optarg, &batch)) return CLI_USAGE;
-            if (batch < 1) return cli_usage_error("bench loss", "--batch must be >= 1, got '%s'", optarg);
-            break;
-        case OPT_DIM:
-            if (!cli_parse_int64("--dim", optarg, &dim)) return CLI_USAGE;
-            if (dim < 1) return cli_usage_error("bench loss", "--dim must be >= 1, got '%s'", optarg);
-            break;
-        case OPT_LOSS:
-            if (cls_loss_kind_parse(optarg, &opt.kind) != CLS_OK)
-                return cli_usage_error("bench loss", "--loss: unknown loss '%s' (clip, infonce, ntxent, siglip)", optarg);
-            break;
-        case OPT_THREADS:
-            if (!cli_parse_int("--threads", optarg, &threads)) return CLI_USAGE;
-            if (threads < 0) return cli_usage_error("bench loss", "--threads must be >= 0, got '%s'", optarg);
-            break;
-        case OPT_REPEATS:
-            if (!cli_parse_int("--repeats", optarg, &repeats)) return CLI_USAGE;
-            if (repeats < 1 || repeats > 1000)
-                return cli_usage_error("bench loss", "--repeats must be in [1, 1000], got '%s'", optarg);
-            break;
-        case OPT_TILE:
-            if (!cli_parse_int64("--tile", optarg, &opt.tile)) return CLI_USAGE;
-            if (opt.tile < 0) return cli_usage_error("bench loss", "--tile must be >= 0, got '%s'", optarg);
-            break;
-        case OPT_SGEMM_N:
-            if (!cli_parse_int64("--sgemm-n", optarg, &sgemm_n)) return CLI_USAGE;
-            if (sgemm_n < 0 || sgemm_n > 32768)
-                return cli_usage_error("bench loss", "--sgemm-n must be in [0, 32768], got '%s'", optarg);
-            break;
-        case OPT_JSON: json = 1; break;
-        case OPT_NO_SGEMM: no_sgemm = 1; break;
-        case OPT_NO_PEAKS: no_peaks = 1; break;
-        case OPT_PRECISION:
-            if (cls_loss_precision_parse(optarg, &opt.precision) != CLS_OK)
-                return cli_usage_error("bench loss", "--precision: unknown precision '%s' (fp32, bf16)", optarg);
-            break;
-        case 'h': usage(stdout); return CLI_OK;
-        case ':': return cli_usage_error("bench loss", "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error("bench loss", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) return cli_usage_error("bench loss", "unexpected argument '%s'", argv[optind]);
+    const cli_option table[] = {
+        CLI_INT64("batch", &batch, 1, 1e15), CLI_INT64("dim", &dim, 1, 1e9),
+        CLI_CHOICE("loss", &kind, "clip|infonce|ntxent|siglip"), /* the order of cls_loss_kind */
+        CLI_INT("threads", &threads, 0, 4096), CLI_INT("repeats", &repeats, 1, 1000),
+        CLI_INT64("tile", &opt.tile, 0, 1e15), CLI_INT64("sgemm-n", &sgemm_n, 0, 32768),
+        CLI_FLAG("json", &json), CLI_FLAG("no-sgemm", &no_sgemm), CLI_FLAG("no-peaks", &no_peaks),
+        CLI_CHOICE("precision", &precision, "fp32|bf16"), /* the order of cls_precision */
+        CLI_END};
+    int prc = cli_parse_options("bench loss", table, argc, argv, usage_stdout, &first);
+    if (prc) return prc == CLI_HELP ? CLI_OK : prc;
+    opt.kind = (cls_loss_kind)kind;
+    opt.precision = (cls_precision)precision;
+    if (first < argc) return cli_usage_error("bench loss", "unexpected argument '%s'", argv[first]);
     const int nt = cls_threads_resolve(threads);
     opt.threads = nt;
     const int64_t baseline_rss = cls_current_rss_bytes();

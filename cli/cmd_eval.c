@@ -372,7 +372,7 @@ int cmd_eval(int argc, char **argv)
     }
     if (do_spectrum) {
         cls_spectrum_options so;
-        cls_spectrum_options_default(&so);
+        cls_spectrum_options_init(&so);
         so.threads = threads;
         st = cls_spectrum_analyze_f32(te.x, te.n, te.dim, &so, &sr);
         if (st) { rc = cli_status_error(st, "spectrum of the test features"); goto free_results; }

@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +45,6 @@ static void fit_usage(void)
          "(a warning below 5 %), and for chinchilla the allocation exponents a, b and G.\n"
          "See docs/fit.md.");
 }
-
-enum { OPT_LAW = 256, OPT_X, OPT_Y, OPT_WHERE, OPT_GROUP, OPT_FRONTIER, OPT_BINS, OPT_BOOT,
-       OPT_SEED, OPT_DROP, OPT_SAVE, OPT_PLOT, OPT_THREADS, OPT_JSON, OPT_TOKENS, OPT_ONE_MINUS };
 
 /* Split "a,b,c" into at most `max` malloc'd names (quotes are not special). */
 static int split_names(const char *text, char **names, int max)
@@ -97,54 +93,29 @@ static cJSON *interval_json(const cls_fit_result *f, double (*ci)[2])
 
 int cmd_fit(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"law", required_argument, 0, OPT_LAW},       {"x", required_argument, 0, OPT_X},
-        {"y", required_argument, 0, OPT_Y},           {"where", required_argument, 0, OPT_WHERE},
-        {"group", required_argument, 0, OPT_GROUP},   {"frontier", required_argument, 0, OPT_FRONTIER},
-        {"bins", required_argument, 0, OPT_BINS},     {"bootstrap", required_argument, 0, OPT_BOOT},
-        {"seed", required_argument, 0, OPT_SEED},     {"drop-top", required_argument, 0, OPT_DROP},
-        {"save", required_argument, 0, OPT_SAVE},     {"plot", required_argument, 0, OPT_PLOT},
-        {"threads", required_argument, 0, OPT_THREADS}, {"json", no_argument, 0, OPT_JSON},
-        {"tokens-from-compute", no_argument, 0, OPT_TOKENS},
-        {"one-minus-y", no_argument, 0, OPT_ONE_MINUS}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
     const char *law_name = NULL, *xarg = NULL, *ycol = NULL, *group = NULL, *save = NULL,
                *plot = NULL;
     const char **where = calloc((size_t)argc + 1, sizeof(char *));
-    int nwhere = 0, json = 0, tokens = 0, one_minus = 0, threads = 0, bins = 5, binned = 0, boot = 1000, drop = 0;
+    int nwhere = 0, json = 0, tokens = 0, one_minus = 0, threads = 0, bins = 5, binned = -1, boot = 1000, drop = 0;
     int64_t seed = 0;
     if (!where) return cli_error("out of memory");
-    int rc = CLI_OK, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_LAW: law_name = optarg; break;
-        case OPT_X: xarg = optarg; break;
-        case OPT_Y: ycol = optarg; break;
-        case OPT_WHERE: where[nwhere++] = optarg; break;
-        case OPT_GROUP: group = optarg; break;
-        case OPT_FRONTIER:
-            if (strcmp(optarg, "binned") != 0) {
-                free(where);
-                return cli_usage_error("fit", "--frontier takes 'binned', got '%s'", optarg);
-            }
-            binned = 1;
-            break;
-        case OPT_BINS: if (!cli_parse_int("--bins", optarg, &bins)) goto usage; break;
-        case OPT_BOOT: if (!cli_parse_int("--bootstrap", optarg, &boot)) goto usage; break;
-        case OPT_SEED: if (!cli_parse_int64("--seed", optarg, &seed)) goto usage; break;
-        case OPT_DROP: if (!cli_parse_int("--drop-top", optarg, &drop)) goto usage; break;
-        case OPT_SAVE: save = optarg; break;
-        case OPT_PLOT: plot = optarg; break;
-        case OPT_THREADS: if (!cli_parse_int("--threads", optarg, &threads)) goto usage; break;
-        case OPT_JSON: json = 1; break;
-        case OPT_TOKENS: tokens = 1; break;
-        case OPT_ONE_MINUS: one_minus = 1; break;
-        case 'h': fit_usage(); free(where); return CLI_OK;
-        default: goto usage;
-        }
+    int rc = CLI_OK, first = 0;
+    const cli_option opts[] = {
+        CLI_STRING("law", &law_name), CLI_STRING("x", &xarg), CLI_STRING("y", &ycol),
+        CLI_STRINGS("where", where, &nwhere), CLI_STRING("group", &group),
+        CLI_CHOICE("frontier", &binned, "binned"),
+        CLI_INT("bins", &bins, 3, 1000000), CLI_INT("bootstrap", &boot, 0, 100000000),
+        CLI_INT64("seed", &seed, NAN, NAN), CLI_INT("drop-top", &drop, 0, 1000000000),
+        CLI_STRING("save", &save), CLI_STRING("plot", &plot), CLI_INT("threads", &threads, 0, 4096),
+        CLI_FLAG("json", &json), CLI_FLAG("tokens-from-compute", &tokens),
+        CLI_FLAG("one-minus-y", &one_minus), CLI_END};
+    int prc = cli_parse_options("fit", opts, argc, argv, fit_usage, &first);
+    if (prc) {
+        free(where);
+        return prc == CLI_HELP ? CLI_OK : prc;
     }
-    if (optind != argc - 1) {
+    binned = binned == 0; /* the only choice, "binned" */
+    if (first != argc - 1) {
         free(where);
         return cli_usage_error("fit", "expected exactly one DATA.csv argument");
     }
@@ -192,7 +163,7 @@ int cmd_fit(int argc, char **argv)
     opt.seed = (uint64_t)seed;
     opt.threads = threads;
 
-    const char *path = argv[optind];
+    const char *path = argv[first];
     cls_csv *csv = NULL;
     int64_t *rows = NULL, *groups = NULL, *order = NULL;
     double *x = NULL, *y = NULL, *col = NULL;
@@ -345,7 +316,7 @@ int cmd_fit(int argc, char **argv)
                    group ? "group" : "point");
     }
 out:
-    cls_fit_result_clear(&fit);
+    cls_fit_result_free(&fit);
     cls_csv_free(csv);
     for (int j = 0; j < CLS_FIT_MAX_VARS; j++) free(xnames[j]);
     free(rows);
@@ -356,7 +327,4 @@ out:
     free(col);
     free(where);
     return rc;
-usage:
-    free(where);
-    return CLI_USAGE;
 }

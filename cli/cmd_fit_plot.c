@@ -7,36 +7,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* gnuplot single-quoted string: double any single quote. */
-static void put_quoted(FILE *f, const char *s)
-{
-    fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '\'') fputc('\'', f);
-        fputc(*s, f);
-    }
-    fputc('\'', f);
-}
-
 int fit_plot(const cls_fit_result *fit, const double *x, const double *y, int64_t n,
              const char *const *xnames, const char *yname, const char *path)
 {
-    const char *term = cli_gnuplot_terminal(path);
-    if (!term) return CLI_USAGE;
     char *script = NULL;
     size_t len = 0;
-    FILE *f = open_memstream(&script, &len);
-    if (!f) return cli_error("out of memory");
+    FILE *f = cli_gnuplot_open(path, &script, &len);
+    if (!f) return CLI_USAGE;
     int k = fit->nvars;
-    fprintf(f, "%s\nset output ", term);
-    put_quoted(f, path);
-    fputs("\nset logscale xy\nset grid\nset key top right\n", f);
+    fputs("set logscale xy\nset grid\nset key top right\n", f);
+    /* log axes fit the data: gnuplot's autoscale would round out to whole decades */
+    double ylo = INFINITY, yhi = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (y[i] > 0) ylo = fmin(ylo, y[i]), yhi = fmax(yhi, y[i]);
+    if (yhi > 0) fprintf(f, "set yrange [%.10g:%.10g]\n", ylo / 1.1, yhi * 1.1);
     char title[256];
     int used = snprintf(title, sizeof title, "%s fit:", cls_fit_law_name(fit->law));
     for (int i = 0; i < fit->nparams && used < (int)sizeof title; i++)
         used += snprintf(title + used, sizeof title - (size_t)used, " %s=%.4g", fit->param_names[i], fit->params[i]);
     fputs("set title ", f);
-    put_quoted(f, title);
+    cli_gnuplot_quote(f, title);
     fputs(" noenhanced\n", f);
     if (k == 1) {
         double lo = INFINITY, hi = 0;
@@ -44,10 +34,11 @@ int fit_plot(const cls_fit_result *fit, const double *x, const double *y, int64_
             if (x[i] < lo) lo = x[i];
             if (x[i] > hi) hi = x[i];
         }
+        fprintf(f, "set xrange [%.10g:%.10g]\n", lo / 1.25, hi * 1.25);
         fputs("set xlabel ", f);
-        put_quoted(f, xnames[0]);
+        cli_gnuplot_quote(f, xnames[0]);
         fputs(" noenhanced\nset ylabel ", f);
-        put_quoted(f, yname);
+        cli_gnuplot_quote(f, yname);
         fputs(" noenhanced\n$data << EOD\n", f);
         for (int64_t i = 0; i < n; i++) fprintf(f, "%.10g %.10g\n", x[i], y[i]);
         fputs("EOD\n$law << EOD\n", f);
@@ -61,7 +52,7 @@ int fit_plot(const cls_fit_result *fit, const double *x, const double *y, int64_
         /* Loss against compute C = 6 N D, with the compute-optimal frontier. */
         double lo = INFINITY, hi = 0;
         fputs("set xlabel 'compute C = 6 N D (FLOP)'\nset ylabel ", f);
-        put_quoted(f, yname);
+        cli_gnuplot_quote(f, yname);
         fputs(" noenhanced\n$data << EOD\n", f);
         for (int64_t i = 0; i < n; i++) {
             double C = 6.0 * x[2 * i] * x[2 * i + 1];
@@ -69,7 +60,7 @@ int fit_plot(const cls_fit_result *fit, const double *x, const double *y, int64_
             if (C > hi) hi = C;
             fprintf(f, "%.10g %.10g %.10g\n", C, y[i], cls_fit_predict(fit, x + 2 * i));
         }
-        fputs("EOD\n$frontier << EOD\n", f);
+        fprintf(f, "EOD\nset xrange [%.10g:%.10g]\n$frontier << EOD\n", lo / 1.5, hi * 1.5);
         for (int s = 0; s <= 200; s++) {
             double C = exp(log(lo / 3) + (log(hi * 3) - log(lo / 3)) * s / 200.0);
             cls_plan_point p;
@@ -81,7 +72,7 @@ int fit_plot(const cls_fit_result *fit, const double *x, const double *y, int64_
     } else {
         double lo = INFINITY, hi = 0;
         fputs("set xlabel 'fitted'\nset ylabel ", f);
-        put_quoted(f, yname);
+        cli_gnuplot_quote(f, yname);
         fputs(" noenhanced\n$data << EOD\n", f);
         for (int64_t i = 0; i < n; i++) {
             double p = cls_fit_predict(fit, x + k * i);
@@ -92,8 +83,5 @@ int fit_plot(const cls_fit_result *fit, const double *x, const double *y, int64_
         fprintf(f, "EOD\nplot $data with points pt 7 ps 0.8 title 'data against the fitted law', "
                    "[%g:%g] x with lines title 'y = x'\n", lo, hi);
     }
-    fclose(f);
-    int rc = cli_gnuplot_run(script, path);
-    free(script);
-    return rc;
+    return cli_gnuplot_finish(f, &script, path);
 }

@@ -2,7 +2,6 @@
  * computed in tiles (memory O(b d), never the b x b logits). */
 #include "cli.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,90 +45,41 @@ static int check_finite_file(const float *x, int64_t rows, int64_t cols, const c
     return CLI_OK;
 }
 
-enum { OPT_A = 256, OPT_B, OPT_LOSS, OPT_SCALE, OPT_BIAS, OPT_NORMALIZE, OPT_REDUCTION, OPT_SMOOTHING, OPT_LABELS,
-       OPT_GRAD_A, OPT_GRAD_B, OPT_TILE, OPT_THREADS, OPT_JSON, OPT_PRECISION };
+static void usage_stdout(void) { usage(stdout); }
 
 int cmd_loss(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"a", required_argument, NULL, OPT_A},
-        {"b", required_argument, NULL, OPT_B},
-        {"loss", required_argument, NULL, OPT_LOSS},
-        {"logit-scale", required_argument, NULL, OPT_SCALE},
-        {"bias", required_argument, NULL, OPT_BIAS},
-        {"normalize", no_argument, NULL, OPT_NORMALIZE},
-        {"reduction", required_argument, NULL, OPT_REDUCTION},
-        {"label-smoothing", required_argument, NULL, OPT_SMOOTHING},
-        {"labels", required_argument, NULL, OPT_LABELS},
-        {"grad-a", required_argument, NULL, OPT_GRAD_A},
-        {"grad-b", required_argument, NULL, OPT_GRAD_B},
-        {"tile", required_argument, NULL, OPT_TILE},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"precision", required_argument, NULL, OPT_PRECISION},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *path_a = NULL, *path_b = NULL, *path_labels = NULL, *path_ga = NULL, *path_gb = NULL;
-    int json = 0;
+    int json = 0, seen_bias = 0, seen_smoothing = 0, seen_scale = 0, kind = CLS_LOSS_CLIP, reduction = -1;
+    int first = 0, precision = CLS_PRECISION_FP32;
     cls_loss_options opt;
     cls_loss_options_init(&opt, CLS_LOSS_CLIP);
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_A: path_a = optarg; break;
-        case OPT_B: path_b = optarg; break;
-        case OPT_LOSS:
-            if (cls_loss_kind_parse(optarg, &opt.kind) != CLS_OK)
-                return cli_usage_error("loss", "--loss: unknown loss '%s' (clip, infonce, ntxent, siglip)", optarg);
-            break;
-        case OPT_SCALE:
-            if (!cli_parse_double("--logit-scale", optarg, &opt.logit_scale)) return CLI_USAGE;
-            if (!(opt.logit_scale > 0.0) || !isfinite(opt.logit_scale))
-                return cli_usage_error("loss", "--logit-scale must be positive and finite, got '%s'", optarg);
-            break;
-        case OPT_BIAS:
-            if (!cli_parse_double("--bias", optarg, &opt.bias)) return CLI_USAGE;
-            if (!isfinite(opt.bias)) return cli_usage_error("loss", "--bias must be finite, got '%s'", optarg);
-            break;
-        case OPT_NORMALIZE: opt.normalize = 1; break;
-        case OPT_REDUCTION:
-            if (strcmp(optarg, "mean") == 0) opt.reduction = CLS_REDUCE_MEAN;
-            else if (strcmp(optarg, "sum") == 0) opt.reduction = CLS_REDUCE_SUM;
-            else return cli_usage_error("loss", "--reduction: expected mean or sum, got '%s'", optarg);
-            break;
-        case OPT_SMOOTHING:
-            if (!cli_parse_double("--label-smoothing", optarg, &opt.label_smoothing)) return CLI_USAGE;
-            if (!(opt.label_smoothing >= 0.0 && opt.label_smoothing < 1.0))
-                return cli_usage_error("loss", "--label-smoothing must be in [0, 1), got '%s'", optarg);
-            break;
-        case OPT_LABELS: path_labels = optarg; break;
-        case OPT_GRAD_A: path_ga = optarg; break;
-        case OPT_GRAD_B: path_gb = optarg; break;
-        case OPT_TILE:
-            if (!cli_parse_int64("--tile", optarg, &opt.tile)) return CLI_USAGE;
-            if (opt.tile < 0) return cli_usage_error("loss", "--tile must be >= 0 (0 = automatic), got '%s'", optarg);
-            break;
-        case OPT_THREADS:
-            if (!cli_parse_int("--threads", optarg, &opt.threads)) return CLI_USAGE;
-            if (opt.threads < 0) return cli_usage_error("loss", "--threads must be >= 0 (0 = all cores), got '%s'", optarg);
-            break;
-        case OPT_JSON: json = 1; break;
-        case OPT_PRECISION:
-            if (cls_loss_precision_parse(optarg, &opt.precision) != CLS_OK)
-                return cli_usage_error("loss", "--precision: unknown precision '%s' (fp32, bf16)", optarg);
-            break;
-        case 'h': usage(stdout); return CLI_OK;
-        case ':': return cli_usage_error("loss", "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error("loss", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) return cli_usage_error("loss", "unexpected argument '%s'", argv[optind]);
+    cli_option table[] = {
+        CLI_STRING("a", &path_a), CLI_STRING("b", &path_b),
+        CLI_CHOICE("loss", &kind, "clip|infonce|ntxent|siglip"), /* the order of cls_loss_kind */
+        CLI_DOUBLE("logit-scale", &opt.logit_scale, 1e-300, 1e300), CLI_DOUBLE("bias", &opt.bias, NAN, NAN),
+        CLI_FLAG("normalize", &opt.normalize), CLI_CHOICE("reduction", &reduction, "mean|sum"),
+        CLI_DOUBLE("label-smoothing", &opt.label_smoothing, 0, 0.999999999), CLI_STRING("labels", &path_labels),
+        CLI_STRING("grad-a", &path_ga), CLI_STRING("grad-b", &path_gb), CLI_INT64("tile", &opt.tile, 0, 1e15),
+        CLI_INT("threads", &opt.threads, 0, 4096), CLI_FLAG("json", &json),
+        CLI_CHOICE("precision", &precision, "fp32|bf16"), /* the order of cls_precision */
+        CLI_END};
+    table[3].seen = &seen_scale;
+    table[4].seen = &seen_bias;
+    table[7].seen = &seen_smoothing;
+    int prc = cli_parse_options("loss", table, argc, argv, usage_stdout, &first);
+    if (prc) return prc == CLI_HELP ? CLI_OK : prc;
+    opt.kind = (cls_loss_kind)kind;
+    opt.precision = (cls_precision)precision;
+    if (reduction >= 0) opt.reduction = reduction == 0 ? CLS_REDUCE_MEAN : CLS_REDUCE_SUM;
+    if (first < argc) return cli_usage_error("loss", "unexpected argument '%s'", argv[first]);
     if (!path_a || !path_b) return cli_usage_error("loss", "--a and --b are required");
     if (path_labels && opt.kind != CLS_LOSS_INFONCE)
         return cli_usage_error("loss", "--labels is only used by --loss infonce");
+    if (seen_bias && opt.kind != CLS_LOSS_SIGLIP)
+        return cli_usage_error("loss", "--bias is only used by --loss siglip");
+    if (seen_smoothing && opt.kind == CLS_LOSS_SIGLIP)
+        return cli_usage_error("loss", "--label-smoothing does not apply to --loss siglip");
 
     int rc = CLI_FAIL;
     float *a = NULL, *b = NULL, *ga = NULL, *gb = NULL;
@@ -185,6 +135,30 @@ int cmd_loss(int argc, char **argv)
                 goto done;
             }
     }
+    /* The default scale (1/0.07) assumes unit-norm rows: with longer rows the
+     * logits saturate and the loss collapses to 0 without --normalize. */
+    char norm_warning[320] = "";
+    if (!opt.normalize && !seen_scale) {
+        double worst = 0.0;
+        const char *worst_path = path_a;
+        for (int side = 0; side < 2; side++) {
+            const float *m = side ? b : a;
+            int64_t rows = side ? nb : na;
+            for (int64_t i = 0; i < rows; i++) {
+                double ss = 0.0;
+                for (int64_t j = 0; j < da; j++) ss += (double)m[i * da + j] * m[i * da + j];
+                double dev = fabs(sqrt(ss) - 1.0);
+                if (dev > worst) worst = dev, worst_path = side ? path_b : path_a;
+            }
+        }
+        if (worst > 1e-3) {
+            snprintf(norm_warning, sizeof norm_warning,
+                     "rows of %s are not unit-norm (| ||row|| - 1 | up to %.3g): the default --logit-scale %g "
+                     "assumes unit-norm rows; pass --normalize or set --logit-scale",
+                     worst_path, worst, opt.logit_scale);
+            cli_warning("%s", norm_warning);
+        }
+    }
     ga = malloc((size_t)(na * da) * sizeof(float));
     gb = malloc((size_t)(nb * db) * sizeof(float));
     if (!ga || !gb) {
@@ -223,6 +197,8 @@ int cmd_loss(int argc, char **argv)
         cJSON_AddNumberToObject(o, "threads", cls_threads_resolve(opt.threads));
         cJSON_AddNumberToObject(o, "seconds", seconds);
         cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)cls_peak_rss_bytes());
+        cJSON *w = cJSON_AddArrayToObject(o, "warnings");
+        if (norm_warning[0]) cJSON_AddItemToArray(w, cJSON_CreateString(norm_warning));
         cli_json_print(o);
     } else {
         printf("loss              %.10g (%s, %s)\n", res.loss, cls_loss_kind_name(opt.kind),

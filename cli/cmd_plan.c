@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,35 +33,21 @@ static cJSON *pair(double lo, double hi)
 
 int cmd_plan(int argc, char **argv)
 {
-    enum { OPT_COMPUTE = 256, OPT_FACTOR, OPT_POWERS, OPT_JSON };
-    static const struct option longopts[] = {{"compute", required_argument, 0, OPT_COMPUTE},
-                                             {"cost-factor", required_argument, 0, OPT_FACTOR},
-                                             {"cost-powers", required_argument, 0, OPT_POWERS},
-                                             {"json", no_argument, 0, OPT_JSON},
-                                             {"help", no_argument, 0, 'h'},
-                                             {0, 0, 0, 0}};
     double *budgets = NULL, *powers = NULL, factor = NAN;
-    int nb = 0, np = 0, json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_COMPUTE:
-            free(budgets);
-            budgets = NULL;
-            if (!cli_parse_double_list("--compute", optarg, &budgets, &nb)) goto usage;
-            break;
-        case OPT_FACTOR: if (!cli_parse_double("--cost-factor", optarg, &factor)) goto usage; break;
-        case OPT_POWERS:
-            free(powers);
-            powers = NULL;
-            if (!cli_parse_double_list("--cost-powers", optarg, &powers, &np)) goto usage;
-            break;
-        case OPT_JSON: json = 1; break;
-        case 'h': plan_usage(); free(budgets); free(powers); return CLI_OK;
-        default: goto usage;
-        }
+    int nb = 0, np = 0, json = 0, first = 0;
+    const cli_option opts[] = {
+        CLI_DOUBLE_LIST("compute", &budgets, &nb, 1e-300, INFINITY),
+        CLI_DOUBLE("cost-factor", &factor, 1e-300, INFINITY),
+        CLI_DOUBLE_LIST("cost-powers", &powers, &np, NAN, NAN),
+        CLI_FLAG("json", &json),
+        CLI_END};
+    int prc = cli_parse_options("plan", opts, argc, argv, plan_usage, &first);
+    if (prc) {
+        free(budgets);
+        free(powers);
+        return prc == CLI_HELP ? CLI_OK : prc;
     }
-    if (optind != argc - 1) {
+    if (first != argc - 1) {
         free(budgets);
         free(powers);
         return cli_usage_error("plan", "expected exactly one FIT.json argument");
@@ -72,7 +57,7 @@ int cmd_plan(int argc, char **argv)
         return cli_usage_error("plan", "--compute is required");
     }
     cls_fit_result fit;
-    cls_status st = cls_fit_load(argv[optind], &fit);
+    cls_status st = cls_fit_load(argv[first], &fit);
     if (st) {
         free(budgets);
         free(powers);
@@ -140,12 +125,8 @@ int cmd_plan(int argc, char **argv)
         cli_json_print(o);
     }
 out:
-    cls_fit_result_clear(&fit);
+    cls_fit_result_free(&fit);
     free(budgets);
     free(powers);
     return rc;
-usage:
-    free(budgets);
-    free(powers);
-    return CLI_USAGE;
 }

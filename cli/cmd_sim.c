@@ -28,7 +28,7 @@ int cmd_sim(int argc, char **argv)
     if (strcmp(model, "lcl") == 0) return cmd_sim_lcl(argc - 1, argv + 1);
     if (strcmp(model, "dynamics") == 0) return cmd_sim_dynamics(argc - 1, argv + 1);
     if (strcmp(model, "featlearn") == 0) return cmd_sim_featlearn(argc - 1, argv + 1);
-    fprintf(stderr, "clscale: error: unknown model 'sim %s'\n\n", model);
+    fprintf(stderr, "clscale: error: unknown model '%s'\n\n", model);
     usage(stderr);
     return CLI_USAGE;
 }

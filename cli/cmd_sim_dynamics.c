@@ -2,7 +2,6 @@
  * its ODE limit; the learnability threshold, fixed points and basin map. */
 #include "cli.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +12,7 @@
 #define BASIN_T_MIN 100.0
 
 typedef struct {
-    cls_dyn_model m;
+    cls_dynamics_model m;
     int64_t N;
     double q0, r0, T, dt, every;
     int seeds;
@@ -62,76 +61,40 @@ static void usage(FILE *out)
           out);
 }
 
-enum {
-    O_N = 256, O_K, O_P, O_TAU, O_MU, O_EPS, O_RHO, O_LAMBDA, O_C, O_Q0, O_R0, O_T, O_DT, O_EVERY, O_SEEDS,
-    O_ODE_ONLY, O_SGD_ONLY, O_THRESHOLD, O_FIXED, O_BASINS, O_CSV, O_PLOT, O_JSON, O_HELP
-};
+static void usage_stdout(void) { usage(stdout); }
 
 static int parse(int argc, char **argv, opts *o)
 {
-    static const struct option longopts[] = {
-        {"N", required_argument, 0, O_N}, {"K", required_argument, 0, O_K}, {"p", required_argument, 0, O_P},
-        {"tau", required_argument, 0, O_TAU}, {"mu", required_argument, 0, O_MU},
-        {"eps", required_argument, 0, O_EPS}, {"rho", required_argument, 0, O_RHO},
-        {"lambda", required_argument, 0, O_LAMBDA}, {"c", required_argument, 0, O_C},
-        {"q0", required_argument, 0, O_Q0}, {"r0", required_argument, 0, O_R0},
-        {"T", required_argument, 0, O_T}, {"dt", required_argument, 0, O_DT},
-        {"every", required_argument, 0, O_EVERY}, {"seeds", required_argument, 0, O_SEEDS},
-        {"ode-only", no_argument, 0, O_ODE_ONLY}, {"sgd-only", no_argument, 0, O_SGD_ONLY},
-        {"threshold", no_argument, 0, O_THRESHOLD}, {"fixed-points", no_argument, 0, O_FIXED},
-        {"basins", no_argument, 0, O_BASINS}, {"csv", required_argument, 0, O_CSV},
-        {"plot", required_argument, 0, O_PLOT}, {"json", no_argument, 0, O_JSON},
-        {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
     const char *cmd = "sim dynamics";
-    cls_dyn_model_default(&o->m);
+    cls_dynamics_model_init(&o->m);
     o->N = 2000, o->q0 = 0.1, o->r0 = 1.0, o->T = 16.0, o->dt = 0.01, o->every = 0.1, o->seeds = 16;
-    cls_dyn_law laws[CLS_DYN_MAX_P];
-    int n_laws = 0;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        int ok = 1;
-        switch (c) {
-        case O_N: ok = cli_parse_int64("--N", optarg, &o->N); break;
-        case O_K: ok = cli_parse_int("--K", optarg, &o->m.K); break;
-        case O_P: ok = cli_parse_int("--p", optarg, &o->m.p); break;
-        case O_TAU: ok = cli_parse_double("--tau", optarg, &o->m.tau); break;
-        case O_MU: ok = cli_parse_double("--mu", optarg, &o->m.mu); break;
-        case O_EPS: ok = cli_parse_double("--eps", optarg, &o->m.eps); break;
-        case O_RHO: ok = cli_parse_double("--rho", optarg, &o->m.rho); break;
-        case O_LAMBDA: ok = cli_parse_double("--lambda", optarg, &o->m.lambda); break;
-        case O_C:
-            if (n_laws == CLS_DYN_MAX_P) return cli_usage_error(cmd, "--c given more than %d times", CLS_DYN_MAX_P);
-            if (cls_dyn_law_parse(&laws[n_laws], optarg))
-                return cli_usage_error(cmd, "--c: %s", cls_last_error());
-            n_laws++;
-            break;
-        case O_Q0: ok = cli_parse_double("--q0", optarg, &o->q0); break;
-        case O_R0: ok = cli_parse_double("--r0", optarg, &o->r0); break;
-        case O_T: ok = cli_parse_double("--T", optarg, &o->T); break;
-        case O_DT: ok = cli_parse_double("--dt", optarg, &o->dt); break;
-        case O_EVERY: ok = cli_parse_double("--every", optarg, &o->every); break;
-        case O_SEEDS: ok = cli_parse_int("--seeds", optarg, &o->seeds); break;
-        case O_ODE_ONLY: o->ode_only = 1; break;
-        case O_SGD_ONLY: o->sgd_only = 1; break;
-        case O_THRESHOLD: o->threshold = 1; break;
-        case O_FIXED: o->fixed_points = 1; break;
-        case O_BASINS: o->basins = 1; break;
-        case O_CSV: o->csv = optarg; break;
-        case O_PLOT: o->plot = optarg; break;
-        case O_JSON: o->json = 1; break;
-        case O_HELP: usage(stdout); return -1;
-        default:
-            if (optopt >= O_N && optopt <= O_HELP)
-                return cli_usage_error(cmd, "option --%s needs a value", longopts[optopt - O_N].name);
-            return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-        }
-        if (!ok) return CLI_USAGE;
+    cls_dynamics_law laws[CLS_DYNAMICS_MAX_P];
+    const char **ctext = calloc((size_t)argc + 1, sizeof *ctext);
+    if (!ctext) return cli_error("out of memory");
+    int n_laws = 0, nc = 0, first = 0;
+    /* ranges: checked below with messages that name the related option */
+    const cli_option table[] = {
+        CLI_INT64("N", &o->N, NAN, NAN), CLI_INT("K", &o->m.K, NAN, NAN), CLI_INT("p", &o->m.p, NAN, NAN),
+        CLI_DOUBLE("tau", &o->m.tau, NAN, NAN), CLI_DOUBLE("mu", &o->m.mu, NAN, NAN),
+        CLI_DOUBLE("eps", &o->m.eps, NAN, NAN), CLI_DOUBLE("rho", &o->m.rho, NAN, NAN),
+        CLI_DOUBLE("lambda", &o->m.lambda, NAN, NAN), CLI_STRINGS("c", ctext, &nc),
+        CLI_DOUBLE("q0", &o->q0, NAN, NAN), CLI_DOUBLE("r0", &o->r0, NAN, NAN), CLI_DOUBLE("T", &o->T, NAN, NAN),
+        CLI_DOUBLE("dt", &o->dt, NAN, NAN), CLI_DOUBLE("every", &o->every, NAN, NAN),
+        CLI_INT("seeds", &o->seeds, NAN, NAN), CLI_FLAG("ode-only", &o->ode_only),
+        CLI_FLAG("sgd-only", &o->sgd_only), CLI_FLAG("threshold", &o->threshold),
+        CLI_FLAG("fixed-points", &o->fixed_points), CLI_FLAG("basins", &o->basins),
+        CLI_STRING("csv", &o->csv), CLI_STRING("plot", &o->plot), CLI_FLAG("json", &o->json), CLI_END};
+    int prc = cli_parse_options(cmd, table, argc, argv, usage_stdout, &first);
+    for (int i = 0; prc == CLI_OK && i < nc; i++) {
+        if (n_laws == CLS_DYNAMICS_MAX_P) prc = cli_usage_error(cmd, "--c given more than %d times", CLS_DYNAMICS_MAX_P);
+        else if (cls_dynamics_law_parse(&laws[n_laws], ctext[i])) prc = cli_usage_error(cmd, "--c: %s", cls_last_error());
+        else n_laws++;
     }
-    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    free(ctext);
+    if (prc) return prc;
+    if (first < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[first]);
     if (o->ode_only && o->sgd_only) return cli_usage_error(cmd, "--ode-only and --sgd-only exclude each other");
-    if (o->m.p >= 1 && o->m.p <= CLS_DYN_MAX_P) {
+    if (o->m.p >= 1 && o->m.p <= CLS_DYNAMICS_MAX_P) {
         if (n_laws == 1)
             for (int j = 0; j < o->m.p; j++) o->m.law[j] = laws[0];
         else if (n_laws > 1) {
@@ -140,7 +103,7 @@ static int parse(int argc, char **argv, opts *o)
             for (int j = 0; j < o->m.p; j++) o->m.law[j] = laws[j];
         }
     }
-    if (cls_dyn_model_check(&o->m)) return cli_usage_error(cmd, "%s", cls_last_error());
+    if (cls_dynamics_model_check(&o->m)) return cli_usage_error(cmd, "%s", cls_last_error());
     if (o->N < 2) return cli_usage_error(cmd, "--N %lld must be >= 2", (long long)o->N);
     if (o->m.K >= o->N) return cli_usage_error(cmd, "--K %d must be smaller than --N %lld", o->m.K, (long long)o->N);
     if (o->m.p >= o->N) return cli_usage_error(cmd, "--p %d must be smaller than --N %lld", o->m.p, (long long)o->N);
@@ -188,12 +151,12 @@ static void progress_cb(void *ctx, double frac)
 
 static int run_analysis(const opts *o)
 {
-    const cls_dyn_model *m = &o->m;
+    const cls_dynamics_model *m = &o->m;
     cJSON *out = o->json ? cJSON_CreateObject() : NULL;
     cls_status st;
     if (o->threshold) {
-        cls_dyn_threshold th;
-        if ((st = cls_dyn_threshold_compute(m, 0, &th))) {
+        cls_dynamics_threshold th;
+        if ((st = cls_dynamics_threshold_compute(m, 0, &th))) {
             cJSON_Delete(out);
             return cli_status_error(st, "threshold");
         }
@@ -209,13 +172,13 @@ static int run_analysis(const opts *o)
             printf("threshold: learnable iff m2 > m2_c = %.6f\n", th.m2_c);
             for (int j = 0; j < m->p; j++)
                 printf("feature %d: m2 = %.6g, growth rate Gamma_q = %.6f (%s)\n", j + 1,
-                       cls_dyn_law_moment(&m->law[j], 2), th.growth_rate[j],
+                       cls_dynamics_law_moment(&m->law[j], 2), th.growth_rate[j],
                        th.growth_rate[j] > 0 ? "learnable" : "not learnable");
         }
     }
     if (o->fixed_points) {
-        cls_dyn_fixed_point fp[2];
-        if ((st = cls_dyn_fixed_points(m, 0, o->q0, o->r0, &fp[0], &fp[1]))) {
+        cls_dynamics_fixed_point fp[2];
+        if ((st = cls_dynamics_fixed_points(m, 0, o->q0, o->r0, &fp[0], &fp[1]))) {
             cJSON_Delete(out);
             return cli_status_error(st, "fixed points");
         }
@@ -255,7 +218,7 @@ static int run_analysis(const opts *o)
         double T = o->T > BASIN_T_MIN ? o->T : BASIN_T_MIN;
         double th[BASIN_THETAS], cs[2 * BASIN_THETAS];
         int win[BASIN_THETAS];
-        if ((st = cls_dyn_basins(m, 0, o->q0, o->r0, BASIN_THETAS, M_PI / 2, T, o->dt, th, win, cs))) {
+        if ((st = cls_dynamics_basins(m, 0, o->q0, o->r0, BASIN_THETAS, M_PI / 2, T, o->dt, th, win, cs))) {
             cJSON_Delete(out);
             return cli_status_error(st, "basins");
         }
@@ -347,13 +310,13 @@ static int write_csv(const opts *o, const traj *t, int do_ode, int do_sgd)
 static int write_plot(const opts *o, const traj *t, int do_ode, int do_sgd)
 {
     const int pK = t->pK;
-    size_t cap = (size_t)t->n_rec * (size_t)pK * 64 * 2 + 8192, len = 0;
-    char *s = malloc(cap);
-    if (!s) return cli_error("out of memory building the plot");
-#define APPEND(...) len += (size_t)snprintf(s + len, cap - len, __VA_ARGS__)
-    APPEND("%s\nset output '%s'\n", cli_gnuplot_terminal(o->plot), o->plot);
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = cli_gnuplot_open(o->plot, &s, &len);
+    if (!f) return CLI_USAGE;
+#define APPEND(...) fprintf(f, __VA_ARGS__)
     APPEND("set title 'clscale sim dynamics: N = %lld, %d seeds, eps = %g, rho = %g, m2 = %g'\n", (long long)o->N,
-           o->seeds, o->m.eps, o->m.rho, cls_dyn_law_moment(&o->m.law[0], 2));
+           o->seeds, o->m.eps, o->m.rho, cls_dynamics_law_moment(&o->m.law[0], 2));
     APPEND("set xlabel 't = steps / N'\nset ylabel 'cos(feature, unit)'\nset key bottom right\nset grid\n");
     APPEND("$d << EOD\n");
     for (int r = 0; r < t->n_rec; r++) {
@@ -379,44 +342,42 @@ static int write_plot(const opts *o, const traj *t, int do_ode, int do_sgd)
     }
     APPEND("\n");
 #undef APPEND
-    int rc = len < cap ? cli_gnuplot_run(s, o->plot) : cli_error("plot script too long");
-    free(s);
-    return rc;
+    return cli_gnuplot_finish(f, &s, o->plot);
 }
 
 static int run_trajectories(const opts *o)
 {
-    const cls_dyn_model *m = &o->m;
+    const cls_dynamics_model *m = &o->m;
     const int p = m->p, K = m->K, pK = p * K, KK = K * K;
     const int do_ode = !o->sgd_only, do_sgd = !o->ode_only;
     traj t = {0};
-    t.n_rec = cls_dyn_n_records(o->T, o->every), t.pK = pK, t.KK = KK;
-    double Q0[CLS_DYN_MAX_P * CLS_DYN_MAX_K], R0[CLS_DYN_MAX_K * CLS_DYN_MAX_K];
-    cls_dyn_initial_state(m, o->q0, o->r0, Q0, R0);
-    cls_status st = cls_dyn_check_state(m, Q0, R0);
+    t.n_rec = cls_dynamics_n_records(o->T, o->every), t.pK = pK, t.KK = KK;
+    double Q0[CLS_DYNAMICS_MAX_P * CLS_DYNAMICS_MAX_K], R0[CLS_DYNAMICS_MAX_K * CLS_DYNAMICS_MAX_K];
+    cls_dynamics_initial_state(m, o->q0, o->r0, Q0, R0);
+    cls_status st = cls_dynamics_check_state(m, Q0, R0);
     if (st) return cli_usage_error("sim dynamics", "%s", cls_last_error());
     int rc = CLI_OK;
     const size_t nq = (size_t)t.n_rec * pK, nr = (size_t)t.n_rec * KK;
     if (do_ode) {
         double *Q = malloc(sizeof(double) * nq), *R = malloc(sizeof(double) * nr);
         t.ode_cos = malloc(sizeof(double) * nq), t.ode_R = R;
-        cls_dyn_ode *ode = NULL;
+        cls_dynamics_ode *ode = NULL;
         if (!Q || !R || !t.ode_cos) {
             free(Q);
             traj_free(&t);
             return cli_error("out of memory");
         }
         double t0 = cls_now_seconds();
-        st = cls_dyn_ode_create(&ode, m, 0);
-        if (!st) st = cls_dyn_ode_integrate(ode, Q0, R0, o->T, o->dt, o->every, Q, R);
-        cls_dyn_ode_free(ode);
+        st = cls_dynamics_ode_create(&ode, m, 0);
+        if (!st) st = cls_dynamics_ode_integrate(ode, Q0, R0, o->T, o->dt, o->every, Q, R);
+        cls_dynamics_ode_free(ode);
         t.ode_s = cls_now_seconds() - t0;
         if (st) {
             free(Q);
             traj_free(&t);
             return cli_status_error(st, "ODE");
         }
-        for (int r = 0; r < t.n_rec; r++) cls_dyn_cosines(p, K, Q + r * pK, R + r * KK, t.ode_cos + r * pK);
+        for (int r = 0; r < t.n_rec; r++) cls_dynamics_cosines(p, K, Q + r * pK, R + r * KK, t.ode_cos + r * pK);
         free(Q);
     }
     if (do_sgd) {
@@ -424,38 +385,28 @@ static int run_trajectories(const opts *o)
         double *Q = malloc(sizeof(double) * nq * S), *R = malloc(sizeof(double) * nr * S);
         t.sgd_cos = calloc(nq, sizeof(double)), t.sgd_sd = calloc(nq, sizeof(double));
         t.sgd_R = calloc(nr, sizeof(double));
-        double *c = malloc(sizeof(double) * pK);
-        if (!Q || !R || !t.sgd_cos || !t.sgd_sd || !t.sgd_R || !c) {
-            free(Q), free(R), free(c);
+        if (!Q || !R || !t.sgd_cos || !t.sgd_sd || !t.sgd_R) {
+            free(Q), free(R);
             traj_free(&t);
             return cli_error("out of memory");
         }
         double t0 = cls_now_seconds();
-        st = cls_dyn_sgd_run(m, o->N, Q0, R0, o->T, o->every, S, SEED, 0, Q, R, progress_cb, NULL);
+        st = cls_dynamics_sgd_run(m, o->N, Q0, R0, o->T, o->every, S, SEED, 0, Q, R, progress_cb, NULL);
         cli_progress_done();
         t.sgd_s = cls_now_seconds() - t0;
         if (st) {
-            free(Q), free(R), free(c);
+            free(Q), free(R);
             traj_free(&t);
             return cli_status_error(st, "SGD");
         }
         /* seed mean and per-seed (sample) standard deviation of each cosine */
-        for (int s = 0; s < S; s++)
-            for (int r = 0; r < t.n_rec; r++) {
-                cls_dyn_cosines(p, K, Q + (s * nq) + r * pK, R + (s * nr) + r * KK, c);
-                for (int i = 0; i < pK; i++) t.sgd_cos[r * pK + i] += c[i] / S;
-                for (int i = 0; i < KK; i++) t.sgd_R[r * KK + i] += R[s * nr + r * KK + i] / S;
-            }
-        for (int s = 0; s < S; s++)
-            for (int r = 0; r < t.n_rec; r++) {
-                cls_dyn_cosines(p, K, Q + (s * nq) + r * pK, R + (s * nr) + r * KK, c);
-                for (int i = 0; i < pK; i++) {
-                    double d = c[i] - t.sgd_cos[r * pK + i];
-                    t.sgd_sd[r * pK + i] += S > 1 ? d * d / (S - 1) : 0.0;
-                }
-            }
-        for (size_t i = 0; i < nq; i++) t.sgd_sd[i] = sqrt(t.sgd_sd[i]);
-        free(Q), free(R), free(c);
+        st = cls_dynamics_sgd_summary(m, t.n_rec, S, Q, R, 0, t.sgd_cos, t.sgd_sd, t.sgd_R);
+        if (st) {
+            free(Q), free(R);
+            traj_free(&t);
+            return cli_status_error(st, "SGD summary");
+        }
+        free(Q), free(R);
     }
     if (o->csv && (rc = write_csv(o, &t, do_ode, do_sgd))) {
         traj_free(&t);

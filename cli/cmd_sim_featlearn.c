@@ -4,7 +4,6 @@
  * bottleneck and the compute-optimal frontier. */
 #include "cli.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,53 +51,26 @@ typedef struct {
     const char *csv, *plot;
 } options;
 
+static void usage_stdout(void) { usage(stdout); }
+
 static int parse(int argc, char **argv, options *o)
 {
-    enum { O_ALPHA = 1000, O_BETA, O_N, O_M, O_GAMMA, O_ETA, O_BATCH, O_T, O_SEEDS, O_BOTTLENECK,
-           O_FRONTIER, O_CSV, O_PLOT, O_JSON };
-    static const struct option longopts[] = {
-        {"alpha", required_argument, 0, O_ALPHA}, {"beta", required_argument, 0, O_BETA},
-        {"N", required_argument, 0, O_N},         {"M", required_argument, 0, O_M},
-        {"gamma", required_argument, 0, O_GAMMA}, {"eta", required_argument, 0, O_ETA},
-        {"batch", required_argument, 0, O_BATCH}, {"T", required_argument, 0, O_T},
-        {"seeds", required_argument, 0, O_SEEDS}, {"bottleneck", no_argument, 0, O_BOTTLENECK},
-        {"frontier", no_argument, 0, O_FRONTIER}, {"csv", required_argument, 0, O_CSV},
-        {"plot", required_argument, 0, O_PLOT},   {"json", no_argument, 0, O_JSON},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
-    cls_featlearn_config_default(&o->cfg);
+    cls_featlearn_config_init(&o->cfg);
     o->gammas = NULL;
     o->ngamma = 0;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int ok = 1;
-        switch (c) {
-        case O_ALPHA: ok = cli_parse_double("--alpha", optarg, &o->cfg.alpha); break;
-        case O_BETA: ok = cli_parse_double("--beta", optarg, &o->cfg.beta); break;
-        case O_N: ok = cli_parse_int64("--N", optarg, &o->cfg.N); break;
-        case O_M: ok = cli_parse_int64("--M", optarg, &o->cfg.M); break;
-        case O_GAMMA:
-            free(o->gammas);
-            o->gammas = NULL;
-            ok = cli_parse_double_list("--gamma", optarg, &o->gammas, &o->ngamma);
-            break;
-        case O_ETA: ok = cli_parse_double("--eta", optarg, &o->cfg.eta); break;
-        case O_BATCH: ok = cli_parse_int64("--batch", optarg, &o->cfg.batch); break;
-        case O_T: ok = cli_parse_int64("--T", optarg, &o->cfg.steps); break;
-        case O_SEEDS: ok = cli_parse_int("--seeds", optarg, &o->cfg.seeds); break;
-        case O_BOTTLENECK: o->bottleneck = 1; break;
-        case O_FRONTIER: o->frontier = 1; break;
-        case O_CSV: o->csv = optarg; break;
-        case O_PLOT: o->plot = optarg; break;
-        case O_JSON: o->json = 1; break;
-        case 'h': usage(stdout); return -1;
-        default:
-            return cli_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-        if (!ok) return CLI_USAGE;
-    }
-    if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    int first = 0;
+    const cli_option opts[] = {
+        CLI_DOUBLE("alpha", &o->cfg.alpha, NAN, NAN), CLI_DOUBLE("beta", &o->cfg.beta, NAN, NAN),
+        CLI_INT64("N", &o->cfg.N, NAN, NAN), CLI_INT64("M", &o->cfg.M, NAN, NAN),
+        CLI_DOUBLE_LIST("gamma", &o->gammas, &o->ngamma, 0, INFINITY),
+        CLI_DOUBLE("eta", &o->cfg.eta, NAN, NAN), CLI_INT64("batch", &o->cfg.batch, NAN, NAN),
+        CLI_INT64("T", &o->cfg.steps, NAN, NAN), CLI_INT64("seeds", &o->cfg.seeds, NAN, NAN),
+        CLI_FLAG("bottleneck", &o->bottleneck), CLI_FLAG("frontier", &o->frontier),
+        CLI_STRING("csv", &o->csv), CLI_STRING("plot", &o->plot), CLI_FLAG("json", &o->json), CLI_END};
+    /* ranges: the library's config check below says what is allowed */
+    int prc = cli_parse_options(CMD, opts, argc, argv, usage_stdout, &first);
+    if (prc) return prc;
+    if (first < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[first]);
     if (!o->gammas) {
         o->gammas = malloc(2 * sizeof(double));
         if (!o->gammas) return cli_error("out of memory");
@@ -156,16 +128,15 @@ static int write_csv(const char *path, const options *o, cls_featlearn_result **
 static int write_plot(const char *path, const options *o, cls_featlearn_result **runs,
                       const double *lazy_inf, const cls_featlearn_prediction *pred)
 {
-    size_t cap = 4096 + (size_t)o->ngamma * (size_t)runs[0]->n * 64 + (size_t)runs[0]->n * 64;
-    char *s = malloc(cap);
-    if (!s) return cli_error("out of memory");
+    char *s = NULL;
     size_t len = 0;
-#define ADD(...) len += (size_t)snprintf(s + len, cap - len, __VA_ARGS__)
-    ADD("%s\nset output '%s'\n", cli_gnuplot_terminal(path), path);
+    FILE *f = cli_gnuplot_open(path, &s, &len);
+    if (!f) return CLI_USAGE;
+#define ADD(...) fprintf(f, __VA_ARGS__)
     ADD("set logscale xy\nset xlabel 'eta t'\nset ylabel 'population loss L'\nset key bottom left\n");
-    ADD("set title 'featlearn: alpha=%g beta=%g (%s) N=%lld M=%lld, mean of %d draws'\n",
+    ADD("set title 'featlearn: alpha=%g beta=%g (%s) N=%lld M=%lld, mean of %lld draws'\n",
         o->cfg.alpha, o->cfg.beta, pred->regime_name, (long long)o->cfg.N, (long long)o->cfg.M,
-        o->cfg.seeds);
+        (long long)o->cfg.seeds);
     const cls_featlearn_result *r0 = runs[0];
     ADD("$inf << EOD\n");
     for (int64_t j = 0; j < r0->n; j++) ADD("%.10g %.10g\n", r0->eta_t[j], lazy_inf[j]);
@@ -188,13 +159,7 @@ static int write_plot(const char *path, const options *o, cls_featlearn_result *
     }
     ADD("\n");
 #undef ADD
-    if (len >= cap) {
-        free(s);
-        return cli_error("plot script too long");
-    }
-    int rc = cli_gnuplot_run(s, path);
-    free(s);
-    return rc;
+    return cli_gnuplot_finish(f, &s, path);
 }
 
 int cmd_sim_featlearn(int argc, char **argv)
@@ -233,9 +198,9 @@ int cmd_sim_featlearn(int argc, char **argv)
             goto done;
         }
         if (runs[g]->loss_increases > 0 && c.batch == 0)
-            cli_warning("gamma = %g: the population loss rose on %lld steps (summed over %d draws): "
+            cli_warning("gamma = %g: the population loss rose on %lld steps (summed over %lld draws): "
                         "eta = %g may be unstable for this model, try a smaller --eta",
-                        c.gamma, (long long)runs[g]->loss_increases, c.seeds, c.eta);
+                        c.gamma, (long long)runs[g]->loss_increases, (long long)c.seeds, c.eta);
     }
     cli_progress_done();
 
@@ -254,10 +219,8 @@ int cmd_sim_featlearn(int argc, char **argv)
         for (int64_t j = 0; j < r0->n; j++) lazy_inf[j] = NAN;
 
     if (o.bottleneck) {
-        static const int64_t grid[] = {50, 71, 100, 141, 200, 283, 400};
-        int64_t Ns[7], nN = 0;
-        for (int i = 0; i < 7; i++)
-            if (2 * grid[i] < o.cfg.M) Ns[nN++] = grid[i];
+        int64_t Ns[CLS_FEATLEARN_MAX_WIDTHS];
+        int64_t nN = cls_featlearn_bottleneck_widths(o.cfg.M, Ns);
         if (nN < 2) {
             rc = cli_usage_error(CMD, "--bottleneck needs --M > 142 (widths 50..400 below M/2)");
             goto done;
@@ -270,16 +233,11 @@ int cmd_sim_featlearn(int argc, char **argv)
         }
     }
     if (o.frontier) {
-        int64_t Ns[8], nN = 0;
-        for (int64_t N = o.cfg.N; N >= 8 && nN < 8; N /= 2) Ns[nN++] = N;
+        int64_t Ns[CLS_FEATLEARN_MAX_WIDTHS];
+        int64_t nN = cls_featlearn_frontier_widths(o.cfg.N, Ns);
         if (nN < 2) {
             rc = cli_usage_error(CMD, "--frontier needs --N >= 16 (widths N, N/2, ... >= 8)");
             goto done;
-        }
-        for (int64_t i = 0; i < nN / 2; i++) {
-            int64_t t = Ns[i];
-            Ns[i] = Ns[nN - 1 - i];
-            Ns[nN - 1 - i] = t;
         }
         for (int g = 0; g < o.ngamma; g++) {
             cls_featlearn_config c = o.cfg;
@@ -374,10 +332,10 @@ int cmd_sim_featlearn(int argc, char **argv)
         root = NULL;
     } else {
         printf("featlearn: alpha = %g, beta = %g (%s task), N = %lld, M = %lld, eta = %g, "
-               "batch = %lld, T = %lld (eta*T = %g), %d draws\n",
+               "batch = %lld, T = %lld (eta*T = %g), %lld draws\n",
                o.cfg.alpha, o.cfg.beta, pred.regime_name, (long long)o.cfg.N, (long long)o.cfg.M,
                o.cfg.eta, (long long)o.cfg.batch, (long long)o.cfg.steps,
-               o.cfg.eta * (double)o.cfg.steps, o.cfg.seeds);
+               o.cfg.eta * (double)o.cfg.steps, (long long)o.cfg.seeds);
         printf("predicted time exponents: lazy %.3f, rich %.3f\n", pred.time_lazy, pred.time_rich);
         printf("\nlocal slopes -dlnL/dln(eta t) of the draw-averaged loss:\n%-14s", "window");
         for (int g = 0; g < o.ngamma; g++) printf("  gamma=%-6g", o.gammas[g]);

@@ -3,7 +3,6 @@
  * the predicted exponents, a gnuplot plot). */
 #include "cli.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,25 +50,6 @@ static void usage(FILE *out)
           "  --no-plot          skip the gnuplot plot\n"
           "  --help             this text\n", out);
 }
-
-enum { OPT_D = 256, OPT_M, OPT_N, OPT_STEPS, OPT_LR, OPT_SCHEDULE, OPT_A, OPT_A2, OPT_B, OPT_RHO0,
-       OPT_MODE, OPT_SKETCH, OPT_SEED, OPT_DATA_SEED, OPT_DRAWS, OPT_MC, OPT_SAMPLER, OPT_THREADS,
-       OPT_JSON, OPT_SWEEP, OPT_OUT, OPT_GRID, OPT_TGRID, OPT_NOPLOT, OPT_HELP };
-
-static const struct option long_opts[] = {
-    {"d", required_argument, 0, OPT_D}, {"M", required_argument, 0, OPT_M},
-    {"N", required_argument, 0, OPT_N}, {"steps", required_argument, 0, OPT_STEPS},
-    {"lr", required_argument, 0, OPT_LR}, {"schedule", required_argument, 0, OPT_SCHEDULE},
-    {"a", required_argument, 0, OPT_A}, {"a2", required_argument, 0, OPT_A2},
-    {"b", required_argument, 0, OPT_B}, {"rho0", required_argument, 0, OPT_RHO0},
-    {"mode", required_argument, 0, OPT_MODE}, {"sketch", required_argument, 0, OPT_SKETCH},
-    {"seed", required_argument, 0, OPT_SEED}, {"data-seed", required_argument, 0, OPT_DATA_SEED},
-    {"draws", required_argument, 0, OPT_DRAWS}, {"monte-carlo", required_argument, 0, OPT_MC},
-    {"sampler", required_argument, 0, OPT_SAMPLER}, {"threads", required_argument, 0, OPT_THREADS},
-    {"json", no_argument, 0, OPT_JSON}, {"sweep", required_argument, 0, OPT_SWEEP},
-    {"out", required_argument, 0, OPT_OUT}, {"grid", required_argument, 0, OPT_GRID},
-    {"t-grid", required_argument, 0, OPT_TGRID}, {"no-plot", no_argument, 0, OPT_NOPLOT},
-    {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
 
 static const char *sampler_name(cls_lcl_sampler s)
 {
@@ -154,28 +134,45 @@ static int write_csv(const char *path, const cls_lcl_sweep_result *r)
 
 static int plot_sweep(const char *csv, const char *png, const cls_lcl_sweep_result *r)
 {
-    const char *term = cli_gnuplot_terminal(png);
-    if (!term) return CLI_FAIL;
-    char script[4096];
-    int n = snprintf(script, sizeof script,
-                     "%s\nset output '%s'\nset datafile separator ','\nset logscale xy\nset grid\n"
-                     "set key top right\nset title 'lcl S%d: measured slope %.3f, predicted %.3f (%s)' noenhanced\n"
-                     "set xlabel '%s' noenhanced\nset ylabel '%s' noenhanced\n"
-                     "plot '%s' every ::1 using %d:%d with points pt 7 ps 1.2 title 'measured (%s)' noenhanced",
-                     term, png, r->sweep, r->slope, r->predicted_slope, r->predicted_text, r->x_label,
-                     r->sweep == 5 ? "excess risk E R - R* (t = inf)" : r->y_label, csv, r->xcol + 1,
-                     (r->sweep == 5 ? 3 : r->ycol) + 1, r->colnames[r->sweep == 5 ? 3 : r->ycol]);
-    if (r->predcol >= 0)
-        n += snprintf(script + n, sizeof script - (size_t)n,
-                      ", '%s' every ::1 using %d:%d with lines lw 2 title 'predicted (%s)' noenhanced",
-                      csv, r->xcol + 1, r->predcol + 1,
-                      r->sweep == 3 ? "D_M(t)" : r->sweep == 5 ? "c M^-min(b-1,a) + M^2/(2N)" : r->predicted_text);
-    if (r->sweep == 5)
-        n += snprintf(script + n, sizeof script - (size_t)n,
-                      ", '%s' every ::1 using 1:2 with linespoints title 'approx A', '%s' every ::1 using 1:3 with linespoints title 'variance'",
-                      csv, csv);
-    snprintf(script + n, sizeof script - (size_t)n, "\nunset output\n");
-    return cli_gnuplot_run(script, png);
+    char *script = NULL;
+    size_t len = 0;
+    FILE *f = cli_gnuplot_open(png, &script, &len);
+    if (!f) return CLI_FAIL;
+    char title[256];
+    snprintf(title, sizeof title, "lcl S%d: measured slope %.3f, predicted %.3f (%s)", r->sweep, r->slope,
+             r->predicted_slope, r->predicted_text);
+    fputs("set datafile separator ','\nset logscale xy\nset grid\nset key top right\nset title ", f);
+    cli_gnuplot_quote(f, title);
+    fputs(" noenhanced\nset xlabel ", f);
+    cli_gnuplot_quote(f, r->x_label);
+    fputs(" noenhanced\nset ylabel ", f);
+    cli_gnuplot_quote(f, r->sweep == 5 ? "excess risk E R - R* (t = inf)" : r->y_label);
+    fputs(" noenhanced\nplot ", f);
+    cli_gnuplot_quote(f, csv);
+    int yc = r->sweep == 5 ? 3 : r->ycol;
+    fprintf(f, " every ::1 using %d:%d with points pt 7 ps 1.2 title ", r->xcol + 1, yc + 1);
+    char t[160];
+    snprintf(t, sizeof t, "measured (%s)", r->colnames[yc]);
+    cli_gnuplot_quote(f, t);
+    fputs(" noenhanced", f);
+    if (r->predcol >= 0) {
+        fputs(", ", f);
+        cli_gnuplot_quote(f, csv);
+        fprintf(f, " every ::1 using %d:%d with lines lw 2 title ", r->xcol + 1, r->predcol + 1);
+        snprintf(t, sizeof t, "predicted (%s)",
+                 r->sweep == 3 ? "D_M(t)" : r->sweep == 5 ? "c M^-min(b-1,a) + M^2/(2N)" : r->predicted_text);
+        cli_gnuplot_quote(f, t);
+        fputs(" noenhanced", f);
+    }
+    if (r->sweep == 5) {
+        fputs(", ", f);
+        cli_gnuplot_quote(f, csv);
+        fputs(" every ::1 using 1:2 with linespoints title 'approx A', ", f);
+        cli_gnuplot_quote(f, csv);
+        fputs(" every ::1 using 1:3 with linespoints title 'variance'", f);
+    }
+    fputs("\nunset output\n", f);
+    return cli_gnuplot_finish(f, &script, png);
 }
 
 static int run_sweep(cls_lcl_sweep_config *sc, const char *outdir, int json, int plot)
@@ -183,7 +180,8 @@ static int run_sweep(cls_lcl_sweep_config *sc, const char *outdir, int json, int
     cls_lcl_sweep_result r;
     double t0 = cls_now_seconds();
     cls_status st = cls_lcl_sweep_run(sc, &r);
-    if (st) return cli_status_error(st, "sim lcl sweep");
+    if (st == CLS_E_INVALID_ARG) return cli_usage_error(CMD, "%s", cls_last_error());
+    if (st) return cli_status_error(st, NULL);
     double secs = cls_now_seconds() - t0;
     struct stat sb;
     if (stat(outdir, &sb) != 0 && mkdir(outdir, 0777) != 0) {
@@ -241,10 +239,12 @@ static int run_sweep(cls_lcl_sweep_config *sc, const char *outdir, int json, int
     return rc;
 }
 
+static void usage_stdout(void) { usage(stdout); }
+
 int cmd_sim_lcl(int argc, char **argv)
 {
     cls_lcl_data data;
-    cls_lcl_data_default(&data);
+    cls_lcl_data_init(&data);
     int64_t M = 64, N = 1000, steps = 1000, draws = 16, mc = 0, d_set = 0, M_set = 0, N_set = 0;
     int64_t seed = 1, data_seed = 1;
     double lr = 0.0;
@@ -255,75 +255,58 @@ int cmd_sim_lcl(int argc, char **argv)
     int ngrid = 0, ntgrid = 0, rc = CLI_OK;
     int steps_set = 0, lr_set = 0, a2_set = 0, draws_set = 0;
 
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_D: if (!cli_parse_int64("--d", optarg, &data.d)) goto usage_fail; d_set = 1; break;
-        case OPT_M: if (!cli_parse_int64("--M", optarg, &M)) goto usage_fail; M_set = 1; break;
-        case OPT_N:
-            if (strcmp(optarg, "inf") == 0) N = 0;
-            else if (!cli_parse_int64("--N", optarg, &N) || N < 1) {
-                if (N < 1) cli_error("--N must be >= 1 or 'inf'");
-                goto usage_fail;
-            }
-            N_set = 1;
-            break;
-        case OPT_STEPS:
-            if (strcmp(optarg, "inf") == 0) steps_inf = 1;
-            else if (!cli_parse_int64("--steps", optarg, &steps) || steps < 0) {
-                if (steps < 0) cli_error("--steps must be >= 0 or 'inf'");
-                goto usage_fail;
-            }
-            steps_set = 1;
-            break;
-        case OPT_LR: if (!cli_parse_double("--lr", optarg, &lr)) goto usage_fail; lr_set = 1; break;
-        case OPT_SCHEDULE: schedule_text = optarg; break;
-        case OPT_A: if (!cli_parse_double("--a", optarg, &data.a)) goto usage_fail; break;
-        case OPT_A2: if (!cli_parse_double("--a2", optarg, &data.a2)) goto usage_fail; a2_set = 1; break;
-        case OPT_B: if (!cli_parse_double("--b", optarg, &data.b)) goto usage_fail; break;
-        case OPT_RHO0: if (!cli_parse_double("--rho0", optarg, &data.rho0)) goto usage_fail; break;
-        case OPT_MODE:
-            if (strcmp(optarg, "P") == 0 || strcmp(optarg, "p") == 0) mode = CLS_LCL_MODE_P;
-            else if (strcmp(optarg, "E") == 0 || strcmp(optarg, "e") == 0) mode = CLS_LCL_MODE_E;
-            else { rc = cli_usage_error(CMD, "--mode must be P or E, not '%s'", optarg); goto out; }
-            break;
-        case OPT_SKETCH: sketch = optarg; break;
-        case OPT_SEED: if (!cli_parse_int64("--seed", optarg, &seed)) goto usage_fail; break;
-        case OPT_DATA_SEED: if (!cli_parse_int64("--data-seed", optarg, &data_seed)) goto usage_fail; break;
-        case OPT_DRAWS: if (!cli_parse_int64("--draws", optarg, &draws)) goto usage_fail; draws_set = 1; break;
-        case OPT_MC: if (!cli_parse_int64("--monte-carlo", optarg, &mc)) goto usage_fail; break;
-        case OPT_SAMPLER:
-            if (strcmp(optarg, "auto") == 0) sampler = CLS_LCL_SAMPLER_AUTO;
-            else if (strcmp(optarg, "wishart") == 0) sampler = CLS_LCL_SAMPLER_WISHART;
-            else if (strcmp(optarg, "explicit") == 0) sampler = CLS_LCL_SAMPLER_EXPLICIT;
-            else if (strcmp(optarg, "full") == 0) sampler = CLS_LCL_SAMPLER_FULL;
-            else { rc = cli_usage_error(CMD, "--sampler must be auto, wishart, explicit or full, not '%s'", optarg); goto out; }
-            break;
-        case OPT_THREADS: if (!cli_parse_int("--threads", optarg, &threads)) goto usage_fail; break;
-        case OPT_JSON: json = 1; break;
-        case OPT_SWEEP:
-            if ((optarg[0] == 'S' || optarg[0] == 's') && optarg[1] >= '1' && optarg[1] <= '6' && !optarg[2]) sweep = optarg[1] - '0';
-            else { rc = cli_usage_error(CMD, "--sweep must be one of S1..S6, not '%s'", optarg); goto out; }
-            break;
-        case OPT_OUT: outdir = optarg; break;
-        case OPT_GRID: free(grid); grid = NULL; if (!cli_parse_double_list("--grid", optarg, &grid, &ngrid)) goto usage_fail; break;
-        case OPT_TGRID: free(tgrid); tgrid = NULL; if (!cli_parse_double_list("--t-grid", optarg, &tgrid, &ntgrid)) goto usage_fail; break;
-        case OPT_NOPLOT: plot = 0; break;
-        case 'h':
-        case OPT_HELP: usage(stdout); rc = CLI_OK; goto out;
-        default:
-            rc = cli_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
+    const char *N_text = NULL, *steps_text = NULL;
+    int mode_i = -1, sampler_i = -1, sweep_i = -1, no_plot = 0, first = 0;
+    cli_option table[] = {
+        CLI_INT64("d", &data.d, NAN, NAN), CLI_INT64("M", &M, NAN, NAN), CLI_STRING("N", &N_text),
+        CLI_STRING("steps", &steps_text), CLI_DOUBLE("lr", &lr, NAN, NAN), CLI_STRING("schedule", &schedule_text),
+        CLI_DOUBLE("a", &data.a, NAN, NAN), CLI_DOUBLE("a2", &data.a2, NAN, NAN), CLI_DOUBLE("b", &data.b, NAN, NAN),
+        CLI_DOUBLE("rho0", &data.rho0, NAN, NAN), CLI_CHOICE("mode", &mode_i, "P|E|p|e"),
+        CLI_STRING("sketch", &sketch), CLI_INT64("seed", &seed, NAN, NAN), CLI_INT64("data-seed", &data_seed, NAN, NAN),
+        CLI_INT64("draws", &draws, NAN, NAN), CLI_INT64("monte-carlo", &mc, NAN, NAN),
+        CLI_CHOICE("sampler", &sampler_i, "auto|wishart|explicit|full"), CLI_INT("threads", &threads, 0, 4096),
+        CLI_FLAG("json", &json), CLI_CHOICE("sweep", &sweep_i, "S1|S2|S3|S4|S5|S6|s1|s2|s3|s4|s5|s6"),
+        CLI_STRING("out", &outdir), CLI_DOUBLE_LIST("grid", &grid, &ngrid, NAN, NAN),
+        CLI_DOUBLE_LIST("t-grid", &tgrid, &ntgrid, NAN, NAN), CLI_FLAG("no-plot", &no_plot), CLI_END};
+    int dset = 0, mset = 0, lrset = 0, a2set = 0, drawsset = 0;
+    table[0].seen = &dset, table[1].seen = &mset, table[4].seen = &lrset, table[7].seen = &a2set;
+    table[14].seen = &drawsset;
+    rc = cli_parse_options(CMD, table, argc, argv, usage_stdout, &first);
+    if (rc) {
+        if (rc == CLI_HELP) rc = CLI_OK;
+        goto out;
+    }
+    d_set = dset, M_set = mset, lr_set = lrset, a2_set = a2set, draws_set = drawsset;
+    if (no_plot) plot = 0;
+    if (mode_i >= 0) mode = mode_i % 2 == 0 ? CLS_LCL_MODE_P : CLS_LCL_MODE_E;
+    if (sampler_i >= 0) {
+        const cls_lcl_sampler smp[4] = {CLS_LCL_SAMPLER_AUTO, CLS_LCL_SAMPLER_WISHART, CLS_LCL_SAMPLER_EXPLICIT,
+                                        CLS_LCL_SAMPLER_FULL};
+        sampler = smp[sampler_i];
+    }
+    if (sweep_i >= 0) sweep = sweep_i % 6 + 1;
+    if (N_text) {
+        N_set = 1;
+        if (strcmp(N_text, "inf") == 0) N = 0;
+        else if (!cli_parse_int64("--N", N_text, &N) || N < 1) {
+            rc = cli_usage_error(CMD, "--N must be an integer >= 1 or 'inf', not '%s'", N_text);
             goto out;
         }
     }
-    if (optind < argc) { rc = cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]); goto out; }
+    if (steps_text) {
+        steps_set = 1;
+        if (strcmp(steps_text, "inf") == 0) steps_inf = 1;
+        else if (!cli_parse_int64("--steps", steps_text, &steps) || steps < 0) {
+            rc = cli_usage_error(CMD, "--steps must be an integer >= 0 or 'inf', not '%s'", steps_text);
+            goto out;
+        }
+    }
+    if (first < argc) { rc = cli_usage_error(CMD, "unexpected argument '%s'", argv[first]); goto out; }
     (void)a2_set;
 
     if (sweep) {
         cls_lcl_sweep_config sc;
-        cls_lcl_sweep_config_default(&sc, sweep);
+        cls_lcl_sweep_config_init(&sc, sweep);
         sc.data = data;
         if (!d_set) sc.data.d = 0;
         sc.M = M_set ? M : 0;
@@ -361,12 +344,21 @@ int cmd_sim_lcl(int argc, char **argv)
         st = cls_lcl_model_create_sketch(&model, &data, S, M, threads);
         free(S);
     } else {
+        if (M > data.d) { /* name the option the user actually gave */
+            rc = M_set ? cli_usage_error(CMD, "--M %lld exceeds --d %lld (a sketch compresses: M <= d)",
+                                         (long long)M, (long long)data.d)
+                       : cli_usage_error(CMD, "--d %lld is below the default sketch size M = %lld: give --M <= d",
+                                         (long long)data.d, (long long)M);
+            goto out;
+        }
         st = cls_lcl_model_create(&model, &data, M, (uint64_t)seed, threads);
     }
-    if (st) { rc = cli_status_error(st, "sim lcl"); goto out; }
+    /* the options are the only input: an invalid argument is a usage error */
+    if (st == CLS_E_INVALID_ARG) { rc = cli_usage_error(CMD, "%s", cls_last_error()); goto out; }
+    if (st) { rc = cli_status_error(st, NULL); goto out; }
 
     cls_lcl_config cfg;
-    cls_lcl_config_default(&cfg);
+    cls_lcl_config_init(&cfg);
     cfg.mode = (cls_lcl_mode)mode;
     cfg.N = N;
     cfg.draws = draws;
@@ -404,7 +396,8 @@ int cmd_sim_lcl(int argc, char **argv)
     cls_lcl_model_free(model);
     free(seg_steps);
     free(seg_lr);
-    if (st) { rc = cli_status_error(st, "sim lcl"); goto out; }
+    if (st == CLS_E_INVALID_ARG) { rc = cli_usage_error(CMD, "%s", cls_last_error()); goto out; }
+    if (st) { rc = cli_status_error(st, NULL); goto out; }
     print_warnings(r.nwarnings, r.warnings);
     if (json) {
         cJSON *o = cJSON_CreateObject();
@@ -467,7 +460,4 @@ out:
     free(grid);
     free(tgrid);
     return rc;
-usage_fail:
-    rc = CLI_USAGE;
-    goto out;
 }

@@ -3,7 +3,6 @@
  * participation ratio), with optional CSV of the spectrum and a log-log plot. */
 #include "cli.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,32 +57,27 @@ static int write_csv(const char *path, const cls_spectrum_result *r)
 
 static int plot(const char *path, const char *input, const cls_spectrum_result *r)
 {
-    const char *term = cli_gnuplot_terminal(path);
-    if (!term) return CLI_USAGE;
-    size_t cap = 4096 + (size_t)r->eig.count * 48;
-    char *s = malloc(cap);
-    if (!s) return cli_error("out of memory");
+    char *s = NULL;
     size_t len = 0;
-    len += (size_t)snprintf(s + len, cap - len,
-        "%s\nset output '%s'\nset logscale xy\nset grid\n"
-        "set xlabel 'rank k'\nset ylabel 'normalized eigenvalue'\n"
-        "set title \"%s: alpha = %.3f, R^2 = %.3f (ranks %lld..%lld)\" noenhanced\n"
-        "set arrow from %lld, graph 0 to %lld, graph 1 nohead dt 2 lc rgb 'gray40'\n"
-        "set arrow from %lld, graph 0 to %lld, graph 1 nohead dt 2 lc rgb 'gray40'\n"
-        "f(x) = exp(%.17g) * x**(-%.17g)\n"
-        "plot '-' using 1:2 with lines lw 2 title 'spectrum', "
-        "[%lld:%lld] f(x) with lines lw 2 dt 2 lc rgb 'red' title 'fit (LO..HI)'\n",
-        term, path, input, r->alpha, r->r2, (long long)r->fit_lo, (long long)r->fit_hi,
-        (long long)r->fit_lo, (long long)r->fit_lo, (long long)r->fit_hi, (long long)r->fit_hi,
-        r->intercept, r->alpha, (long long)r->fit_lo, (long long)r->fit_hi);
-    for (int64_t k = 0; k < r->eig.count && len + 64 < cap; k++)
-        if (r->eig.values[k] > 0)
-            len += (size_t)snprintf(s + len, cap - len, "%lld %.10g\n", (long long)(k + 1),
-                                    r->eig.values[k] / r->eig.total);
-    snprintf(s + len, cap - len, "e\n");
-    int rc = cli_gnuplot_run(s, path);
-    free(s);
-    return rc;
+    FILE *f = cli_gnuplot_open(path, &s, &len);
+    if (!f) return CLI_USAGE;
+    char title[600];
+    snprintf(title, sizeof title, "%s: alpha = %.3f, R^2 = %.3f (ranks %lld..%lld)", input, r->alpha, r->r2,
+             (long long)r->fit_lo, (long long)r->fit_hi);
+    fputs("set logscale xy\nset grid\nset xlabel 'rank k'\nset ylabel 'normalized eigenvalue'\nset title ", f);
+    cli_gnuplot_quote(f, title);
+    fprintf(f, " noenhanced\n"
+               "set arrow from %lld, graph 0 to %lld, graph 1 nohead dt 2 lc rgb 'gray40'\n"
+               "set arrow from %lld, graph 0 to %lld, graph 1 nohead dt 2 lc rgb 'gray40'\n"
+               "f(x) = exp(%.17g) * x**(-%.17g)\n"
+               "plot '-' using 1:2 with lines lw 2 title 'spectrum', "
+               "[%lld:%lld] f(x) with lines lw 2 dt 2 lc rgb 'red' title 'fit (LO..HI)'\n",
+            (long long)r->fit_lo, (long long)r->fit_lo, (long long)r->fit_hi, (long long)r->fit_hi,
+            r->intercept, r->alpha, (long long)r->fit_lo, (long long)r->fit_hi);
+    for (int64_t k = 0; k < r->eig.count; k++)
+        if (r->eig.values[k] > 0) fprintf(f, "%lld %.10g\n", (long long)(k + 1), r->eig.values[k] / r->eig.total);
+    fputs("e\n", f);
+    return cli_gnuplot_finish(f, &s, path);
 }
 
 static int parse_range(const char *text, int64_t *lo, int64_t *hi)
@@ -112,71 +106,36 @@ static int parse_range(const char *text, int64_t *lo, int64_t *hi)
 
 int cmd_spectrum(int argc, char **argv)
 {
-    enum { O_RANGE = 1000, O_WEIGHTS, O_CENTER, O_NOCENTER, O_METHOD, O_BOOT, O_SEED, O_EIGOUT,
-           O_PLOT, O_JSON, O_THREADS, O_HELP };
-    static const struct option longopts[] = {
-        {"fit-range", required_argument, 0, O_RANGE}, {"weights", required_argument, 0, O_WEIGHTS},
-        {"center", no_argument, 0, O_CENTER},         {"no-center", no_argument, 0, O_NOCENTER},
-        {"method", required_argument, 0, O_METHOD},   {"bootstrap", required_argument, 0, O_BOOT},
-        {"seed", required_argument, 0, O_SEED},       {"eigenvalues-out", required_argument, 0, O_EIGOUT},
-        {"plot", required_argument, 0, O_PLOT},       {"json", no_argument, 0, O_JSON},
-        {"threads", required_argument, 0, O_THREADS}, {"help", no_argument, 0, O_HELP},
-        {0, 0, 0, 0}};
     cls_spectrum_options opt;
-    cls_spectrum_options_default(&opt);
-    const char *eig_out = NULL, *plot_out = NULL;
-    int json = 0, c;
-    int64_t v64;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_RANGE:
-            if (!parse_range(optarg, &opt.fit_lo, &opt.fit_hi)) return CLI_USAGE;
-            break;
-        case O_WEIGHTS:
-            if (strcmp(optarg, "inv") == 0) opt.weights = CLS_SPECTRUM_WEIGHTS_INV;
-            else if (strcmp(optarg, "none") == 0) opt.weights = CLS_SPECTRUM_WEIGHTS_NONE;
-            else return cli_usage_error("spectrum", "--weights must be inv or none, not '%s'", optarg);
-            break;
-        case O_CENTER: opt.center = 1; break;
-        case O_NOCENTER: opt.center = 0; break;
-        case O_METHOD:
-            if (strcmp(optarg, "auto") == 0) opt.method = CLS_SPECTRUM_AUTO;
-            else if (strcmp(optarg, "exact") == 0) opt.method = CLS_SPECTRUM_EXACT;
-            else if (strcmp(optarg, "randomized") == 0) opt.method = CLS_SPECTRUM_RANDOMIZED;
-            else return cli_usage_error("spectrum", "--method must be auto, exact or randomized, not '%s'", optarg);
-            break;
-        case O_BOOT:
-            if (!cli_parse_int("--bootstrap", optarg, &opt.bootstrap)) return CLI_USAGE;
-            if (opt.bootstrap < 0) return cli_usage_error("spectrum", "--bootstrap must be >= 0");
-            break;
-        case O_SEED:
-            if (!cli_parse_int64("--seed", optarg, &v64)) return CLI_USAGE;
-            opt.seed = (uint64_t)v64;
-            break;
-        case O_EIGOUT: eig_out = optarg; break;
-        case O_PLOT:
-            plot_out = optarg;
-            if (!cli_gnuplot_terminal(plot_out)) return CLI_USAGE;
-            break;
-        case O_JSON: json = 1; break;
-        case O_THREADS:
-            if (!cli_parse_int("--threads", optarg, &opt.threads)) return CLI_USAGE;
-            if (opt.threads < 0) return cli_usage_error("spectrum", "--threads must be >= 0");
-            break;
-        case O_HELP: usage(); return CLI_OK;
-        default:
-            return cli_usage_error("spectrum", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1)
-        return cli_usage_error("spectrum", optind >= argc ? "missing the input X.npy" : "exactly one input X.npy expected");
-    const char *input = argv[optind];
+    cls_spectrum_options_init(&opt);
+    const char *eig_out = NULL, *plot_out = NULL, *range = NULL;
+    int json = 0, center = 0, no_center = 0, weights = -1, method = -1, first = 0;
+    int64_t seed = (int64_t)opt.seed;
+    const cli_option opts[] = {
+        CLI_STRING("fit-range", &range), CLI_CHOICE("weights", &weights, "inv|none"),
+        CLI_FLAG("center", &center), CLI_FLAG("no-center", &no_center),
+        CLI_CHOICE("method", &method, "auto|exact|randomized"),
+        CLI_INT64("bootstrap", &opt.bootstrap, 0, 1e9), CLI_INT64("seed", &seed, NAN, NAN),
+        CLI_STRING("eigenvalues-out", &eig_out), CLI_STRING("plot", &plot_out), CLI_FLAG("json", &json),
+        CLI_INT("threads", &opt.threads, 0, 4096), CLI_END};
+    int prc = cli_parse_options("spectrum", opts, argc, argv, usage, &first);
+    if (prc) return prc == CLI_HELP ? CLI_OK : prc;
+    if (range && !parse_range(range, &opt.fit_lo, &opt.fit_hi)) return CLI_USAGE;
+    if (center && no_center) return cli_usage_error("spectrum", "--center and --no-center contradict each other");
+    if (center) opt.center = 1;
+    if (no_center) opt.center = 0;
+    if (weights >= 0) opt.weights = weights == 0 ? CLS_SPECTRUM_WEIGHTS_INV : CLS_SPECTRUM_WEIGHTS_NONE;
+    if (method >= 0)
+        opt.method = method == 0 ? CLS_SPECTRUM_AUTO : method == 1 ? CLS_SPECTRUM_EXACT : CLS_SPECTRUM_RANDOMIZED;
+    opt.seed = (uint64_t)seed;
+    if (plot_out && !cli_gnuplot_terminal(plot_out)) return CLI_USAGE;
+    if (first != argc - 1)
+        return cli_usage_error("spectrum", first >= argc ? "missing the input X.npy" : "exactly one input X.npy expected");
+    const char *input = argv[first];
 
     cls_spectrum_result r;
     cls_status st = cls_spectrum_analyze_npy(input, &opt, &r);
-    if (st) return cli_status_error(st, input);
+    if (st) return cli_status_error(st, NULL) /* the library message names the file */;
 
     int rc = CLI_OK;
     if (eig_out) rc = write_csv(eig_out, &r);
@@ -220,8 +179,8 @@ int cmd_spectrum(int argc, char **argv)
         printf("  alpha                %10.4f   ranks %lld..%lld, weights %s\n", r.alpha,
                (long long)r.fit_lo, (long long)r.fit_hi, opt.weights == CLS_SPECTRUM_WEIGHTS_INV ? "1/k" : "none");
         if (r.bootstrap > 0)
-            printf("  alpha 95%% CI        [%.4f, %.4f]   %d bootstrap resamples\n", r.alpha_ci95[0],
-                   r.alpha_ci95[1], r.bootstrap);
+            printf("  alpha 95%% CI        [%.4f, %.4f]   %lld bootstrap resamples\n", r.alpha_ci95[0],
+                   r.alpha_ci95[1], (long long)r.bootstrap);
         printf("  intercept            %10.4f\n", r.intercept);
         printf("  R^2                  %10.4f\n", r.r2);
         printf("  RankMe               %10.2f   uncentred, eps 1e-7\n", r.rankme);

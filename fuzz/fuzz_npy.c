@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             while (cls_npy_reader_read_f64(rd, buf, 256 / cols, &got) == CLS_OK && got > 0) {
             }
         }
-        cls_npy_reader_close(rd);
+        cls_npy_reader_free(rd);
     }
     remove(path);
     return 0;

@@ -3,7 +3,13 @@
  * Umbrella header: version, status codes and error reporting, plus every
  * module's public header. Every fallible function returns cls_status
  * (CLS_OK == 0); on failure cls_last_error() holds a thread-local message that
- * says what went wrong and where. The library never exits, aborts or prints. */
+ * says what went wrong and where. The library never exits, aborts or prints.
+ *
+ * Naming: options and configs are filled with defaults by cls_<x>_init(T *)
+ * (or _config_init); objects and results that own memory are released by
+ * cls_<x>_free. Both accept NULL as a no-op. Counts are int64_t.
+ * Timing and memory helpers for tools (Linux-specific) are in
+ * clscale/sys.h, which is not part of the stable API. */
 #ifndef CLSCALE_H
 #define CLSCALE_H
 
@@ -44,30 +50,26 @@ typedef enum {
 } cls_status;
 
 /* Library version as a string, e.g. "0.1.0". */
-const char *cls_version(void);
+CLS_API const char *cls_version(void);
 
 /* Short name of a status code ("invalid argument", ...). Never NULL. */
-const char *cls_strerror(cls_status status);
+CLS_API const char *cls_strerror(cls_status status);
 
 /* Thread-local message describing the last failure on this thread
  * ("a[17][3] is NaN"). Empty string when nothing failed. Never NULL. */
-const char *cls_last_error(void);
+CLS_API const char *cls_last_error(void);
 
 /* Clear the thread-local error message. */
-void cls_clear_error(void);
+CLS_API void cls_clear_error(void);
 
-/* Wall-clock seconds from a monotonic clock (for timing runs). */
-double cls_now_seconds(void);
-
-/* Peak resident set size of this process in bytes (VmHWM), 0 if unknown. */
-int64_t cls_peak_rss_bytes(void);
-
-/* Current resident set size of this process in bytes (VmRSS), 0 if unknown. */
-int64_t cls_current_rss_bytes(void);
+/* Release memory the library hands out through an out-pointer (the arrays of
+ * cls_npy_load_matrix_f32 and friends, ...). NULL is a no-op. Memory handed
+ * out inside a result struct is released by that struct's _free instead. */
+CLS_API void cls_free(void *p);
 
 /* Number of threads a request of `threads` resolves to: 0 (or negative) means
  * all cores, as reported by OpenMP. */
-int cls_threads_resolve(int threads);
+CLS_API int cls_threads_resolve(int threads);
 
 /* Release memory the library handed to the caller (64-byte aligned
  * allocations, e.g. cls_train_embed's outputs). NULL is a no-op. */
@@ -78,6 +80,7 @@ CLS_API void cls_free(void *p);
 #endif
 
 #include "clscale/rng.h"
+#include "clscale/stats.h"
 #include "clscale/npy.h"
 #include "clscale/csv.h"
 #include "clscale/loss.h"

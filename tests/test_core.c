@@ -1,5 +1,6 @@
 /* Core: status/errors, .npy round trips and malformed files, the RNG. */
 #include "clscale.h"
+#include "clscale/sys.h"
 #include "check.h"
 
 #include <stdint.h>
@@ -211,8 +212,8 @@ static void test_npy_stream(void)
         CHECK(seen == R && ok, "streamed %lld rows, values ok=%d (pass %d)", (long long)seen, ok, pass);
         CHECK_STATUS(cls_npy_reader_rewind(rd), CLS_OK, "rewind");
     }
-    cls_npy_reader_close(rd);
-    cls_npy_reader_close(NULL);
+    cls_npy_reader_free(rd);
+    cls_npy_reader_free(NULL);
 }
 
 static void test_rng(void)

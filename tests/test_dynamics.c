@@ -10,12 +10,13 @@
 
 #include "check.h"
 #include "clscale.h"
+#include "clscale/sys.h"
 #include "dynamics_helpers.h"
 
 static void test_gauss_hermite(void)
 {
     double x[60], w[60];
-    CHECK_STATUS(cls_dyn_gauss_hermite(40, x, w), CLS_OK, "GH 40");
+    CHECK_STATUS(cls_dynamics_gauss_hermite(40, x, w), CLS_OK, "GH 40");
     double s0 = 0, s2 = 0, s4 = 0, sc = 0;
     for (int i = 0; i < 40; i++) {
         s0 += w[i], s2 += w[i] * x[i] * x[i], s4 += w[i] * pow(x[i], 4);
@@ -28,7 +29,7 @@ static void test_gauss_hermite(void)
     CHECK_CLOSE(s4, 3 * sp / 4, 0, 1e-12, "GH fourth moment");
     CHECK_CLOSE(sc, sp * exp(-1.5 * 1.5 / 4), 1e-14, 1e-12, "GH cos(1.5x) integral");
     /* exactness up to degree 2n - 1 with n = 5: x^8 -> 105 sqrt(pi) / 16, x^9 -> 0 */
-    CHECK_STATUS(cls_dyn_gauss_hermite(5, x, w), CLS_OK, "GH 5");
+    CHECK_STATUS(cls_dynamics_gauss_hermite(5, x, w), CLS_OK, "GH 5");
     double s8 = 0, s9 = 0;
     for (int i = 0; i < 5; i++) s8 += w[i] * pow(x[i], 8), s9 += w[i] * pow(x[i], 9);
     CHECK_CLOSE(s8, 105 * sp / 16, 0, 1e-12, "GH n=5 exact for x^8");
@@ -37,74 +38,74 @@ static void test_gauss_hermite(void)
     double s10 = 0;
     for (int i = 0; i < 5; i++) s10 += w[i] * pow(x[i], 10);
     CHECK(fabs(s10 - 945 * sp / 32) > 1e-3, "GH n=5 is not exact for x^10 (%g)", s10);
-    CHECK_STATUS(cls_dyn_gauss_hermite(0, x, w), CLS_E_INVALID_ARG, "GH n = 0");
+    CHECK_STATUS(cls_dynamics_gauss_hermite(0, x, w), CLS_E_INVALID_ARG, "GH n = 0");
 }
 
 static void test_laws(void)
 {
-    cls_dyn_law l;
-    CHECK_STATUS(cls_dyn_law_parse(&l, "rademacher:m2=2"), CLS_OK, "rademacher");
-    CHECK_CLOSE(cls_dyn_law_moment(&l, 2), 2.0, 1e-14, 0, "rademacher m2");
-    CHECK_STATUS(cls_dyn_law_parse(&l, "sparse:m2=2,s=0.2"), CLS_OK, "sparse");
-    CHECK_CLOSE(cls_dyn_law_moment(&l, 2), 2.0, 1e-14, 0, "sparse m2");
-    CHECK_CLOSE(cls_dyn_law_moment(&l, 4) / 4.0, 5.0, 1e-12, 0, "sparse kurtosis 1/s = 5");
-    CHECK_CLOSE(cls_dyn_law_moment(&l, 1), 0.0, 1e-14, 0, "sparse mean");
-    CHECK_STATUS(cls_dyn_law_parse(&l, "table:-1.5:0.25,0:0.5,1.5:0.25"), CLS_OK, "table with negative values");
+    cls_dynamics_law l;
+    CHECK_STATUS(cls_dynamics_law_parse(&l, "rademacher:m2=2"), CLS_OK, "rademacher");
+    CHECK_CLOSE(cls_dynamics_law_moment(&l, 2), 2.0, 1e-14, 0, "rademacher m2");
+    CHECK_STATUS(cls_dynamics_law_parse(&l, "sparse:m2=2,s=0.2"), CLS_OK, "sparse");
+    CHECK_CLOSE(cls_dynamics_law_moment(&l, 2), 2.0, 1e-14, 0, "sparse m2");
+    CHECK_CLOSE(cls_dynamics_law_moment(&l, 4) / 4.0, 5.0, 1e-12, 0, "sparse kurtosis 1/s = 5");
+    CHECK_CLOSE(cls_dynamics_law_moment(&l, 1), 0.0, 1e-14, 0, "sparse mean");
+    CHECK_STATUS(cls_dynamics_law_parse(&l, "table:-1.5:0.25,0:0.5,1.5:0.25"), CLS_OK, "table with negative values");
     CHECK(l.n == 3 && l.value[0] == -1.5 && l.prob[1] == 0.5, "table parsed");
-    CHECK_CLOSE(cls_dyn_law_moment(&l, 2), 1.125, 1e-14, 0, "table m2");
+    CHECK_CLOSE(cls_dynamics_law_moment(&l, 2), 1.125, 1e-14, 0, "table m2");
     /* bad laws: clear errors naming the problem */
-    CHECK_STATUS(cls_dyn_law_parse(&l, "table:1:0.7,-1:-0.2,2:0.5"), CLS_E_INVALID_ARG, "negative probability");
+    CHECK_STATUS(cls_dynamics_law_parse(&l, "table:1:0.7,-1:-0.2,2:0.5"), CLS_E_INVALID_ARG, "negative probability");
     CHECK(strstr(cls_last_error(), "negative") != NULL, "message names the negative probability: %s", cls_last_error());
-    CHECK_STATUS(cls_dyn_law_parse(&l, "table:1:0.5,-1:0.4"), CLS_E_INVALID_ARG, "probabilities not summing to 1");
-    CHECK_STATUS(cls_dyn_law_parse(&l, "gauss:m2=1"), CLS_E_INVALID_ARG, "unknown law");
-    CHECK_STATUS(cls_dyn_law_parse(&l, "sparse:m2=2,s=1.5"), CLS_E_INVALID_ARG, "s > 1");
-    CHECK_STATUS(cls_dyn_law_parse(&l, "rademacher:m2=abc"), CLS_E_INVALID_ARG, "bad number");
-    CHECK_STATUS(cls_dyn_law_parse(&l, "rademacher:m2=-1"), CLS_E_INVALID_ARG, "m2 < 0");
+    CHECK_STATUS(cls_dynamics_law_parse(&l, "table:1:0.5,-1:0.4"), CLS_E_INVALID_ARG, "probabilities not summing to 1");
+    CHECK_STATUS(cls_dynamics_law_parse(&l, "gauss:m2=1"), CLS_E_INVALID_ARG, "unknown law");
+    CHECK_STATUS(cls_dynamics_law_parse(&l, "sparse:m2=2,s=1.5"), CLS_E_INVALID_ARG, "s > 1");
+    CHECK_STATUS(cls_dynamics_law_parse(&l, "rademacher:m2=abc"), CLS_E_INVALID_ARG, "bad number");
+    CHECK_STATUS(cls_dynamics_law_parse(&l, "rademacher:m2=-1"), CLS_E_INVALID_ARG, "m2 < 0");
 }
 
 static void test_bad_input(void)
 {
-    cls_dyn_model m = spec_model(0, 0);
+    cls_dynamics_model m = spec_model(0, 0);
     m.eps = -0.1;
-    CHECK_STATUS(cls_dyn_model_check(&m), CLS_E_INVALID_ARG, "eps < 0");
+    CHECK_STATUS(cls_dynamics_model_check(&m), CLS_E_INVALID_ARG, "eps < 0");
     CHECK(strstr(cls_last_error(), "eps") != NULL, "message names eps: %s", cls_last_error());
     m = spec_model(0.5, 1.2);
-    CHECK_STATUS(cls_dyn_model_check(&m), CLS_E_INVALID_ARG, "rho > 1");
+    CHECK_STATUS(cls_dynamics_model_check(&m), CLS_E_INVALID_ARG, "rho > 1");
     CHECK(strstr(cls_last_error(), "rho") != NULL, "message names rho: %s", cls_last_error());
     m = spec_model(0.5, -1.01);
-    CHECK_STATUS(cls_dyn_model_check(&m), CLS_E_INVALID_ARG, "rho < -1");
+    CHECK_STATUS(cls_dynamics_model_check(&m), CLS_E_INVALID_ARG, "rho < -1");
     m = spec_model(0, 0);
     m.law[0].prob[0] = -0.5, m.law[0].prob[1] = 1.5;
-    CHECK_STATUS(cls_dyn_model_check(&m), CLS_E_INVALID_ARG, "law with a negative probability");
+    CHECK_STATUS(cls_dynamics_model_check(&m), CLS_E_INVALID_ARG, "law with a negative probability");
     CHECK(strstr(cls_last_error(), "feature 1") != NULL, "message names the feature: %s", cls_last_error());
-    cls_dyn_ode *ode = (cls_dyn_ode *)0x1;
-    CHECK_STATUS(cls_dyn_ode_create(&ode, &m, 0), CLS_E_INVALID_ARG, "ODE refuses the bad law");
-    CHECK(ode == (cls_dyn_ode *)0x1, "output untouched on failure");
+    cls_dynamics_ode *ode = (cls_dynamics_ode *)0x1;
+    CHECK_STATUS(cls_dynamics_ode_create(&ode, &m, 0), CLS_E_INVALID_ARG, "ODE refuses the bad law");
+    CHECK(ode == (cls_dynamics_ode *)0x1, "output untouched on failure");
 
     /* K or p >= N: clear errors, outputs untouched */
     double Q[4] = {-7, -7, -7, -7}, R[4] = {-7, -7, -7, -7};
     m = spec_model(0, 0);
     m.K = 3;
     double Q0[3] = {0.1, 0, 0}, R0[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
-    CHECK_STATUS(cls_dyn_sgd_run(&m, 3, Q0, R0, 1, 1, 1, 1, 1, Q, R, NULL, NULL), CLS_E_INVALID_ARG, "K >= N");
+    CHECK_STATUS(cls_dynamics_sgd_run(&m, 3, Q0, R0, 1, 1, 1, 1, 1, Q, R, NULL, NULL), CLS_E_INVALID_ARG, "K >= N");
     CHECK(strstr(cls_last_error(), "K = 3") != NULL, "message names K: %s", cls_last_error());
     m = spec_model(0, 0);
     m.p = 4;
     double Qp[4] = {0.1, 0, 0, 0}, Rp = 1;
-    CHECK_STATUS(cls_dyn_sgd_run(&m, 4, Qp, &Rp, 1, 1, 1, 1, 1, Q, R, NULL, NULL), CLS_E_INVALID_ARG, "p >= N");
+    CHECK_STATUS(cls_dynamics_sgd_run(&m, 4, Qp, &Rp, 1, 1, 1, 1, 1, Q, R, NULL, NULL), CLS_E_INVALID_ARG, "p >= N");
     CHECK(strstr(cls_last_error(), "p = 4") != NULL, "message names p: %s", cls_last_error());
     CHECK(Q[0] == -7 && R[0] == -7, "SGD outputs untouched on failure");
     m = spec_model(0, 0);
     double q = 0.5, r = 0.2; /* r < q^2 is not a state */
-    CHECK_STATUS(cls_dyn_sgd_run(&m, 100, &q, &r, 1, 1, 1, 1, 1, Q, R, NULL, NULL), CLS_E_INVALID_ARG, "r0 < q0^2");
+    CHECK_STATUS(cls_dynamics_sgd_run(&m, 100, &q, &r, 1, 1, 1, 1, 1, Q, R, NULL, NULL), CLS_E_INVALID_ARG, "r0 < q0^2");
     q = NAN, r = 1;
-    CHECK_STATUS(cls_dyn_sgd_run(&m, 100, &q, &r, 1, 1, 1, 1, 1, Q, R, NULL, NULL), CLS_E_NONFINITE, "q0 NaN");
+    CHECK_STATUS(cls_dynamics_sgd_run(&m, 100, &q, &r, 1, 1, 1, 1, 1, Q, R, NULL, NULL), CLS_E_NONFINITE, "q0 NaN");
     q = 0.1;
-    CHECK_STATUS(cls_dyn_sgd_run(&m, 100, &q, &r, 1, 0, 1, 1, 1, Q, R, NULL, NULL), CLS_E_INVALID_ARG, "every = 0");
-    CHECK_STATUS(cls_dyn_sgd_run(&m, 100, &q, &r, 1, 1, 0, 1, 1, Q, R, NULL, NULL), CLS_E_INVALID_ARG, "0 seeds");
+    CHECK_STATUS(cls_dynamics_sgd_run(&m, 100, &q, &r, 1, 0, 1, 1, 1, Q, R, NULL, NULL), CLS_E_INVALID_ARG, "every = 0");
+    CHECK_STATUS(cls_dynamics_sgd_run(&m, 100, &q, &r, 1, 1, 0, 1, 1, Q, R, NULL, NULL), CLS_E_INVALID_ARG, "0 seeds");
     m.K = 2;
-    cls_dyn_threshold th;
-    CHECK_STATUS(cls_dyn_threshold_compute(&m, 0, &th), CLS_E_UNSUPPORTED, "threshold needs K = 1");
+    cls_dynamics_threshold th;
+    CHECK_STATUS(cls_dynamics_threshold_compute(&m, 0, &th), CLS_E_UNSUPPORTED, "threshold needs K = 1");
 }
 
 /* Spec: (eps, rho) -> r_u, m2_c to 1e-3. */
@@ -113,31 +114,31 @@ static void test_thresholds(void)
     const double eps[3] = {0, 0.7, 0.7}, rho[3] = {0, 0, -1};
     const double r_u[3] = {0.3775, 0.3209, 0.1833}, m2c[3] = {1.2707, 1.4632, 1.4500};
     for (int i = 0; i < 3; i++) {
-        cls_dyn_model m = spec_model(eps[i], rho[i]);
-        cls_dyn_threshold th;
-        CHECK_STATUS(cls_dyn_threshold_compute(&m, 0, &th), CLS_OK, "threshold");
+        cls_dynamics_model m = spec_model(eps[i], rho[i]);
+        cls_dynamics_threshold th;
+        CHECK_STATUS(cls_dynamics_threshold_compute(&m, 0, &th), CLS_OK, "threshold");
         CHECK_CLOSE(th.r_u, r_u[i], 1e-3, 0, "r_u at eps %g rho %g", eps[i], rho[i]);
         CHECK_CLOSE(th.m2_c, m2c[i], 1e-3, 0, "m2_c at eps %g rho %g", eps[i], rho[i]);
         /* r_u is a root of dr/dt at q = 0 */
-        cls_dyn_ode *ode;
-        CHECK_STATUS(cls_dyn_ode_create(&ode, &m, 0), CLS_OK, "ode");
+        cls_dynamics_ode *ode;
+        CHECK_STATUS(cls_dynamics_ode_create(&ode, &m, 0), CLS_OK, "ode");
         double q = 0, dq, dr;
-        cls_dyn_ode_rhs(ode, &q, &th.r_u, &dq, &dr);
+        cls_dynamics_ode_rhs(ode, &q, &th.r_u, &dq, &dr);
         CHECK_CLOSE(dr, 0, 1e-12, 0, "dr/dt(0, r_u) = 0");
         /* Gamma_q against a finite difference of dq/dt at (q -> 0, r_u) */
         double h = 1e-6, dqp, dqm;
         double qp = h, qm = -h;
-        cls_dyn_ode_rhs(ode, &qp, &th.r_u, &dqp, &dr);
-        cls_dyn_ode_rhs(ode, &qm, &th.r_u, &dqm, &dr);
+        cls_dynamics_ode_rhs(ode, &qp, &th.r_u, &dqp, &dr);
+        cls_dynamics_ode_rhs(ode, &qm, &th.r_u, &dqm, &dr);
         CHECK_CLOSE((dqp - dqm) / (2 * h), th.growth_rate[0], 1e-7, 0, "Gamma_q = d(dq/dt)/dq at eps %g rho %g",
                     eps[i], rho[i]);
         /* at m2 = m2_c the growth rate vanishes */
-        cls_dyn_model mc = m;
-        cls_dyn_law_rademacher(&mc.law[0], th.m2_c);
-        cls_dyn_threshold thc;
-        cls_dyn_threshold_compute(&mc, 0, &thc);
+        cls_dynamics_model mc = m;
+        cls_dynamics_law_rademacher(&mc.law[0], th.m2_c);
+        cls_dynamics_threshold thc;
+        cls_dynamics_threshold_compute(&mc, 0, &thc);
         CHECK_CLOSE(thc.growth_rate[0], 0, 1e-12, 0, "Gamma_q(m2_c) = 0");
-        cls_dyn_ode_free(ode);
+        cls_dynamics_ode_free(ode);
     }
 }
 
@@ -150,29 +151,29 @@ static void test_growth_rate_kurtosis(void)
     for (int e = 0; e < 2; e++) {
         double g[2];
         for (int law = 0; law < 2; law++) {
-            cls_dyn_model m = spec_model(e ? 0.7 : 0.0, e ? -0.5 : 0.0);
-            if (law) cls_dyn_law_sparse(&m.law[0], m2s[e], 0.2);
-            else cls_dyn_law_rademacher(&m.law[0], m2s[e]);
-            cls_dyn_threshold th;
-            cls_dyn_threshold_compute(&m, 0, &th);
-            cls_dyn_ode *ode;
-            cls_dyn_ode_create(&ode, &m, 0);
+            cls_dynamics_model m = spec_model(e ? 0.7 : 0.0, e ? -0.5 : 0.0);
+            if (law) cls_dynamics_law_sparse(&m.law[0], m2s[e], 0.2);
+            else cls_dynamics_law_rademacher(&m.law[0], m2s[e]);
+            cls_dynamics_threshold th;
+            cls_dynamics_threshold_compute(&m, 0, &th);
+            cls_dynamics_ode *ode;
+            cls_dynamics_ode_create(&ode, &m, 0);
             double h = 1e-5, qp = h, qm = -h, dqp, dqm, dr;
-            cls_dyn_ode_rhs(ode, &qp, &th.r_u, &dqp, &dr);
-            cls_dyn_ode_rhs(ode, &qm, &th.r_u, &dqm, &dr);
+            cls_dynamics_ode_rhs(ode, &qp, &th.r_u, &dqp, &dr);
+            cls_dynamics_ode_rhs(ode, &qm, &th.r_u, &dqm, &dr);
             g[law] = (dqp - dqm) / (2 * h);
-            cls_dyn_ode_free(ode);
+            cls_dynamics_ode_free(ode);
         }
         CHECK_CLOSE(g[1], g[0], 1e-4, 0, "growth rate Rademacher vs sparse at m2 = %g", m2s[e]);
         /* while at a finite q the laws differ (higher moments matter there) */
-        cls_dyn_model a = spec_model(0, 0), b = spec_model(0, 0);
-        cls_dyn_law_sparse(&b.law[0], 2.0, 0.2);
-        cls_dyn_ode *oa, *ob;
-        cls_dyn_ode_create(&oa, &a, 0), cls_dyn_ode_create(&ob, &b, 0);
+        cls_dynamics_model a = spec_model(0, 0), b = spec_model(0, 0);
+        cls_dynamics_law_sparse(&b.law[0], 2.0, 0.2);
+        cls_dynamics_ode *oa, *ob;
+        cls_dynamics_ode_create(&oa, &a, 0), cls_dynamics_ode_create(&ob, &b, 0);
         double q = 0.5, r = 0.6, dqa, dqb, dr;
-        cls_dyn_ode_rhs(oa, &q, &r, &dqa, &dr), cls_dyn_ode_rhs(ob, &q, &r, &dqb, &dr);
+        cls_dynamics_ode_rhs(oa, &q, &r, &dqa, &dr), cls_dynamics_ode_rhs(ob, &q, &r, &dqb, &dr);
         CHECK(fabs(dqa - dqb) > 1e-3, "at q = 0.5 the laws give different dq/dt (%g vs %g)", dqa, dqb);
-        cls_dyn_ode_free(oa), cls_dyn_ode_free(ob);
+        cls_dynamics_ode_free(oa), cls_dynamics_ode_free(ob);
     }
 }
 
@@ -185,7 +186,7 @@ static void test_ode_rows(void)
                               {.156, .336, .484, .230, .844, .415, .901, .536}};
     const int ti[4] = {2, 6, 10, 16};
     for (int i = 0; i < 3; i++) {
-        cls_dyn_model m = spec_model(eps[i], rho[i]);
+        cls_dynamics_model m = spec_model(eps[i], rho[i]);
         double c[17], r[17];
         CHECK_STATUS(ode_run(&m, 40, 0.1, 1.0, 16, 0.01, 1.0, c, r), CLS_OK, "ODE");
         for (int k = 0; k < 4; k++) {
@@ -215,7 +216,7 @@ static void test_noise_table(void)
     double got[3][5];
     for (int a = 0; a < 3; a++)
         for (int b = 0; b < 5; b++) {
-            cls_dyn_model m = spec_model(epss[b], rhos[a]);
+            cls_dynamics_model m = spec_model(epss[b], rhos[a]);
             double c[2];
             CHECK_STATUS(ode_run(&m, 30, 0.1, 1.0, 40, 0.02, 40, c, NULL), CLS_OK, "ODE t=40");
             got[a][b] = c[1];
@@ -237,24 +238,24 @@ static void test_noise_table(void)
  * the invariant line where feature 2 is all there is. */
 static void test_feature_selection(void)
 {
-    cls_dyn_model m = spec_model(0, 0);
+    cls_dynamics_model m = spec_model(0, 0);
     m.p = 2;
-    cls_dyn_law_sparse(&m.law[1], 2.0, 0.2);
+    cls_dynamics_law_sparse(&m.law[1], 2.0, 0.2);
     enum { NT = 21 };
     double th[NT], cs[2 * NT];
     int win[NT];
-    CHECK_STATUS(cls_dyn_basins(&m, 0, 0.02, 1.0, NT, atan(20.0), 100, 0.05, th, win, cs), CLS_OK, "basins");
+    CHECK_STATUS(cls_dynamics_basins(&m, 0, 0.02, 1.0, NT, atan(20.0), 100, 0.05, th, win, cs), CLS_OK, "basins");
     for (int i = 0; i < NT; i++)
         CHECK(win[i] == 0 && cs[2 * i] > 0.95, "start th = %.2f deg converges to feature 1 (winner %d, |cos| %.3f %.3f)",
               th[i] * 180 / M_PI, win[i], cs[2 * i], cs[2 * i + 1]);
     double th2[2], cs2[4];
     int win2[2];
-    CHECK_STATUS(cls_dyn_basins(&m, 0, 0.02, 1.0, 2, M_PI / 2, 100, 0.05, th2, win2, cs2), CLS_OK, "basins 90");
+    CHECK_STATUS(cls_dynamics_basins(&m, 0, 0.02, 1.0, 2, M_PI / 2, 100, 0.05, th2, win2, cs2), CLS_OK, "basins 90");
     CHECK(win2[1] == 1, "th = 90 deg: feature 2 (winner %d)", win2[1]);
     /* with the laws swapped the winner swaps: the higher moments decide */
-    cls_dyn_model s = m;
+    cls_dynamics_model s = m;
     s.law[0] = m.law[1], s.law[1] = m.law[0];
-    CHECK_STATUS(cls_dyn_basins(&s, 0, 0.02, 1.0, 2, atan(1.0 / 20.0), 100, 0.05, th2, win2, cs2), CLS_OK, "swapped");
+    CHECK_STATUS(cls_dynamics_basins(&s, 0, 0.02, 1.0, 2, atan(1.0 / 20.0), 100, 0.05, th2, win2, cs2), CLS_OK, "swapped");
     CHECK(win2[1] == 1, "swapped laws, sparse feature 20x larger at start: the Rademacher feature (now 2) wins (%d)",
           win2[1]);
 }
@@ -264,15 +265,15 @@ static void test_feature_selection(void)
  * Gauss-Hermite one, to 2e-3. */
 static void test_general_k_decoupled(void)
 {
-    cls_dyn_model m = spec_model(0.7, -0.5);
+    cls_dynamics_model m = spec_model(0.7, -0.5);
     m.K = 2, m.lambda = 0.0;
     double Q0[2] = {0.1, 0.3}, R0[4] = {1, 0.2, 0.2, 0.8};
     double Q[2 * 5], R[4 * 5];
-    cls_dyn_ode *ode;
-    CHECK_STATUS(cls_dyn_ode_create(&ode, &m, 0), CLS_OK, "K=2 ode");
-    CHECK_STATUS(cls_dyn_ode_integrate(ode, Q0, R0, 8, 0.02, 2, Q, R), CLS_OK, "K=2 integrate");
-    cls_dyn_ode_free(ode);
-    cls_dyn_model m1 = spec_model(0.7, -0.5);
+    cls_dynamics_ode *ode;
+    CHECK_STATUS(cls_dynamics_ode_create(&ode, &m, 0), CLS_OK, "K=2 ode");
+    CHECK_STATUS(cls_dynamics_ode_integrate(ode, Q0, R0, 8, 0.02, 2, Q, R), CLS_OK, "K=2 integrate");
+    cls_dynamics_ode_free(ode);
+    cls_dynamics_model m1 = spec_model(0.7, -0.5);
     for (int k = 0; k < 2; k++) {
         double c[5], r[5];
         ode_run(&m1, 40, Q0[k], R0[3 * k], 8, 0.02, 2, c, r);
@@ -290,10 +291,10 @@ static void test_general_k_decoupled(void)
 static void test_drift_monte_carlo(void)
 {
     enum { N = 400, K = 2, P = 2, M = 40000 };
-    cls_dyn_model m;
-    cls_dyn_model_default(&m);
+    cls_dynamics_model m;
+    cls_dynamics_model_init(&m);
     m.K = K, m.p = P, m.eps = 0.5, m.rho = -0.5, m.lambda = 1.0;
-    cls_dyn_law_sparse(&m.law[1], 1.5, 0.3);
+    cls_dynamics_law_sparse(&m.law[1], 1.5, 0.3);
     static double w[K][N], x[N], x1[N], x2[N], e1[N], e2[N];
     cls_rng rng;
     cls_rng_seed(&rng, 42);
@@ -313,10 +314,10 @@ static void test_drift_monte_carlo(void)
             R[k * K + l] = s / N;
         }
     double dQ[P * K], dR[K * K];
-    cls_dyn_ode *ode;
-    CHECK_STATUS(cls_dyn_ode_create(&ode, &m, 0), CLS_OK, "ode");
-    CHECK_STATUS(cls_dyn_ode_rhs(ode, Q, R, dQ, dR), CLS_OK, "rhs");
-    cls_dyn_ode_free(ode);
+    cls_dynamics_ode *ode;
+    CHECK_STATUS(cls_dynamics_ode_create(&ode, &m, 0), CLS_OK, "ode");
+    CHECK_STATUS(cls_dynamics_ode_rhs(ode, Q, R, dQ, dR), CLS_OK, "rhs");
+    cls_dynamics_ode_free(ode);
     double sq[P * K] = {0}, sq2[P * K] = {0}, sr[K * K] = {0}, sr2[K * K] = {0};
     const double tau = m.tau, sN = sqrt((double)N), rp = sqrt(1 - m.rho * m.rho);
     for (int s = 0; s < M; s++) {
@@ -383,15 +384,15 @@ static void test_drift_monte_carlo(void)
  * count, and independent seeds differ. */
 static void test_sgd_basics(void)
 {
-    cls_dyn_model m = spec_model(0.5, -0.3);
+    cls_dynamics_model m = spec_model(0.5, -0.3);
     m.K = 2, m.p = 2;
-    cls_dyn_law_sparse(&m.law[1], 2.0, 0.2);
+    cls_dynamics_law_sparse(&m.law[1], 2.0, 0.2);
     double Q0[4], R0[4];
-    cls_dyn_initial_state(&m, 0.1, 1.0, Q0, R0);
+    cls_dynamics_initial_state(&m, 0.1, 1.0, Q0, R0);
     enum { S = 3, NR = 3 };
     double Qa[S * NR * 4], Ra[S * NR * 4], Qb[S * NR * 4], Rb[S * NR * 4];
-    CHECK_STATUS(cls_dyn_sgd_run(&m, 300, Q0, R0, 1.0, 0.5, S, 7, 1, Qa, Ra, NULL, NULL), CLS_OK, "1 thread");
-    CHECK_STATUS(cls_dyn_sgd_run(&m, 300, Q0, R0, 1.0, 0.5, S, 7, 2, Qb, Rb, NULL, NULL), CLS_OK, "2 threads");
+    CHECK_STATUS(cls_dynamics_sgd_run(&m, 300, Q0, R0, 1.0, 0.5, S, 7, 1, Qa, Ra, NULL, NULL), CLS_OK, "1 thread");
+    CHECK_STATUS(cls_dynamics_sgd_run(&m, 300, Q0, R0, 1.0, 0.5, S, 7, 2, Qb, Rb, NULL, NULL), CLS_OK, "2 threads");
     CHECK(memcmp(Qa, Qb, sizeof Qa) == 0 && memcmp(Ra, Rb, sizeof Ra) == 0, "same bits for 1 and 2 threads");
     for (int i = 0; i < 4; i++) {
         CHECK_CLOSE(Qa[i], Q0[i], 1e-12, 0, "initial Q exact");
@@ -406,7 +407,7 @@ static void test_sgd_basics(void)
  * per-seed spread at t = 6 shrinks by about 2 from N = 500 to 2000. */
 static void test_sgd_vs_ode(void)
 {
-    cls_dyn_model m = spec_model(0.7, -1.0);
+    cls_dynamics_model m = spec_model(0.7, -1.0);
     double oc[9], orr[9], mc[9], sd[9], mr[9];
     ode_run(&m, 40, 0.1, 1.0, 16, 0.01, 2.0, oc, orr);
     CHECK_STATUS(sgd_run(&m, 2000, 0.1, 1.0, 16, 2.0, 16, 0, mc, sd, mr), CLS_OK, "SGD N=2000");
@@ -432,18 +433,18 @@ static void test_sgd_vs_ode(void)
  * the finite-N noise floor is 0.03-0.1). */
 static void test_learnability(void)
 {
-    cls_dyn_model m = spec_model(0, 0);
-    cls_dyn_threshold th;
-    cls_dyn_threshold_compute(&m, 0, &th);
+    cls_dynamics_model m = spec_model(0, 0);
+    cls_dynamics_threshold th;
+    cls_dynamics_threshold_compute(&m, 0, &th);
     for (int sgn = -1; sgn <= 1; sgn += 2) {
-        cls_dyn_model a = m;
-        cls_dyn_law_rademacher(&a.law[0], th.m2_c + 0.1 * sgn);
+        cls_dynamics_model a = m;
+        cls_dynamics_law_rademacher(&a.law[0], th.m2_c + 0.1 * sgn);
         double oc[2];
         ode_run(&a, 40, 0.05, 1.0, 70, 0.05, 70, oc, NULL);
         enum { S = 4 };
-        int n = cls_dyn_n_records(70, 70);
+        int n = cls_dynamics_n_records(70, 70);
         double Q[2 * S], R[2 * S], q0 = 0.05, r0 = 1.0;
-        CHECK_STATUS(cls_dyn_sgd_run(&a, 2000, &q0, &r0, 70, 70, S, 3, 0, Q, R, NULL, NULL), CLS_OK, "SGD");
+        CHECK_STATUS(cls_dynamics_sgd_run(&a, 2000, &q0, &r0, 70, 70, S, 3, 0, Q, R, NULL, NULL), CLS_OK, "SGD");
         for (int s = 0; s < S; s++) {
             double c = fabs(Q[s * n + 1] / sqrt(R[s * n + 1]));
             printf("learnability m2 = m2_c %+.1f, seed %d: |cos(70)| = %.3f (ODE %.4f)\n", 0.1 * sgn, s, c, oc[1]);
@@ -457,8 +458,26 @@ static void test_learnability(void)
     }
 }
 
+/* Across-seed summary against hand-computed values (p = K = 1, 3 seeds, 2 records). */
+static void test_sgd_summary(void)
+{
+    cls_dynamics_model m = spec_model(0.0, 0.0);
+    /* seed s, record r: Q = q[s][r], R = rr[s][r]; cos = Q / sqrt(R) */
+    double Q[6] = {0.1, 0.6, 0.2, -0.8, 0.3, 0.4}, R[6] = {1, 4, 1, 4, 1, 4};
+    double mean[2], sd[2], rm[2];
+    CHECK_STATUS(cls_dynamics_sgd_summary(&m, 2, 3, Q, R, 0, mean, sd, rm), CLS_OK, "summary");
+    CHECK_CLOSE(mean[0], 0.2, 1e-15, 0, "mean cos record 0");
+    CHECK_CLOSE(sd[0], 0.1, 1e-15, 0, "sample sd record 0");
+    CHECK_CLOSE(mean[1], (0.3 - 0.4 + 0.2) / 3, 1e-15, 0, "mean cos record 1 (cos = Q/2)");
+    CHECK_CLOSE(rm[1], 4.0, 0, 0, "mean R");
+    CHECK_STATUS(cls_dynamics_sgd_summary(&m, 2, 3, Q, R, 1, mean, NULL, NULL), CLS_OK, "abs");
+    CHECK_CLOSE(mean[1], (0.3 + 0.4 + 0.2) / 3, 1e-15, 0, "mean |cos| record 1");
+    CHECK_STATUS(cls_dynamics_sgd_summary(&m, 2, 0, Q, R, 0, mean, sd, rm), CLS_E_INVALID_ARG, "0 seeds");
+}
+
 int main(void)
 {
+    test_sgd_summary();
     double t0 = cls_now_seconds();
     test_gauss_hermite();
     test_laws();

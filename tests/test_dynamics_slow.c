@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "clscale.h"
+#include "clscale/sys.h"
 #include "dynamics_helpers.h"
 
 /* (eps, rho) = (0.7, -1), 16 seeds, records t = 0, 2, ..., 8 (the escape).
@@ -20,7 +21,7 @@
 static void test_scaling(void)
 {
     const int64_t Ns[3] = {500, 2000, 8000};
-    cls_dyn_model m = spec_model(0.7, -1.0);
+    cls_dynamics_model m = spec_model(0.7, -1.0);
     double oc[5];
     ode_run(&m, 40, 0.1, 1.0, 8, 0.01, 2.0, oc, NULL);
     double gap[3], spread[3];
@@ -57,7 +58,7 @@ static void test_rows(void)
 {
     const double eps[2] = {0, 0.7}, rho[2] = {0, 0};
     for (int c = 0; c < 2; c++) {
-        cls_dyn_model m = spec_model(eps[c], rho[c]);
+        cls_dynamics_model m = spec_model(eps[c], rho[c]);
         double oc[9], mc[9], sd[9];
         ode_run(&m, 40, 0.1, 1.0, 16, 0.01, 2.0, oc, NULL);
         CHECK_STATUS(sgd_run(&m, 2000, 0.1, 1.0, 16, 2.0, 32, 0, mc, sd, NULL), CLS_OK, "SGD");
@@ -82,7 +83,7 @@ static void test_noise_ordering_sgd(void)
     double got[2], ode[2];
     const double rho[2] = {0, -1};
     for (int i = 0; i < 2; i++) {
-        cls_dyn_model m = spec_model(1.0, rho[i]);
+        cls_dynamics_model m = spec_model(1.0, rho[i]);
         double oc[2], mc[2], sd[2];
         ode_run(&m, 40, 0.1, 1.0, 40, 0.02, 40, oc, NULL);
         CHECK_STATUS(sgd_run(&m, 2000, 0.1, 1.0, 40, 40, 8, 1, mc, sd, NULL), CLS_OK, "SGD");
@@ -99,17 +100,17 @@ static void test_noise_ordering_sgd(void)
  * below (ODE 0.0002; the finite-N noise floor reaches 0.1 for one seed). */
 static void test_learnability_noise(void)
 {
-    cls_dyn_model m = spec_model(0.7, -1.0);
-    cls_dyn_threshold th;
-    cls_dyn_threshold_compute(&m, 0, &th);
+    cls_dynamics_model m = spec_model(0.7, -1.0);
+    cls_dynamics_threshold th;
+    cls_dynamics_threshold_compute(&m, 0, &th);
     for (int sgn = -1; sgn <= 1; sgn += 2) {
-        cls_dyn_model a = m;
-        cls_dyn_law_rademacher(&a.law[0], th.m2_c + 0.1 * sgn);
+        cls_dynamics_model a = m;
+        cls_dynamics_law_rademacher(&a.law[0], th.m2_c + 0.1 * sgn);
         double oc[2];
         ode_run(&a, 40, 0.05, 1.0, 100, 0.05, 100, oc, NULL);
         enum { S = 4 };
         double Q[2 * S], R[2 * S], q0 = 0.05, r0 = 1.0;
-        CHECK_STATUS(cls_dyn_sgd_run(&a, 2000, &q0, &r0, 100, 100, S, 5, 0, Q, R, NULL, NULL), CLS_OK, "SGD");
+        CHECK_STATUS(cls_dynamics_sgd_run(&a, 2000, &q0, &r0, 100, 100, S, 5, 0, Q, R, NULL, NULL), CLS_OK, "SGD");
         for (int s = 0; s < S; s++) {
             double c = fabs(Q[2 * s + 1] / sqrt(R[2 * s + 1]));
             printf("eps 0.7 rho -1, m2 = m2_c %+.1f, seed %d: |cos(100)| = %.3f (ODE %.4f)\n", 0.1 * sgn, s, c, oc[1]);

@@ -10,7 +10,7 @@
 static cls_featlearn_config base(void)
 {
     cls_featlearn_config c;
-    cls_featlearn_config_default(&c);
+    cls_featlearn_config_init(&c);
     return c;
 }
 
@@ -328,7 +328,8 @@ static void test_bottleneck(void)
     }
     CHECK_CLOSE(df, 100.0, 0, 1e-9, "sum lambda/(lambda+kappa) = N");
     CHECK_CLOSE(E, e2, 0, 1e-12, "E(N) from kappa");
-    int64_t Ns[] = {50, 71, 100, 141, 200, 283, 400};
+    int64_t Ns[CLS_FEATLEARN_MAX_WIDTHS];
+    CHECK(cls_featlearn_bottleneck_widths(8000, Ns) == 7, "the spec's 7 bottleneck widths below M/2");
     cls_featlearn_bottleneck_result *b = NULL;
     CHECK_STATUS(cls_featlearn_bottleneck(2.0, 0.5, 8000, Ns, 7, 16, 0, 0, &b), CLS_OK, "bottleneck");
     if (!b) return;
@@ -438,8 +439,43 @@ static void test_easy_task(void)
     cls_featlearn_result_free(rich);
 }
 
+/* eta in (1, 2): the exact N = inf lazy curve is finite (the first modes
+ * oscillate: 1 - eta lambda_k < 0); against repeated multiplication. */
+static void test_lazy_infinite_large_eta(void)
+{
+    const double alpha = 2.0, beta = 0.5, eta = 1.5, steps[4] = {0, 1, 7, 40};
+    const int64_t M = 60;
+    double L[4];
+    CHECK_STATUS(cls_featlearn_lazy_infinite(alpha, beta, M, eta, steps, 4, 0, L), CLS_OK, "eta 1.5");
+    for (int i = 0; i < 4; i++) {
+        double ref = 0.0;
+        for (int64_t k = 1; k <= M; k++) {
+            double lam = pow((double)k, -alpha), f = 1.0;
+            for (int s = 0; s < 2 * (int)steps[i]; s++) f *= 1.0 - eta * lam;
+            ref += pow((double)k, -alpha * beta - 1.0) * f;
+        }
+        CHECK(isfinite(L[i]), "L(t = %g) is finite at eta = 1.5", steps[i]);
+        CHECK_CLOSE(L[i], ref, 1e-15, 1e-11, "lazy N = inf curve at eta = 1.5, t = %g", steps[i]);
+    }
+}
+
+static void test_width_grids(void)
+{
+    int64_t w[CLS_FEATLEARN_MAX_WIDTHS];
+    int64_t n = cls_featlearn_frontier_widths(100, w);
+    CHECK(n == 4 && w[0] == 12 && w[1] == 25 && w[2] == 50 && w[3] == 100,
+          "frontier widths of N = 100: 12 25 50 100 (got %lld)", (long long)n);
+    CHECK(cls_featlearn_frontier_widths(1 << 20, w) == CLS_FEATLEARN_MAX_WIDTHS && w[7] == (1 << 20),
+          "at most 8 widths, ending at N");
+    CHECK(cls_featlearn_frontier_widths(15, NULL) == 1, "N = 15: one width (too few)");
+    n = cls_featlearn_bottleneck_widths(300, w);
+    CHECK(n == 4 && w[3] == 141, "bottleneck widths with 2N < 300: 50 71 100 141");
+}
+
 int main(void)
 {
+    test_lazy_infinite_large_eta();
+    test_width_grids();
     test_bad_input();
     test_unstable_eta();
     test_engines_agree();

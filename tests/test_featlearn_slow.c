@@ -12,7 +12,7 @@ static cls_featlearn_result *run(double alpha, double beta, int64_t N, int64_t M
                                  double eta, int64_t T, int seeds)
 {
     cls_featlearn_config c;
-    cls_featlearn_config_default(&c);
+    cls_featlearn_config_init(&c);
     c.alpha = alpha;
     c.beta = beta;
     c.N = N;
@@ -120,7 +120,8 @@ static void test_lazy_m8000(void)
 static void test_bottleneck_full(void)
 {
     const double ab[4][3] = {{1.5, 0.5, -0.773}, {1.5, 1.5, -1.572}, {2, 0.5, -0.973}, {2, 1.5, -2.013}};
-    int64_t Ns[] = {50, 71, 100, 141, 200, 283, 400};
+    int64_t Ns[CLS_FEATLEARN_MAX_WIDTHS];
+    CHECK(cls_featlearn_bottleneck_widths(8000, Ns) == 7, "the spec's 7 bottleneck widths below M/2");
     for (int s = 0; s < 4; s++) {
         cls_featlearn_bottleneck_result *b = NULL;
         CHECK_STATUS(cls_featlearn_bottleneck(ab[s][0], ab[s][1], 8000, Ns, 7, 64, 0, 0, &b), CLS_OK,
@@ -165,7 +166,7 @@ static void test_easy_full(void)
 static void test_frontier(void)
 {
     cls_featlearn_config c;
-    cls_featlearn_config_default(&c);
+    cls_featlearn_config_init(&c);
     c.M = 2000;
     c.eta = 0.1;
     c.steps = 655360;

@@ -89,7 +89,7 @@ static void test_noiseless_recovery(void)
     CHECK_CLOSE(r.params[1], 30.0, 0, 1e-3, "saturating A");
     CHECK_CLOSE(r.params[2], 0.45, 0, 1e-4, "saturating alpha");
     CHECK(r.n_starts == 150, "saturating grid has 150 starts, got %lld", (long long)r.n_starts);
-    cls_fit_result_clear(&r);
+    cls_fit_result_free(&r);
 
     /* additive with 3 variables on a 4x4x4 grid (64 points) */
     double raw3[7] = {log(0.5), log(20.0), log(60.0), log(8.0), 0.3, 0.5, 0.25};
@@ -111,7 +111,7 @@ static void test_noiseless_recovery(void)
     for (int p = 0; p < 7; p++)
         CHECK_CLOSE(r.raw[p], raw3[p], 1e-4, 1e-4, "additive-3 raw[%d]", p);
     CHECK(r.n_starts == 2187, "additive-3 grid has 2187 starts");
-    cls_fit_result_clear(&r);
+    cls_fit_result_free(&r);
 
     /* power law: exact */
     for (int i = 0; i < 8; i++) {
@@ -122,7 +122,7 @@ static void test_noiseless_recovery(void)
     CHECK_STATUS(cls_fit_law(x, y, NULL, 8, &opt, &r), CLS_OK, "power fit");
     CHECK_CLOSE(r.params[0], 12.5, 0, 1e-10, "power A");
     CHECK_CLOSE(r.params[1], 0.2, 1e-12, 0, "power alpha");
-    cls_fit_result_clear(&r);
+    cls_fit_result_free(&r);
 }
 
 static void test_epoch(void)
@@ -199,9 +199,9 @@ static void test_epoch(void)
     for (int p = 0; p < 5; p++) CHECK_CLOSE(back.raw[p], r.raw[p], 0, 1e-14, "raw[%d] round trip", p);
     for (int q = 0; q < 8; q++) CHECK_CLOSE(back.ci95[q][1], r.ci95[q][1], 0, 1e-12, "ci95[%d] round trip", q);
     CHECK_CLOSE(back.boot_raw[17 * 5 + 3], r.boot_raw[17 * 5 + 3], 0, 1e-14, "bootstrap row round trip");
-    cls_fit_result_clear(&back);
+    cls_fit_result_free(&back);
     CHECK_STATUS(cls_fit_load(CLS_DATA_DIR "/README.md", &back), CLS_E_FORMAT, "not JSON");
-    cls_fit_result_clear(&r);
+    cls_fit_result_free(&r);
 
     /* Early stopping: the test-only mis-scaled objective (mean Huber loss,
      * SciPy's default tolerances) must trip the convergence warning. */
@@ -211,7 +211,7 @@ static void test_epoch(void)
     CHECK((r.warning_flags & CLS_FIT_WARN_FEW_CONVERGED) && r.starts_converged_fraction < 0.05,
           "mis-scaled objective warns (fraction %.4f)", r.starts_converged_fraction);
     CHECK(r.nwarnings >= 1 && strstr(r.warnings[0], "stopping early"), "warning text: %s", r.warnings[0]);
-    cls_fit_result_clear(&r);
+    cls_fit_result_free(&r);
 }
 
 static void test_openclip(void)
@@ -236,7 +236,7 @@ static void test_openclip(void)
     CHECK_CLOSE(r.params[0], 5.858, 0.0005, 0, "OpenCLIP A = 5.858");
     CHECK_CLOSE(r.params[1], 0.1114, 0.00005, 0, "OpenCLIP alpha = 0.1114");
     CHECK(r.n_points == 5, "5 non-empty bins");
-    cls_fit_result_clear(&r);
+    cls_fit_result_free(&r);
     const char *openai[] = {"downstream_dataset=imagenet1k", "upstream_dataset=CLIP-WIT"};
     cls_csv_select(c, openai, 2, rows, &n);
     CHECK(n == 3, "3 OpenAI runs");
@@ -247,7 +247,7 @@ static void test_openclip(void)
     CHECK_STATUS(cls_fit_law(x, y, NULL, n, &opt, &r), CLS_OK, "OpenAI plain fit");
     CHECK_CLOSE(r.params[0], 23.18, 0.005, 0, "OpenAI A = 23.18");
     CHECK_CLOSE(r.params[1], 0.1638, 0.00005, 0, "OpenAI alpha = 0.1638");
-    cls_fit_result_clear(&r);
+    cls_fit_result_free(&r);
     cls_csv_free(c);
 }
 
@@ -291,7 +291,7 @@ static void test_bad_input(void)
     CHECK_STATUS(cls_fit_law(x, y, NULL, 20, &opt, &r), CLS_OK, "narrow range still fits");
     CHECK((r.warning_flags & CLS_FIT_WARN_NARROW_RANGE) && strstr(r.warnings[0], "variable 2"),
           "narrow range warning on variable 2: %s", r.nwarnings ? r.warnings[0] : "(none)");
-    cls_fit_result_clear(&r);
+    cls_fit_result_free(&r);
     opt.law = CLS_LAW_ADDITIVE;
     opt.nvars = 5;
     CHECK_STATUS(cls_fit_law(x, y, NULL, 20, &opt, &r), CLS_E_INVALID_ARG, "5 variables");
@@ -336,7 +336,7 @@ static void test_synthetic(void)
             }
             sum += f.params[3];
             sum2 += f.params[3] * f.params[3];
-            cls_fit_result_clear(&f);
+            cls_fit_result_free(&f);
         }
         double mean = sum / R, sd = sqrt((sum2 - R * mean * mean) / (R - 1));
         /* sd of an sd estimate from 40 draws is ~11 %: allow 35 %. */
@@ -362,7 +362,7 @@ static void test_synthetic(void)
         }
         covered += f.ci95[3][0] <= syn_truth_alpha && syn_truth_alpha <= f.ci95[3][1];
         covered_beta += f.ci95[4][0] <= syn_truth_beta && syn_truth_beta <= f.ci95[4][1];
-        cls_fit_result_clear(&f);
+        cls_fit_result_free(&f);
     }
     printf("synthetic coverage (20 replicates, B=100): alpha %d/20, beta %d/20\n", covered, covered_beta);
     CHECK(covered >= 16, "95%% interval of alpha covers the truth in %d/20 replicates", covered);
@@ -392,12 +392,12 @@ static void test_determinism_groups(void)
     CHECK_STATUS(cls_fit_law(x, y, NULL, n, &opt, &b), CLS_OK, "2 threads");
     CHECK(memcmp(a.raw, b.raw, sizeof a.raw) == 0 && a.objective == b.objective, "same optimum bits");
     CHECK(memcmp(a.boot_raw, b.boot_raw, sizeof(double) * 40 * 5) == 0, "same bootstrap bits");
-    cls_fit_result_clear(&b);
+    cls_fit_result_free(&b);
     CHECK_STATUS(cls_fit_law(x, y, g, n, &opt, &b), CLS_OK, "group bootstrap");
     CHECK(b.warning_flags & CLS_FIT_WARN_FEW_GROUPS, "5 groups -> few-groups warning");
     CHECK(memcmp(a.boot_raw, b.boot_raw, sizeof(double) * 40 * 5) != 0, "groups change the resamples");
-    cls_fit_result_clear(&a);
-    cls_fit_result_clear(&b);
+    cls_fit_result_free(&a);
+    cls_fit_result_free(&b);
 }
 
 int main(void)

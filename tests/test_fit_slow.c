@@ -31,7 +31,7 @@ static void test_spread_and_bias(void)
             sum += f.params[3];
             sum2 += f.params[3] * f.params[3];
             sumb += f.params[4];
-            cls_fit_result_clear(&f);
+            cls_fit_result_free(&f);
         }
         double mean = sum / R, sd = sqrt((sum2 - R * mean * mean) / (R - 1));
         printf("sigma %.3f: alpha-hat mean %.4f sd %.4f (spec sd %.3f); beta-hat mean %.4f\n", sigma[s],
@@ -68,7 +68,7 @@ static void test_coverage(void)
             cov95[p] += f.ci95[p][0] <= truth[p] && truth[p] <= f.ci95[p][1];
             cov80[p] += f.ci80[p][0] <= truth[p] && truth[p] <= f.ci80[p][1];
         }
-        cls_fit_result_clear(&f);
+        cls_fit_result_free(&f);
     }
     const char *names[5] = {"E", "A", "B", "alpha", "beta"};
     for (int p = 0; p < 5; p++) {
@@ -103,7 +103,7 @@ static void test_epoch_full_bootstrap(void)
     CHECK_CLOSE(r.ci95[0][1], 1.871, 0.015, 0, "E high");
     printf("Epoch 95%% CIs: alpha (%.4f, %.4f) beta (%.4f, %.4f) E (%.4f, %.4f)\n", r.ci95[3][0],
            r.ci95[3][1], r.ci95[4][0], r.ci95[4][1], r.ci95[0][0], r.ci95[0][1]);
-    cls_fit_result_clear(&r);
+    cls_fit_result_free(&r);
 }
 
 int main(void)

@@ -3,12 +3,13 @@
  * slopes of the spec table, each within +-0.06; the reference case with
  * 2000 Monte Carlo datasets as in the spec. */
 #include "clscale.h"
+#include "clscale/sys.h"
 #include "check.h"
 
 static double sweep_slope(int sweep, double a, double b)
 {
     cls_lcl_sweep_config c;
-    cls_lcl_sweep_config_default(&c, sweep);
+    cls_lcl_sweep_config_init(&c, sweep);
     c.data.a = a;
     c.data.b = b;
     cls_lcl_sweep_result r;
@@ -34,7 +35,7 @@ int main(void)
 
     /* reference case, 2000 datasets as in the spec, our own sketch */
     cls_lcl_data d;
-    cls_lcl_data_default(&d);
+    cls_lcl_data_init(&d);
     d.d = 400;
     cls_lcl_model *m = NULL;
     CHECK_STATUS(cls_lcl_model_create(&m, &d, 24, 11, 0), CLS_OK, "model");
@@ -42,7 +43,7 @@ int main(void)
         int64_t L = 300;
         double g = 0.84;
         cls_lcl_config c;
-        cls_lcl_config_default(&c);
+        cls_lcl_config_init(&c);
         c.N = 200;
         c.schedule = (cls_lcl_schedule){1, &L, &g, 0};
         c.monte_carlo = 2000;

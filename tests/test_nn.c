@@ -19,6 +19,7 @@
 
 #include "check.h"
 #include "clscale.h"
+#include "clscale/sys.h"
 #include "nn/layers.h"
 #include "nn/nn_internal.h"
 #include "nn/rowgemm.h"

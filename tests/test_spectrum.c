@@ -109,7 +109,7 @@ static void test_rankme_matrices(void)
     double *x = calloc((size_t)(d * d), sizeof(double));
     for (int64_t i = 0; i < d; i++) x[i * d + i] = 1.0;
     cls_spectrum_options o;
-    cls_spectrum_options_default(&o);
+    cls_spectrum_options_init(&o);
     o.fit_lo = 2;
     o.fit_hi = 10;
     o.threads = 1;
@@ -144,7 +144,7 @@ static void test_exact_vs_reference(void)
     double *xr = malloc((size_t)(n * d) * sizeof(double));
     for (int64_t k = 0; k < n * d; k++) xr[k] = xf[k]; /* reference on the same float32 data */
     cls_spectrum_options o;
-    cls_spectrum_options_default(&o);
+    cls_spectrum_options_init(&o);
     o.chunk_rows = 700; /* several chunks and a partial one */
     for (int center = 0; center < 2; center++) {
         double *ref = reference_eigs(xr, n, d, center);
@@ -183,7 +183,7 @@ static void test_gram_vs_covariance(void)
     int64_t n = 150, d = 400;
     double *x = powerlaw_rows(n, d, 1.0, 21, 1, 3.0);
     cls_spectrum_options o;
-    cls_spectrum_options_default(&o);
+    cls_spectrum_options_init(&o);
     for (int center = 0; center < 2; center++) {
         double *ref = reference_eigs(x, n, d, center);
         cls_spectrum_eig e;
@@ -205,7 +205,7 @@ static void test_randomized(void)
     int64_t n = 4000, d = 600;
     double *x = powerlaw_rows(n, d, 2.0, 31, 1, 1.0);
     cls_spectrum_options o;
-    cls_spectrum_options_default(&o);
+    cls_spectrum_options_init(&o);
     cls_spectrum_eig ex, rz;
     CHECK_STATUS(cls_spectrum_eigenvalues_f64(x, n, d, 1, &o, &ex), CLS_OK, "exact");
     o.method = CLS_SPECTRUM_RANDOMIZED;
@@ -259,7 +259,7 @@ static void test_table(void)
 static void test_white_noise(void)
 {
     cls_spectrum_options o;
-    cls_spectrum_options_default(&o);
+    cls_spectrum_options_init(&o);
     o.fit_lo = 11;
     o.fit_hi = 100;
     for (int s = 0; s < 3; s++) {
@@ -280,7 +280,7 @@ static void test_bootstrap(void)
         int64_t n = path ? 120 : 800, d = path ? 300 : 150; /* path 1: Gram */
         double *x = powerlaw_rows(n, d, 1.0, 41, 1, 2.0);
         cls_spectrum_options o;
-        cls_spectrum_options_default(&o);
+        cls_spectrum_options_init(&o);
         o.fit_lo = 2;
         o.fit_hi = 25;
         o.bootstrap = 20;
@@ -309,7 +309,7 @@ static void test_bootstrap(void)
         /* descending order: 2.5% is near the end; numpy linear interpolation */
         double lo = alphas[19] + 0.475 * (alphas[18] - alphas[19]);
         double hi = alphas[1] + 0.525 * (alphas[0] - alphas[1]);
-        CHECK(r.bootstrap == 20, "20 replicates used (%d)", r.bootstrap);
+        CHECK(r.bootstrap == 20, "20 replicates used (%lld)", (long long)r.bootstrap);
         CHECK_CLOSE(r.alpha_ci95[0], lo, 1e-9, 1e-9, "CI low = resampled 2.5%% (path %d, tol 1e-9)", path);
         CHECK_CLOSE(r.alpha_ci95[1], hi, 1e-9, 1e-9, "CI high = resampled 97.5%% (path %d, tol 1e-9)", path);
         cls_spectrum_result_free(&r);
@@ -326,7 +326,7 @@ static void test_streaming_and_bad_input(void)
     const char *p = tmp_path("x.npy");
     CHECK_STATUS(cls_npy_save_matrix_f32(p, xf, n, d), CLS_OK, "save");
     cls_spectrum_options o;
-    cls_spectrum_options_default(&o);
+    cls_spectrum_options_init(&o);
     o.fit_lo = 2;
     o.fit_hi = 10;
     o.chunk_rows = 7;

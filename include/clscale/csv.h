@@ -22,42 +22,42 @@ typedef struct cls_csv cls_csv;
 
 /* Parse a whole CSV text of `len` bytes (need not be NUL-terminated). `name`
  * is used in error messages (e.g. the file name; NULL gives "csv"). */
-cls_status cls_csv_parse(const char *text, size_t len, const char *name, cls_csv **out);
+CLS_API cls_status cls_csv_parse(const char *text, size_t len, const char *name, cls_csv **out);
 
 /* Read and parse a file. */
-cls_status cls_csv_read_file(const char *path, cls_csv **out);
+CLS_API cls_status cls_csv_read_file(const char *path, cls_csv **out);
 
 /* Release a table; NULL is a no-op. */
-void cls_csv_free(cls_csv *csv);
+CLS_API void cls_csv_free(cls_csv *csv);
 
 /* Number of data rows (the header excluded) and of columns. */
-int64_t cls_csv_rows(const cls_csv *csv);
-int64_t cls_csv_cols(const cls_csv *csv);
+CLS_API int64_t cls_csv_rows(const cls_csv *csv);
+CLS_API int64_t cls_csv_cols(const cls_csv *csv);
 
 /* Name of column `col` (NULL when out of range). */
-const char *cls_csv_header(const cls_csv *csv, int64_t col);
+CLS_API const char *cls_csv_header(const cls_csv *csv, int64_t col);
 
 /* Index of the column called `name` (exact match). On failure sets an error
  * that lists the columns the file has and returns CLS_E_INVALID_ARG. */
-cls_status cls_csv_column_index(const cls_csv *csv, const char *name, int64_t *col);
+CLS_API cls_status cls_csv_column_index(const cls_csv *csv, const char *name, int64_t *col);
 
 /* Text of a cell (unquoted; NULL when out of range) and the 1-based line of
  * the file on which data row `row` starts (the header is usually line 1). */
-const char *cls_csv_cell(const cls_csv *csv, int64_t row, int64_t col);
-int64_t cls_csv_line(const cls_csv *csv, int64_t row);
+CLS_API const char *cls_csv_cell(const cls_csv *csv, int64_t row, int64_t col);
+CLS_API int64_t cls_csv_line(const cls_csv *csv, int64_t row);
 
 /* Select the rows that pass every filter "COL=VALUE" (text equality) or
  * "COL!=VALUE". `rows` must hold cls_csv_rows(csv) entries; the selected row
  * indices are written in order and their count to *count. A malformed filter
  * or an unknown column is CLS_E_INVALID_ARG. */
-cls_status cls_csv_select(const cls_csv *csv, const char *const *filters, int nfilters,
+CLS_API cls_status cls_csv_select(const cls_csv *csv, const char *const *filters, int nfilters,
                           int64_t *rows, int64_t *count);
 
 /* Convert column `name` at the given rows (rows == NULL: all rows, n must be
  * cls_csv_rows) to doubles. Leading/trailing blanks are ignored; an empty,
  * non-numeric or non-finite cell is CLS_E_FORMAT with a message naming the
  * file, the line and the column. `out` is untouched on failure. */
-cls_status cls_csv_column_f64(const cls_csv *csv, const char *name, const int64_t *rows,
+CLS_API cls_status cls_csv_column_f64(const cls_csv *csv, const char *name, const int64_t *rows,
                               int64_t n, double *out);
 
 #ifdef __cplusplus

@@ -53,7 +53,7 @@ typedef struct {
     double eta;         /* learning rate (0.1) */
     int64_t batch;      /* batch size; 0 = population gradient (0) */
     int64_t steps;      /* number of SGD steps T (20000) */
-    int seeds;          /* draws of A0 (and of the batches) (8) */
+    int64_t seeds;      /* draws of A0 (and of the batches) (8) */
     uint64_t seed;      /* base seed; draw d uses rng streams 2d and 2d+1 (0) */
     int checkpoints_per_decade; /* log-spaced checkpoint grid in eta*t (20) */
     int threads;        /* OpenMP threads over draws; 0 = all cores (0) */
@@ -61,10 +61,10 @@ typedef struct {
 } cls_featlearn_config;
 
 /* Fill *cfg with the defaults above. */
-void cls_featlearn_config_default(cls_featlearn_config *cfg);
+CLS_API void cls_featlearn_config_init(cls_featlearn_config *cfg);
 
 /* Check a configuration; CLS_E_INVALID_ARG with a message naming the field. */
-cls_status cls_featlearn_config_check(const cls_featlearn_config *cfg);
+CLS_API cls_status cls_featlearn_config_check(const cls_featlearn_config *cfg);
 
 /* Local slopes -d ln L / d ln(eta t): ordinary least squares of ln L on
  * ln(eta t) over every step whose eta*t lies in the closed window. */
@@ -95,17 +95,17 @@ typedef struct {
  * thread count) and average the loss curves. Fails with CLS_E_NUMERIC if a
  * loss becomes non-finite or exceeds 1e4 times its initial value (an unstable
  * eta); the message gives the step and the loss-increase count. */
-cls_status cls_featlearn_run(const cls_featlearn_config *cfg, cls_featlearn_result **out);
-void cls_featlearn_result_free(cls_featlearn_result *r);
+CLS_API cls_status cls_featlearn_run(const cls_featlearn_config *cfg, cls_featlearn_result **out);
+CLS_API void cls_featlearn_result_free(cls_featlearn_result *r);
 
 /* The half-decade windows [3,10], [10,30], [30,100], ... clipped at eta_t_max
  * (so eta*T = 2000 ends with [1000, 2000]); a clipped last window is kept when
  * it spans at least a factor 1.5. Writes at most `cap`; returns the count. */
-int cls_featlearn_windows(double eta_t_max, double *lo, double *hi, int cap);
+CLS_API int cls_featlearn_windows(double eta_t_max, double *lo, double *hi, int cap);
 
 /* OLS slope -d ln y / d ln x over the points with x in [lo, hi] (x, y > 0);
  * CLS_E_INVALID_ARG if fewer than 2 such points. */
-cls_status cls_featlearn_slope(const double *x, const double *y, int64_t n, double lo, double hi,
+CLS_API cls_status cls_featlearn_slope(const double *x, const double *y, int64_t n, double lo, double hi,
                         double *slope, int64_t *points);
 
 /* The exact N = inf, full-batch lazy curve
@@ -113,11 +113,11 @@ cls_status cls_featlearn_slope(const double *x, const double *y, int64_t n, doub
  * at the given steps; with add_tail the modes k > M are added through the
  * integral of k^(-alpha beta - 1) exp(-2 eta t k^-alpha) over (M, inf)
  * (~ M^(-alpha beta)/(alpha beta) for small eta t M^-alpha). */
-cls_status cls_featlearn_lazy_infinite(double alpha, double beta, int64_t M, double eta,
+CLS_API cls_status cls_featlearn_lazy_infinite(double alpha, double beta, int64_t M, double eta,
                                 const double *steps, int64_t n, int add_tail, double *loss);
 
 /* Its closed form for large eta t: (Gamma(beta)/alpha) (2 eta t)^-beta. */
-double cls_featlearn_lazy_closed_form(double alpha, double beta, double eta_t);
+CLS_API double cls_featlearn_lazy_closed_form(double alpha, double beta, double eta_t);
 
 /* Task classes and predicted exponents (the spec's table). */
 typedef enum {
@@ -137,11 +137,11 @@ typedef struct {
     double c_rich, n_rich, t_rich;
 } cls_featlearn_prediction;
 
-cls_status cls_featlearn_predict(double alpha, double beta, cls_featlearn_prediction *out);
+CLS_API cls_status cls_featlearn_predict(double alpha, double beta, cls_featlearn_prediction *out);
 
 /* Width bottleneck: the deterministic equivalent E(N) (sums over k <= M),
  * solving sum lambda_k/(lambda_k + kappa) = N for kappa (needs 0 < N < M). */
-cls_status cls_featlearn_deterministic_equivalent(double alpha, double beta, int64_t M, double N,
+CLS_API cls_status cls_featlearn_deterministic_equivalent(double alpha, double beta, int64_t M, double N,
                                            double *E, double *kappa);
 
 typedef struct {
@@ -157,13 +157,22 @@ typedef struct {
     double seconds;
 } cls_featlearn_bottleneck_result;
 
+/* The width grids the CLI and the tests use. Bottleneck: the spec's widths
+ * 50, 71, 100, 141, 200, 283, 400 (steps of sqrt 2) that satisfy 2N < M;
+ * frontier: N, N/2, N/4, ... >= 8, at most CLS_FEATLEARN_MAX_WIDTHS of them,
+ * in ascending order. Each writes at most CLS_FEATLEARN_MAX_WIDTHS widths
+ * into `out` and returns how many (fewer than 2: the study cannot run). */
+#define CLS_FEATLEARN_MAX_WIDTHS 8
+CLS_API int64_t cls_featlearn_bottleneck_widths(int64_t M, int64_t *out);
+CLS_API int64_t cls_featlearn_frontier_widths(int64_t N, int64_t *out);
+
 /* Measured E(N) = min_w sum lambda_k (w* - A0^T w/N)_k^2 (the t -> inf loss of
  * the lazy model, by a Cholesky solve) averaged over `seeds` draws of A0,
  * against the deterministic equivalent. Every N must satisfy 1 <= N < M. */
-cls_status cls_featlearn_bottleneck(double alpha, double beta, int64_t M, const int64_t *N, int64_t n,
+CLS_API cls_status cls_featlearn_bottleneck(double alpha, double beta, int64_t M, const int64_t *N, int64_t n,
                              int seeds, uint64_t seed, int threads,
                              cls_featlearn_bottleneck_result **out);
-void cls_featlearn_bottleneck_free(cls_featlearn_bottleneck_result *r);
+CLS_API void cls_featlearn_bottleneck_free(cls_featlearn_bottleneck_result *r);
 
 /* Compute-optimal frontier L*(C) = min_N L(C/N, N), C = N t (t in steps), from
  * runs of cfg at each width in N[0..n) (log-log interpolation between
@@ -184,9 +193,9 @@ typedef struct {
     double seconds;
 } cls_featlearn_frontier_result;
 
-cls_status cls_featlearn_frontier(const cls_featlearn_config *cfg, const int64_t *N, int64_t n,
+CLS_API cls_status cls_featlearn_frontier(const cls_featlearn_config *cfg, const int64_t *N, int64_t n,
                            cls_featlearn_frontier_result **out);
-void cls_featlearn_frontier_free(cls_featlearn_frontier_result *r);
+CLS_API void cls_featlearn_frontier_free(cls_featlearn_frontier_result *r);
 
 #ifdef __cplusplus
 }

@@ -101,31 +101,31 @@ typedef struct {
 
 /* Defaults: law power, nvars 1, bins 5, bootstrap 0, 4 random starts, seed 0,
  * threads 0, delta 1e-3, 10000 iterations. */
-void cls_fit_options_init(cls_fit_options *opt);
+CLS_API void cls_fit_options_init(cls_fit_options *opt);
 
 /* Number of x variables a law takes for a given request (power/saturating 1,
  * chinchilla 2, additive nvars); -1 if the combination is invalid. */
-int cls_fit_law_nvars(cls_law law, int nvars);
+CLS_API int cls_fit_law_nvars(cls_law law, int nvars);
 
 /* Parse "power"/"saturating"/"chinchilla"/"additive"; name of a law. */
-cls_status cls_fit_law_parse(const char *name, cls_law *law);
-const char *cls_fit_law_name(cls_law law);
+CLS_API cls_status cls_fit_law_parse(const char *name, cls_law *law);
+CLS_API const char *cls_fit_law_name(cls_law law);
 
 /* Fit a law. x is n x nvars row-major (x[i*nvars + k]), y has n entries, all
  * positive and finite. groups (may be NULL) gives each point a group id for the
  * cluster bootstrap. On success *result is filled (free with
- * cls_fit_result_clear); on failure it is untouched. Too few points, a
+ * cls_fit_result_free); on failure it is untouched. Too few points, a
  * non-positive value or a bad option is an error naming it. */
-cls_status cls_fit_law(const double *x, const double *y, const int64_t *groups, int64_t n,
+CLS_API cls_status cls_fit_law(const double *x, const double *y, const int64_t *groups, int64_t n,
                        const cls_fit_options *opt, cls_fit_result *result);
 
 /* Release what a result owns (boot_raw) and zero it. */
-void cls_fit_result_clear(cls_fit_result *result);
+CLS_API void cls_fit_result_free(cls_fit_result *result);
 
 /* Evaluate the fitted law (raw coordinates as in cls_fit_result.raw) at one
  * point x[0..nvars). */
-double cls_fit_predict(const cls_fit_result *fit, const double *x);
-double cls_fit_predict_raw(cls_law law, int nvars, const double *raw, const double *x);
+CLS_API double cls_fit_predict(const cls_fit_result *fit, const double *x);
+CLS_API double cls_fit_predict_raw(cls_law law, int nvars, const double *raw, const double *x);
 
 /* ---- the objective, exposed for tests and for anyone who wants to check it ---- */
 
@@ -133,7 +133,7 @@ double cls_fit_predict_raw(cls_law law, int nvars, const double *raw, const doub
  * nvars variables) at raw coordinates theta (1 + 2*nvars entries), on
  * logx (n x nvars, natural logs) and logy (natural logs), optional weights w
  * (NULL = 1). If grad is not NULL the analytic gradient is written there. */
-double cls_fit_objective(const double *theta, int nvars, const double *logx, const double *logy,
+CLS_API double cls_fit_objective(const double *theta, int nvars, const double *logx, const double *logy,
                          const double *w, int64_t n, double delta, double *grad);
 
 /* ---- planning ---- */
@@ -153,21 +153,24 @@ typedef struct {
  * N_opt = G (C/6)^a, D_opt = (C/6)^b / G). Other laws and cost models are
  * minimised numerically (ln L is convex in ln x, so the optimum is unique).
  * Bands come from applying the same planner to every bootstrap refit. */
-cls_status cls_fit_plan(const cls_fit_result *fit, double compute, double cost_factor,
+CLS_API cls_status cls_fit_plan(const cls_fit_result *fit, double compute, double cost_factor,
                         const double *cost_powers, cls_plan_point *out);
 
-/* The chinchilla closed form from raw coordinates (e, a, b, alpha, beta):
- * allocation exponents a, b, coefficient G, and N_opt, D_opt for C. */
-void cls_fit_chinchilla_allocation(const double *raw, double *a, double *b, double *G);
+/* The chinchilla closed form from raw coordinates (ln E, ln A, ln B, alpha, beta)
+ * of L = E + A N^-alpha + B D^-beta: the allocation exponents a = beta/(alpha+beta),
+ * b = alpha/(alpha+beta) and the coefficient G = (alpha A / (beta B))^(1/(alpha+beta)),
+ * so that N_opt = G (C/6)^a and D_opt = (C/6)^b / G (cls_fit_plan computes
+ * those). a, b, G are NaN when alpha or beta is not positive. */
+CLS_API void cls_fit_chinchilla_allocation(const double *raw, double *a, double *b, double *G);
 
 /* ---- persistence (JSON via cJSON) ---- */
 
 /* Write a fit (parameters, intervals, bootstrap refits, metadata) to a JSON
  * file; xnames/yname (may be NULL) record the columns. */
-cls_status cls_fit_save(const cls_fit_result *fit, const char *const *xnames, const char *yname,
+CLS_API cls_status cls_fit_save(const cls_fit_result *fit, const char *const *xnames, const char *yname,
                         const char *path);
-/* Read a fit back (free with cls_fit_result_clear). */
-cls_status cls_fit_load(const char *path, cls_fit_result *fit);
+/* Read a fit back (free with cls_fit_result_free). */
+CLS_API cls_status cls_fit_load(const char *path, cls_fit_result *fit);
 
 #ifdef __cplusplus
 }

@@ -43,13 +43,13 @@ typedef struct {
 } cls_lcl_data;
 
 /* Defaults of the spec: d = 4000, a = 1.5, a2 = 0 (symmetric), b = 2, rho0 = 0.9. */
-void cls_lcl_data_default(cls_lcl_data *data);
+CLS_API void cls_lcl_data_init(cls_lcl_data *data);
 
 /* Validate: d >= 1, a > 1, a2 == 0 or a2 > 1, b > 1, 0 < rho0 < 1. */
-cls_status cls_lcl_data_check(const cls_lcl_data *data);
+CLS_API cls_status cls_lcl_data_check(const cls_lcl_data *data);
 
 /* Irreducible risk R* = -1/2 sum_i rho_i^2 (needs no sketch). */
-double cls_lcl_r_star(const cls_lcl_data *data);
+CLS_API double cls_lcl_r_star(const cls_lcl_data *data);
 
 /* ---- the sketched model -------------------------------------------------- */
 
@@ -63,34 +63,34 @@ typedef struct cls_lcl_model cls_lcl_model;
  * different M with the same seed are nested (the first rows agree up to the
  * 1/sqrt(M) scale) and the result does not depend on the thread count.
  * Errors: invalid data, M < 1 or M > d. `threads` = 0: all cores. */
-cls_status cls_lcl_model_create(cls_lcl_model **out, const cls_lcl_data *data, int64_t M,
+CLS_API cls_status cls_lcl_model_create(cls_lcl_model **out, const cls_lcl_data *data, int64_t M,
                                 uint64_t seed, int threads);
 
 /* A sketch given by the caller: S is M x d row-major (d = data->d). */
-cls_status cls_lcl_model_create_sketch(cls_lcl_model **out, const cls_lcl_data *data,
+CLS_API cls_status cls_lcl_model_create_sketch(cls_lcl_model **out, const cls_lcl_data *data,
                                        const double *S, int64_t M, int threads);
 
-void cls_lcl_model_free(cls_lcl_model *model);
+CLS_API void cls_lcl_model_free(cls_lcl_model *model);
 
-int64_t cls_lcl_model_M(const cls_lcl_model *model);
+CLS_API int64_t cls_lcl_model_M(const cls_lcl_model *model);
 /* Largest eigenvalues of G1 and G2 (equal for symmetric views). */
-void cls_lcl_model_lambda_max(const cls_lcl_model *model, double *g1_max, double *g2_max);
+CLS_API void cls_lcl_model_lambda_max(const cls_lcl_model *model, double *g1_max, double *g2_max);
 /* Default stable step 0.5 / (lambda_max(G1) lambda_max(G2)). */
-double cls_lcl_model_default_lr(const cls_lcl_model *model);
+CLS_API double cls_lcl_model_default_lr(const cls_lcl_model *model);
 /* Approximation error A = R(W_M*) - R* (exact, per sketch). */
-double cls_lcl_model_approx(const cls_lcl_model *model);
+CLS_API double cls_lcl_model_approx(const cls_lcl_model *model);
 /* Read-only views of the M x M matrices (valid while the model lives). */
-const double *cls_lcl_model_G1(const cls_lcl_model *model);
-const double *cls_lcl_model_G2(const cls_lcl_model *model);
-const double *cls_lcl_model_CS(const cls_lcl_model *model);
-const double *cls_lcl_model_Wstar(const cls_lcl_model *model);
+CLS_API const double *cls_lcl_model_G1(const cls_lcl_model *model);
+CLS_API const double *cls_lcl_model_G2(const cls_lcl_model *model);
+CLS_API const double *cls_lcl_model_CS(const cls_lcl_model *model);
+CLS_API const double *cls_lcl_model_Wstar(const cls_lcl_model *model);
 
 /* Product effective dimension D_M(t) = #{(i, j): kappa_ij t >= 1},
  * kappa_ij = Lambda1_i Lambda2_j (eigenvalues of G1, G2). */
-double cls_lcl_model_dim(const cls_lcl_model *model, double t);
+CLS_API double cls_lcl_model_dim(const cls_lcl_model *model, double t);
 
 /* Population surrogate risk R(W) = -<W, C_S> + 1/2 tr(W G2 W^T G1). */
-cls_status cls_lcl_population_risk(const cls_lcl_model *model, const double *W, double *risk);
+CLS_API cls_status cls_lcl_population_risk(const cls_lcl_model *model, const double *W, double *risk);
 
 /* ---- step schedules ------------------------------------------------------ */
 
@@ -107,16 +107,16 @@ typedef struct {
 
 /* phi(kappa) = 1 - prod_k (1 - lr_k kappa)^steps_k; f(kappa) = phi / kappa
  * (-> t as kappa -> 0). Exposed for tests and sweeps. */
-double cls_lcl_schedule_phi(const cls_lcl_schedule *s, double kappa);
-double cls_lcl_schedule_horizon(const cls_lcl_schedule *s);
+CLS_API double cls_lcl_schedule_phi(const cls_lcl_schedule *s, double kappa);
+CLS_API double cls_lcl_schedule_horizon(const cls_lcl_schedule *s);
 
 /* Closed-form GD from W = 0 on the gradient A W B - C (A, B symmetric PSD,
  * M x M): W_L = Q_A [f(kappa_ij) o (Q_A^T C Q_B)] Q_B^T. O(M^3). */
-cls_status cls_lcl_gd_closed(int64_t M, const double *A, const double *B, const double *C,
+CLS_API cls_status cls_lcl_gd_closed(int64_t M, const double *A, const double *B, const double *C,
                              const cls_lcl_schedule *s, double *W);
 /* The same by plain iteration W <- W - lr_k (A W B - C): O(steps M^3). The
  * independent reference for the closed form. An infinite schedule is refused. */
-cls_status cls_lcl_gd_iterate(int64_t M, const double *A, const double *B, const double *C,
+CLS_API cls_status cls_lcl_gd_iterate(int64_t M, const double *A, const double *B, const double *C,
                               const cls_lcl_schedule *s, double *W);
 
 /* ---- empirical moments ---------------------------------------------------- */
@@ -132,21 +132,21 @@ typedef enum {
  * G2h = (1/N) sum v v^T, Ch = (1/N) sum u v^T with u = Sx, v = Sx'.
  * *used reports the sampler actually used (AUTO resolves; WISHART with
  * N < 2M is an error). Any output pointer may be NULL except Ch. */
-cls_status cls_lcl_sample_moments(const cls_lcl_model *model, int64_t N, cls_lcl_sampler sampler,
+CLS_API cls_status cls_lcl_sample_moments(const cls_lcl_model *model, int64_t N, cls_lcl_sampler sampler,
                                   cls_rng *rng, double *G1h, double *G2h, double *Ch,
                                   cls_lcl_sampler *used);
 
 /* Draw N sketched pairs explicitly: U, V are N x M (rows u_n = Sx_n, v_n = Sx'_n). */
-cls_status cls_lcl_sample_pairs(const cls_lcl_model *model, int64_t N, cls_rng *rng, double *U,
+CLS_API cls_status cls_lcl_sample_pairs(const cls_lcl_model *model, int64_t N, cls_rng *rng, double *U,
                                  double *V);
 
 /* Mode-E empirical loss and gradient from the moments:
  * L = -<W, Ch> + 1/2 tr(W G2h W^T G1h), grad = G1h W G2h - Ch. */
-cls_status cls_lcl_loss_e(int64_t M, const double *G1h, const double *G2h, const double *Ch,
+CLS_API cls_status cls_lcl_loss_e(int64_t M, const double *G1h, const double *G2h, const double *Ch,
                           const double *W, double *loss, double *grad);
 /* The same by brute force over the N^2 pairs (float64 reference):
  * L = -(1/N) sum_n s_nn + 1/(2N^2) sum_{n,m} s_nm^2, s_nm = u_n^T W v_m. */
-cls_status cls_lcl_loss_e_ref(int64_t M, int64_t N, const double *U, const double *V,
+CLS_API cls_status cls_lcl_loss_e_ref(int64_t M, int64_t N, const double *U, const double *V,
                               const double *W, double *loss, double *grad);
 
 /* ---- risk ---------------------------------------------------------------- */
@@ -164,7 +164,7 @@ typedef struct {
     int threads;             /* 0 = all cores */
 } cls_lcl_config;
 
-void cls_lcl_config_default(cls_lcl_config *config);
+CLS_API void cls_lcl_config_init(cls_lcl_config *config);
 
 #define CLS_LCL_MAX_WARNINGS 4
 
@@ -194,33 +194,25 @@ typedef struct {
 
 /* One point: exact expected terms in mode P, the per-draw decomposition
  * averaged over `draws` in mode E, and the Monte Carlo check if asked. */
-cls_status cls_lcl_risk(const cls_lcl_model *model, const cls_lcl_config *config,
+CLS_API cls_status cls_lcl_risk(const cls_lcl_model *model, const cls_lcl_config *config,
                         cls_lcl_result *out);
 
 /* Mode P for many horizons at once (for sweeps): with a constant step lr and
  * steps[k] steps (steps[k] < 0: t = inf), writes B[k] and the N-free variance
  * sum Vs[k] = sum_ij phi^2 (kappa + C~^2)/kappa, so that V = Vs / (2N), and
  * D[k] = D_M(t_k). Any of B, Vs, D may be NULL. O(nt M^2). */
-cls_status cls_lcl_p_curve(const cls_lcl_model *model, double lr, int nt, const double *steps,
+CLS_API cls_status cls_lcl_p_curve(const cls_lcl_model *model, double lr, int nt, const double *steps,
                            double *B, double *Vs, double *D, int threads);
 
 /* Mode E for many horizons at once, for `draws` datasets of N samples: mean
  * and standard error of bias, variance and cross per horizon (arrays of nt;
  * the *_se may be NULL). Costs 2 eigendecompositions per draw plus 4 M^3
  * products per horizon and draw. */
-cls_status cls_lcl_e_curve(const cls_lcl_model *model, int64_t N, double lr, int nt,
+CLS_API cls_status cls_lcl_e_curve(const cls_lcl_model *model, int64_t N, double lr, int nt,
                            const double *steps, int64_t draws, cls_lcl_sampler sampler,
                            uint64_t seed, int threads, double *bias, double *variance,
                            double *cross, double *bias_se, double *variance_se,
                            double *cross_se);
-
-/* ---- exponent fits -------------------------------------------------------- */
-
-/* Plain least squares of log y on log x over the points with x, y > 0:
- * y ~ c x^slope. *used = number of points used (needs >= 2). */
-cls_status cls_lcl_loglog_fit(int n, const double *x, const double *y, double *slope,
-                              double *intercept, int *used);
-
 
 /* ---- sweeps of the spec (S1..S6) ------------------------------------------ */
 
@@ -233,9 +225,9 @@ typedef struct {
     cls_lcl_data data;     /* d = 0: the sweep's default d */
     int64_t M;             /* fixed M (S2, S3, S4, S6); 0 = default */
     int64_t N;             /* fixed N (S5); 0 = default */
-    int ngrid;             /* swept values: M (S1, S5), t (S2, S3), N (S4, S6) */
+    int64_t ngrid;         /* swept values: M (S1, S5), t (S2, S3), N (S4, S6) */
     const double *grid;    /* NULL = the default grid */
-    int nt;                /* horizons searched for the best t (S4, S6) */
+    int64_t nt;            /* horizons searched for the best t (S4, S6) */
     const double *t_grid;  /* NULL = default */
     double lr;             /* constant step; 0 = 0.5/(lambda_max lambda_max) of each sketch */
     int64_t draws;         /* S6: datasets per point (0 = default 4) */
@@ -245,19 +237,20 @@ typedef struct {
 } cls_lcl_sweep_config;
 
 /* Fill the defaults of sweep `sweep` (the spec's settings). */
-void cls_lcl_sweep_config_default(cls_lcl_sweep_config *c, int sweep);
+CLS_API void cls_lcl_sweep_config_init(cls_lcl_sweep_config *c, int sweep);
 
 #define CLS_LCL_SWEEP_MAXCOLS 12
 
 typedef struct {
     int sweep;
-    int npoints, ncols;
+    int64_t npoints;
+    int ncols;
     char colnames[CLS_LCL_SWEEP_MAXCOLS][24];
     double *table;           /* npoints x ncols, row-major (owned) */
     int xcol, ycol;          /* the fit is log(table[ycol]) on log(table[xcol]) */
     int predcol;             /* predicted curve, scaled through the data (-1: none) */
     double slope, intercept; /* measured log-log fit */
-    int used;                /* points in the fit */
+    int64_t used;            /* points in the fit */
     double predicted_slope;  /* the predicted exponent */
     double predicted_effective; /* fitted slope of the predicted curve on the grid (log corrections) */
     char predicted_text[96]; /* the formula, e.g. "-min(b-1, a)" */
@@ -269,8 +262,8 @@ typedef struct {
     char warnings[CLS_LCL_MAX_WARNINGS][256];
 } cls_lcl_sweep_result;
 
-cls_status cls_lcl_sweep_run(const cls_lcl_sweep_config *c, cls_lcl_sweep_result *out);
-void cls_lcl_sweep_result_free(cls_lcl_sweep_result *r);
+CLS_API cls_status cls_lcl_sweep_run(const cls_lcl_sweep_config *c, cls_lcl_sweep_result *out);
+CLS_API void cls_lcl_sweep_result_free(cls_lcl_sweep_result *r);
 
 #ifdef __cplusplus
 }

@@ -48,11 +48,11 @@ typedef struct {
 } cls_loss_options;
 
 /* Fill *opt with the defaults above. */
-void cls_loss_options_init(cls_loss_options *opt, cls_loss_kind kind);
+CLS_API void cls_loss_options_init(cls_loss_options *opt, cls_loss_kind kind);
 
 /* Parse "clip" / "infonce" / "ntxent" / "siglip"; name of a kind. */
-cls_status cls_loss_kind_parse(const char *name, cls_loss_kind *out);
-const char *cls_loss_kind_name(cls_loss_kind kind);
+CLS_API cls_status cls_loss_kind_parse(const char *name, cls_loss_kind *out);
+CLS_API const char *cls_loss_kind_name(cls_loss_kind kind);
 
 /* Parse "fp32" / "bf16"; name of a precision. */
 CLS_API cls_status cls_loss_precision_parse(const char *name, cls_precision *out);
@@ -70,52 +70,52 @@ typedef struct {
  * InfoNCE na <= nb and labels (length na, values in [0, nb)) may be NULL
  * meaning labels[i] = i. grad_a is na x d, grad_b is nb x d. Handles
  * options->normalize. Deterministic: same inputs and thread count -> same bits. */
-cls_status cls_loss_compute(cls_loss_result *result, float *grad_a, float *grad_b,
+CLS_API cls_status cls_loss_compute(cls_loss_result *result, float *grad_a, float *grad_b,
                             const float *a, int64_t na, const float *b, int64_t nb, int64_t d,
                             const int64_t *labels, const cls_loss_options *options);
 
 /* The float64 reference twin of cls_loss_compute: materialises the full
  * logits, in double. For tests and small problems only (O(na*nb) memory). */
-cls_status cls_loss_compute_ref(cls_loss_result *result, double *grad_a, double *grad_b,
+CLS_API cls_status cls_loss_compute_ref(cls_loss_result *result, double *grad_a, double *grad_b,
                                 const double *a, int64_t na, const double *b, int64_t nb, int64_t d,
                                 const int64_t *labels, const cls_loss_options *options);
 
 /* Workspace bytes cls_loss_compute allocates for these sizes (beyond its
  * inputs and outputs): O((na + nb) * d + threads * tile * (tile + d)). */
-size_t cls_loss_workspace_bytes(int64_t na, int64_t nb, int64_t d, const cls_loss_options *options);
+CLS_API size_t cls_loss_workspace_bytes(int64_t na, int64_t nb, int64_t d, const cls_loss_options *options);
 
 /* ---- Symmetric InfoNCE (CLIP), split into forward and backward ----------
  * Inputs are used as given (no normalisation at this level). The forward
  * saves row_lse[n] and col_lse[n] (log-sum-exp of each row / column of X);
  * the backward consumes them and rebuilds each tile of X exactly once. */
-cls_status cls_clip_forward(double *loss, float *row_lse, float *col_lse,
+CLS_API cls_status cls_clip_forward(double *loss, float *row_lse, float *col_lse,
                             const float *a, const float *b, int64_t n, int64_t d,
                             const cls_loss_options *options);
-cls_status cls_clip_backward(float *grad_a, float *grad_b, double *grad_logit_scale,
+CLS_API cls_status cls_clip_backward(float *grad_a, float *grad_b, double *grad_logit_scale,
                              const float *row_lse, const float *col_lse,
                              const float *a, const float *b, int64_t n, int64_t d,
                              const cls_loss_options *options);
 
 /* ---- One-directional InfoNCE (A -> B) ----------------------------------- */
-cls_status cls_infonce_forward(double *loss, float *row_lse,
+CLS_API cls_status cls_infonce_forward(double *loss, float *row_lse,
                                const float *a, int64_t na, const float *b, int64_t nb, int64_t d,
                                const int64_t *labels, const cls_loss_options *options);
-cls_status cls_infonce_backward(float *grad_a, float *grad_b, double *grad_logit_scale,
+CLS_API cls_status cls_infonce_backward(float *grad_a, float *grad_b, double *grad_logit_scale,
                                 const float *row_lse,
                                 const float *a, int64_t na, const float *b, int64_t nb, int64_t d,
                                 const int64_t *labels, const cls_loss_options *options);
 
 /* ---- NT-Xent (SimCLR) --------------------------------------------------- *
  * lse has 2n entries (rows of [A; B] with the self-similarity excluded). */
-cls_status cls_ntxent_forward(double *loss, float *lse,
+CLS_API cls_status cls_ntxent_forward(double *loss, float *lse,
                               const float *a, const float *b, int64_t n, int64_t d,
                               const cls_loss_options *options);
-cls_status cls_ntxent_backward(float *grad_a, float *grad_b, double *grad_logit_scale,
+CLS_API cls_status cls_ntxent_backward(float *grad_a, float *grad_b, double *grad_logit_scale,
                                const float *lse, const float *a, const float *b, int64_t n, int64_t d,
                                const cls_loss_options *options);
 
 /* ---- SigLIP: no normalisation across rows, so one pass gives everything -- */
-cls_status cls_siglip_forward_backward(cls_loss_result *result, float *grad_a, float *grad_b,
+CLS_API cls_status cls_siglip_forward_backward(cls_loss_result *result, float *grad_a, float *grad_b,
                                        const float *a, const float *b, int64_t n, int64_t d,
                                        const cls_loss_options *options);
 

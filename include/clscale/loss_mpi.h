@@ -31,7 +31,7 @@ extern "C" {
 
 /* grad_a, grad_b: n_local x d, may both be NULL (loss only; then
  * result->grad_logit_scale is still computed). */
-cls_status cls_clip_ring_compute(cls_loss_result *result, float *grad_a, float *grad_b,
+CLS_API cls_status cls_clip_ring_compute(cls_loss_result *result, float *grad_a, float *grad_b,
                                  const float *a_local, const float *b_local, int64_t n_local, int64_t d,
                                  const cls_loss_options *options, MPI_Comm comm);
 

@@ -26,8 +26,8 @@ typedef enum {
 } cls_dtype;
 
 /* Bytes per element of a dtype; name as in NumPy ("float32", ...). */
-size_t cls_dtype_size(cls_dtype dtype);
-const char *cls_dtype_name(cls_dtype dtype);
+CLS_API size_t cls_dtype_size(cls_dtype dtype);
+CLS_API const char *cls_dtype_name(cls_dtype dtype);
 
 /* An n-dimensional array as stored in a file. `data` is owned by the array
  * and released by cls_array_free. */
@@ -39,38 +39,38 @@ typedef struct {
     void *data;
 } cls_array;
 
-void cls_array_free(cls_array *array);
+CLS_API void cls_array_free(cls_array *array);
 
 /* Read a whole file in its own dtype. */
-cls_status cls_npy_load(const char *path, cls_array *out);
+CLS_API cls_status cls_npy_load(const char *path, cls_array *out);
 
 /* Read a 2-D array (rows x cols) converted to float32 / float64. A 1-D array
- * is refused: embeddings must be matrices. *out is malloc'd; free() it. */
-cls_status cls_npy_load_matrix_f32(const char *path, float **out, int64_t *rows, int64_t *cols);
-cls_status cls_npy_load_matrix_f64(const char *path, double **out, int64_t *rows, int64_t *cols);
+ * is refused: embeddings must be matrices. *out is released with cls_free. */
+CLS_API cls_status cls_npy_load_matrix_f32(const char *path, float **out, int64_t *rows, int64_t *cols);
+CLS_API cls_status cls_npy_load_matrix_f64(const char *path, double **out, int64_t *rows, int64_t *cols);
 
-/* Read a 1-D integer array (int32 or int64 on disk) as int64. free() it. */
-cls_status cls_npy_load_vector_i64(const char *path, int64_t **out, int64_t *n);
+/* Read a 1-D integer array (int32 or int64 on disk) as int64; release it with cls_free. */
+CLS_API cls_status cls_npy_load_vector_i64(const char *path, int64_t **out, int64_t *n);
 
 /* Write an array (atomically: temp file, then rename). */
-cls_status cls_npy_save(const char *path, cls_dtype dtype, int ndim, const int64_t *shape,
+CLS_API cls_status cls_npy_save(const char *path, cls_dtype dtype, int ndim, const int64_t *shape,
                         const void *data);
-cls_status cls_npy_save_matrix_f32(const char *path, const float *data, int64_t rows, int64_t cols);
-cls_status cls_npy_save_matrix_f64(const char *path, const double *data, int64_t rows, int64_t cols);
+CLS_API cls_status cls_npy_save_matrix_f32(const char *path, const float *data, int64_t rows, int64_t cols);
+CLS_API cls_status cls_npy_save_matrix_f64(const char *path, const double *data, int64_t rows, int64_t cols);
 
 /* Streaming reader for 2-D files larger than memory: rows are read in chunks
  * and converted to float64. */
 typedef struct cls_npy_reader cls_npy_reader;
 
-cls_status cls_npy_reader_open(const char *path, cls_npy_reader **out);
+CLS_API cls_status cls_npy_reader_open(const char *path, cls_npy_reader **out);
 /* Shape and dtype of the file behind the reader. */
-void cls_npy_reader_shape(const cls_npy_reader *r, int64_t *rows, int64_t *cols, cls_dtype *dtype);
+CLS_API void cls_npy_reader_shape(const cls_npy_reader *r, int64_t *rows, int64_t *cols, cls_dtype *dtype);
 /* Read up to max_rows rows into buf (max_rows x cols doubles); *got is the
  * number read, 0 at the end. Non-finite values are an error naming the row. */
-cls_status cls_npy_reader_read_f64(cls_npy_reader *r, double *buf, int64_t max_rows, int64_t *got);
+CLS_API cls_status cls_npy_reader_read_f64(cls_npy_reader *r, double *buf, int64_t max_rows, int64_t *got);
 /* Go back to the first row. */
-cls_status cls_npy_reader_rewind(cls_npy_reader *r);
-void cls_npy_reader_close(cls_npy_reader *r);
+CLS_API cls_status cls_npy_reader_rewind(cls_npy_reader *r);
+CLS_API void cls_npy_reader_free(cls_npy_reader *r);
 
 #ifdef __cplusplus
 }

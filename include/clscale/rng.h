@@ -1,6 +1,9 @@
 /* Deterministic random numbers: xoshiro256** seeded through splitmix64.
  * The same seed gives the same stream on every platform and thread count;
  * independent streams come from cls_rng_seed_stream (seed, stream id). */
+/* Before the guard: clscale.h (CLS_API) includes this header back. */
+#include "../clscale.h"
+
 #ifndef CLSCALE_RNG_H
 #define CLSCALE_RNG_H
 
@@ -17,27 +20,27 @@ typedef struct {
 } cls_rng;
 
 /* Seed a generator. */
-void cls_rng_seed(cls_rng *rng, uint64_t seed);
+CLS_API void cls_rng_seed(cls_rng *rng, uint64_t seed);
 
 /* Seed stream number `stream` of `seed`: streams are statistically
  * independent, so parallel workers can each own one and stay deterministic. */
-void cls_rng_seed_stream(cls_rng *rng, uint64_t seed, uint64_t stream);
+CLS_API void cls_rng_seed_stream(cls_rng *rng, uint64_t seed, uint64_t stream);
 
 /* Next raw 64-bit value. */
-uint64_t cls_rng_u64(cls_rng *rng);
+CLS_API uint64_t cls_rng_u64(cls_rng *rng);
 
 /* Uniform double in [0, 1) with 53 random bits. */
-double cls_rng_uniform(cls_rng *rng);
+CLS_API double cls_rng_uniform(cls_rng *rng);
 
 /* Uniform integer in [0, n) without modulo bias (n >= 1). */
-uint64_t cls_rng_below(cls_rng *rng, uint64_t n);
+CLS_API uint64_t cls_rng_below(cls_rng *rng, uint64_t n);
 
 /* Standard normal N(0, 1). */
-double cls_rng_normal(cls_rng *rng);
+CLS_API double cls_rng_normal(cls_rng *rng);
 
 /* Fill x[0..n) with N(0, 1) (float and double variants). */
-void cls_rng_fill_normal_f32(cls_rng *rng, float *x, int64_t n);
-void cls_rng_fill_normal_f64(cls_rng *rng, double *x, int64_t n);
+CLS_API void cls_rng_fill_normal_f32(cls_rng *rng, float *x, int64_t n);
+CLS_API void cls_rng_fill_normal_f64(cls_rng *rng, double *x, int64_t n);
 
 #ifdef __cplusplus
 }

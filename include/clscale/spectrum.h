@@ -59,7 +59,7 @@ typedef struct {
     cls_spectrum_method method;    /* default AUTO */
     int64_t fit_lo, fit_hi;        /* 1-based inclusive rank range (default 4..100) */
     cls_spectrum_weights weights;  /* default INV */
-    int bootstrap;                 /* replicates for the alpha CI (0: none) */
+    int64_t bootstrap;             /* replicates for the alpha CI (0: none) */
     uint64_t seed;                 /* bootstrap and randomized-sketch seed (default 0) */
     int threads;                   /* BLAS threads; 0 = all cores */
     int64_t chunk_rows;            /* rows per streamed chunk; 0 = about 32 MiB worth */
@@ -68,7 +68,7 @@ typedef struct {
     int64_t rank;                  /* randomized: eigenvalues wanted (0: fit_hi) */
 } cls_spectrum_options;
 
-void cls_spectrum_options_default(cls_spectrum_options *opt);
+CLS_API void cls_spectrum_options_init(cls_spectrum_options *opt);
 
 /* Eigenvalues of one matrix (centred covariance or uncentred second moment). */
 typedef struct {
@@ -84,16 +84,16 @@ typedef struct {
     int64_t first_zero_variance_column;  /* -1 if none */
 } cls_spectrum_eig;
 
-void cls_spectrum_eig_free(cls_spectrum_eig *eig);
+CLS_API void cls_spectrum_eig_free(cls_spectrum_eig *eig);
 
 /* Exact or randomized eigenvalues; `center` picks the matrix. Inputs are
  * row-major n x d; for the file variant rows are streamed. Non-finite input is
  * CLS_E_NONFINITE naming row and column. */
-cls_status cls_spectrum_eigenvalues_f32(const float *x, int64_t n, int64_t d, int center,
+CLS_API cls_status cls_spectrum_eigenvalues_f32(const float *x, int64_t n, int64_t d, int center,
                                         const cls_spectrum_options *opt, cls_spectrum_eig *out);
-cls_status cls_spectrum_eigenvalues_f64(const double *x, int64_t n, int64_t d, int center,
+CLS_API cls_status cls_spectrum_eigenvalues_f64(const double *x, int64_t n, int64_t d, int center,
                                         const cls_spectrum_options *opt, cls_spectrum_eig *out);
-cls_status cls_spectrum_eigenvalues_npy(const char *path, int center,
+CLS_API cls_status cls_spectrum_eigenvalues_npy(const char *path, int center,
                                         const cls_spectrum_options *opt, cls_spectrum_eig *out);
 
 /* Power-law fit log(l_k / total) = c - alpha log k over ranks lo..hi (1-based,
@@ -102,7 +102,7 @@ cls_status cls_spectrum_eigenvalues_npy(const char *path, int center,
  * are left out of the fit and flagged. `n` and `d` are used for the finite-n
  * warning only. On success *warnings holds CLS_SPECTRUM_WARN_* bits. Errors:
  * lo < 1, hi < lo + 1, fewer than 2 positive eigenvalues in range. */
-cls_status cls_spectrum_fit_alpha(const double *eig, int64_t count, double total, int64_t lo,
+CLS_API cls_status cls_spectrum_fit_alpha(const double *eig, int64_t count, double total, int64_t lo,
                                   int64_t hi, cls_spectrum_weights weights, int64_t n, int64_t d,
                                   double *alpha, double *intercept, double *r2,
                                   unsigned *warnings);
@@ -110,12 +110,12 @@ cls_status cls_spectrum_fit_alpha(const double *eig, int64_t count, double total
 /* exp(-sum p_k ln p_k) with p_k = v_k / sum(v) + eps over `count` values
  * (terms with p_k == 0 skipped). RankMe: sqrt of eigenvalues, eps = 1e-7;
  * effective rank: the same with eps = 0. Returns NaN for an all-zero input. */
-double cls_spectrum_entropy_rank(const double *values, int64_t count, double eps);
+CLS_API double cls_spectrum_entropy_rank(const double *values, int64_t count, double eps);
 /* RankMe / effective rank from eigenvalues (takes sqrt(max(l, 0)) first). */
-double cls_spectrum_rankme(const double *eig, int64_t count);
-double cls_spectrum_effective_rank(const double *eig, int64_t count);
+CLS_API double cls_spectrum_rankme(const double *eig, int64_t count);
+CLS_API double cls_spectrum_effective_rank(const double *eig, int64_t count);
 /* (sum l)^2 / sum l^2 from the totals. */
-double cls_spectrum_participation_ratio(double total, double total_sq);
+CLS_API double cls_spectrum_participation_ratio(double total, double total_sq);
 
 /* Everything the CLI reports. Metrics not available are NaN. */
 typedef struct {
@@ -125,7 +125,7 @@ typedef struct {
     cls_spectrum_eig eig;          /* the spectrum alpha was fitted on */
     int64_t fit_lo, fit_hi;        /* range actually fitted (after clamping) */
     double alpha, intercept, r2;
-    int bootstrap;                 /* usable replicates (0: no CI) */
+    int64_t bootstrap;             /* usable replicates (0: no CI) */
     double alpha_ci95[2];          /* percentile 95% interval */
     double rankme;                 /* on uncentred X unless rankme_center */
     double effective_rank;         /* entropy rank of singular values, eps = 0 */
@@ -136,16 +136,16 @@ typedef struct {
     char warning_text[CLS_SPECTRUM_MAX_WARNINGS][CLS_SPECTRUM_WARNING_LEN];
 } cls_spectrum_result;
 
-void cls_spectrum_result_free(cls_spectrum_result *r);
+CLS_API void cls_spectrum_result_free(cls_spectrum_result *r);
 
-cls_status cls_spectrum_analyze_f32(const float *x, int64_t n, int64_t d,
+CLS_API cls_status cls_spectrum_analyze_f32(const float *x, int64_t n, int64_t d,
                                     const cls_spectrum_options *opt, cls_spectrum_result *out);
-cls_status cls_spectrum_analyze_f64(const double *x, int64_t n, int64_t d,
+CLS_API cls_status cls_spectrum_analyze_f64(const double *x, int64_t n, int64_t d,
                                     const cls_spectrum_options *opt, cls_spectrum_result *out);
-cls_status cls_spectrum_analyze_npy(const char *path, const cls_spectrum_options *opt,
+CLS_API cls_status cls_spectrum_analyze_npy(const char *path, const cls_spectrum_options *opt,
                                     cls_spectrum_result *out);
 
-const char *cls_spectrum_method_name(cls_spectrum_method m);
+CLS_API const char *cls_spectrum_method_name(cls_spectrum_method m);
 
 #ifdef __cplusplus
 }

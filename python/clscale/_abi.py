@@ -152,18 +152,18 @@ DYN_LAW_MAX, DYN_MAX_K, DYN_MAX_P = 16, 8, 8
 
 
 class DynLaw(_Struct):
-    _c_name_ = ("cls_dynamics_law", "cls_dyn_law")  # new name first
+    _c_name_ = "cls_dynamics_law"
     _fields_ = [("n", i32), ("value", f64 * DYN_LAW_MAX), ("prob", f64 * DYN_LAW_MAX)]
 
 
 class DynModel(_Struct):
-    _c_name_ = ("cls_dynamics_model", "cls_dyn_model")
+    _c_name_ = "cls_dynamics_model"
     _fields_ = [("K", i32), ("p", i32), ("tau", f64), ("mu", f64), ("eps", f64), ("rho", f64),
                 ("lambda", f64), ("law", DynLaw * DYN_MAX_P)]
 
 
 class DynThreshold(_Struct):
-    _c_name_ = ("cls_dynamics_threshold", "cls_dyn_threshold")
+    _c_name_ = "cls_dynamics_threshold"
     _fields_ = [("r_u", f64), ("S1", f64), ("D0", f64), ("m2_c", f64),
                 ("growth_rate", f64 * DYN_MAX_P)]
 

@@ -203,7 +203,7 @@ def dynamics_sgd(N=2000, seeds=16, seed=1, threads=0, K=1, p=1, tau=0.5, mu=1.0,
 def dynamics_threshold(p=1, tau=0.5, mu=1.0, eps=0.0, rho=0.0, lambda_=1.0,
                        c="rademacher:m2=2", nodes=0):
     """K = 1: the uninformative point r_u, the learnability threshold m2_c and
-    each feature's growth rate (cls_dyn_threshold_compute): a dict."""
+    each feature's growth rate (cls_dynamics_threshold_compute): a dict."""
     load()
     m = _dyn_model(1, p, tau, mu, eps, rho, lambda_, c)
     t = _abi.DynThreshold()

@@ -117,17 +117,9 @@ static const abi_field lcl_sweep_result[] = {
     F(cls_lcl_sweep_result, d), F(cls_lcl_sweep_result, N), F(cls_lcl_sweep_result, lr),
     F(cls_lcl_sweep_result, nwarnings), F(cls_lcl_sweep_result, warnings)};
 
-/* The dynamics module is being renamed cls_dyn_* -> cls_dynamics_*: describe
- * whichever names the header declares (the bindings accept both). */
-#ifdef CLS_DYNAMICS_MAX_P
 #define DYN_LAW cls_dynamics_law
 #define DYN_MODEL cls_dynamics_model
 #define DYN_THRESHOLD cls_dynamics_threshold
-#else
-#define DYN_LAW cls_dyn_law
-#define DYN_MODEL cls_dyn_model
-#define DYN_THRESHOLD cls_dyn_threshold
-#endif
 static const abi_field dyn_law[] = {F(DYN_LAW, n), F(DYN_LAW, value), F(DYN_LAW, prob)};
 static const abi_field dyn_model[] = {
     F(DYN_MODEL, K), F(DYN_MODEL, p), F(DYN_MODEL, tau), F(DYN_MODEL, mu),
@@ -200,12 +192,8 @@ static const struct {
     C(CLS_LCL_MODE_P), C(CLS_LCL_MODE_E),
     C(CLS_LCL_SAMPLER_AUTO), C(CLS_LCL_SAMPLER_WISHART), C(CLS_LCL_SAMPLER_EXPLICIT),
     C(CLS_LCL_SAMPLER_FULL), C(CLS_LCL_MAX_WARNINGS), C(CLS_LCL_SWEEP_MAXCOLS),
-#ifdef CLS_DYNAMICS_MAX_P
     C(CLS_DYNAMICS_LAW_MAX), C(CLS_DYNAMICS_MAX_K), C(CLS_DYNAMICS_MAX_P),
     C(CLS_DYNAMICS_NODES_DEFAULT),
-#else
-    C(CLS_DYN_LAW_MAX), C(CLS_DYN_MAX_K), C(CLS_DYN_MAX_P), C(CLS_DYN_NODES_DEFAULT),
-#endif
     C(CLS_FEATLEARN_AUTO), C(CLS_FEATLEARN_FUNCTION), C(CLS_FEATLEARN_WIDTH),
     C(CLS_FEATLEARN_REFERENCE),
 };

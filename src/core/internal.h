@@ -5,6 +5,7 @@
 #define CLS_CORE_INTERNAL_H
 
 #include "clscale.h"
+#include "clscale/sys.h"
 
 #include <stdarg.h>
 
@@ -28,10 +29,10 @@ cls_status cls_check_finite_f32(const float *x, int64_t rows, int64_t cols, cons
 cls_status cls_check_finite_f64(const double *x, int64_t rows, int64_t cols, const char *name);
 
 /* Allocation helpers that set an error message on failure (return NULL). The
- * memory is 64-byte aligned and must be released with cls_free. */
+ * memory is 64-byte aligned and must be released with cls_free (public, in
+ * clscale.h). */
 void *cls_alloc(size_t bytes, const char *what);
 void *cls_calloc(size_t count, size_t size, const char *what);
-void cls_free(void *p);
 
 /* Overflow-checked size product: returns 0 and sets an error if a*b*c would
  * overflow size_t (all of a, b, c must be >= 0). */

@@ -433,7 +433,7 @@ cls_status cls_npy_reader_open(const char *path, cls_npy_reader **out)
         st = cls_set_error(CLS_E_DTYPE, "file %s: expected float32 or float64, got %s", path,
                            cls_dtype_name(r->h.dtype));
     if (st) {
-        cls_npy_reader_close(r);
+        cls_npy_reader_free(r);
         return st;
     }
     r->rows = r->h.shape[0];
@@ -487,7 +487,7 @@ cls_status cls_npy_reader_rewind(cls_npy_reader *r)
     return CLS_OK;
 }
 
-void cls_npy_reader_close(cls_npy_reader *r)
+void cls_npy_reader_free(cls_npy_reader *r)
 {
     if (!r) return;
     if (r->f) fclose(r->f);

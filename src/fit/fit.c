@@ -17,7 +17,7 @@ void cls_fit_options_init(cls_fit_options *opt)
     opt->grid_stride = 1;
 }
 
-void cls_fit_result_clear(cls_fit_result *r)
+void cls_fit_result_free(cls_fit_result *r)
 {
     if (!r) return;
     free(r->boot_raw);

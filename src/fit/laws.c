@@ -233,28 +233,12 @@ int fit_power(const double *x, const double *y, const double *w, int64_t n, int 
     return 1;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
+/* Percentile of the finite values (NaN when none, or when the copy cannot be
+ * allocated): the shared implementation in src/core/stats.c. */
 double fit_percentile(const double *v, int64_t n, double q)
 {
-    double *s = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    if (!s) return NAN;
-    int64_t m = 0;
-    for (int64_t i = 0; i < n; i++)
-        if (isfinite(v[i])) s[m++] = v[i];
     double r = NAN;
-    if (m > 0) {
-        qsort(s, (size_t)m, sizeof *s, cmp_double);
-        double pos = q / 100.0 * (double)(m - 1);
-        int64_t lo = (int64_t)floor(pos);
-        if (lo >= m - 1) r = s[m - 1];
-        else r = s[lo] + (pos - (double)lo) * (s[lo + 1] - s[lo]);
-    }
-    free(s);
+    if (cls_stats_percentile(v, n, q, &r) != CLS_OK) return NAN;
     return r;
 }
 

@@ -28,12 +28,12 @@ void cls_lab_analysis_options_init(cls_lab_analysis_options *opt)
 void cls_lab_analysis_free(cls_lab_analysis *a)
 {
     if (!a) return;
-    cls_fit_result_clear(&a->loss_frontier.fit);
-    cls_fit_result_clear(&a->probe_frontier.fit);
-    cls_fit_result_clear(&a->loss_nd.fit);
-    cls_fit_result_clear(&a->probe_nd.fit);
-    cls_fit_result_clear(&a->loss_extra.law.fit);
-    cls_fit_result_clear(&a->probe_extra.law.fit);
+    cls_fit_result_free(&a->loss_frontier.fit);
+    cls_fit_result_free(&a->probe_frontier.fit);
+    cls_fit_result_free(&a->loss_nd.fit);
+    cls_fit_result_free(&a->probe_nd.fit);
+    cls_fit_result_free(&a->loss_extra.law.fit);
+    cls_fit_result_free(&a->probe_extra.law.fit);
     free(a->loss_extra.pred);
     free(a->probe_extra.pred);
     memset(a, 0, sizeof *a);
@@ -139,7 +139,7 @@ static cls_status fit_frontier(const double *C, const double *y, int64_t n, cons
             if (kb < 4 || cls_fit_law(fc, fy, NULL, kb, &fo, &r) != CLS_OK) continue;
             for (int q = 0; q < np; q++) boot[(size_t)q * B + b] = r.params[q];
             for (int q = 0; q < nr; q++) braw[(size_t)b * nr + q] = r.raw[q];
-            cls_fit_result_clear(&r);
+            cls_fit_result_free(&r);
             good++;
         }
         cls_clear_error();

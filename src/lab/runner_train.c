@@ -171,7 +171,7 @@ cls_status cls_lab_runner_train(void *user, const cls_lab_spec *spec, const char
     tp = cls_now_seconds();
 
     cls_spectrum_options so;
-    cls_spectrum_options_default(&so);
+    cls_spectrum_options_init(&so);
     so.threads = cfg.threads;
     if (so.fit_hi > d_te / 2) so.fit_hi = d_te / 2 > so.fit_lo + 2 ? d_te / 2 : so.fit_lo + 2;
     cls_spectrum_result sr;

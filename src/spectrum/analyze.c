@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cls_spectrum_options_default(cls_spectrum_options *o)
+void cls_spectrum_options_init(cls_spectrum_options *o)
 {
+    if (!o) return; /* NULL is a no-op, like every _init */
     memset(o, 0, sizeof *o);
     o->center = 1;
     o->rankme_center = 0;
@@ -55,7 +56,7 @@ static cls_status check_options(const cls_spectrum_options *o)
     if (o->weights != CLS_SPECTRUM_WEIGHTS_INV && o->weights != CLS_SPECTRUM_WEIGHTS_NONE)
         return cls_set_error(CLS_E_INVALID_ARG, "spectrum: unknown weights %d", (int)o->weights);
     if (o->bootstrap < 0)
-        return cls_set_error(CLS_E_INVALID_ARG, "spectrum: bootstrap replicates must be >= 0, got %d", o->bootstrap);
+        return cls_set_error(CLS_E_INVALID_ARG, "spectrum: bootstrap replicates must be >= 0, got %lld", (long long)o->bootstrap);
     if (o->chunk_rows < 0 || o->rank < 0 || o->oversample < 0 || o->power_iters < 0 || o->power_iters > 50)
         return cls_set_error(CLS_E_INVALID_ARG, "spectrum: chunk_rows, rank, oversample must be >= 0 and power_iters in 0..50");
     return CLS_OK;
@@ -114,7 +115,7 @@ static cls_status eigenvalues(spec_source *s, int center, const cls_spectrum_opt
 {
     cls_spectrum_options def;
     if (!opt) {
-        cls_spectrum_options_default(&def);
+        cls_spectrum_options_init(&def);
         opt = &def;
     }
     cls_status status = out ? check_options(opt) : cls_set_error(CLS_E_INVALID_ARG, "spectrum: out is NULL");
@@ -177,21 +178,6 @@ static void add_warning(cls_spectrum_result *r, unsigned bit, const char *fmt, .
     va_end(ap);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* NumPy's default (linear) percentile of sorted values */
-static double percentile(const double *v, int m, double q)
-{
-    double pos = q / 100.0 * (double)(m - 1);
-    int i = (int)floor(pos);
-    if (i >= m - 1) return v[m - 1];
-    return v[i] + (pos - (double)i) * (v[i + 1] - v[i]);
-}
-
 /* Bootstrap: replicate b resamples n rows with replacement using RNG stream
  * b of the seed, so results do not depend on thread counts. */
 static cls_status bootstrap(spec_source *s, const spec_stats *st, cls_spectrum_method method,
@@ -233,9 +219,8 @@ static cls_status bootstrap(spec_source *s, const spec_stats *st, cls_spectrum_m
     }
     cls_clear_error();
     if (!status && good >= 2) {
-        qsort(alphas, (size_t)good, sizeof(double), cmp_double);
-        r->alpha_ci95[0] = percentile(alphas, good, 2.5);
-        r->alpha_ci95[1] = percentile(alphas, good, 97.5);
+        status = cls_stats_percentile(alphas, good, 2.5, &r->alpha_ci95[0]);
+        if (!status) status = cls_stats_percentile(alphas, good, 97.5, &r->alpha_ci95[1]);
         r->bootstrap = good;
     }
     if (!status && good < B)
@@ -251,7 +236,7 @@ static cls_status analyze(spec_source *s, const cls_spectrum_options *opt, cls_s
 {
     cls_spectrum_options def;
     if (!opt) {
-        cls_spectrum_options_default(&def);
+        cls_spectrum_options_init(&def);
         opt = &def;
     }
     cls_status status = out ? check_options(opt) : cls_set_error(CLS_E_INVALID_ARG, "spectrum: out is NULL");

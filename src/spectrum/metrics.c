@@ -22,25 +22,24 @@ cls_status cls_spectrum_fit_alpha(const double *eig, int64_t count, double total
     if (weights != CLS_SPECTRUM_WEIGHTS_INV && weights != CLS_SPECTRUM_WEIGHTS_NONE)
         return cls_set_error(CLS_E_INVALID_ARG, "cls_spectrum_fit_alpha: unknown weights %d", (int)weights);
     unsigned warn = 0;
-    double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-    int64_t used = 0;
+    int64_t m = hi - lo + 1, used = 0;
+    double *buf = cls_alloc(sizeof(double) * (size_t)(3 * m), "alpha fit points");
+    if (!buf) return CLS_E_NOMEM;
+    double *xs = buf, *ys = buf + m, *ws = buf + 2 * m;
     for (int64_t k = lo; k <= hi; k++) {
         double lam = eig[k - 1];
-        if (!(lam > 0)) {
-            warn |= CLS_SPECTRUM_WARN_NONPOSITIVE;
-            continue;
-        }
-        double x = log((double)k), y = log(lam / total);
-        double w = weights == CLS_SPECTRUM_WEIGHTS_INV ? 1.0 / (double)k : 1.0;
-        sw += w, sx += w * x, sy += w * y, sxx += w * x * x, sxy += w * x * y;
-        used++;
+        if (!(lam > 0)) warn |= CLS_SPECTRUM_WARN_NONPOSITIVE;
+        else used++;
+        xs[k - lo] = (double)k;
+        ys[k - lo] = lam / total; /* skipped by the fit when not positive */
+        ws[k - lo] = weights == CLS_SPECTRUM_WEIGHTS_INV ? 1.0 / (double)k : 1.0;
     }
-    if (used < 2)
-        return cls_set_error(CLS_E_NUMERIC, "fit range %lld:%lld: fewer than 2 positive eigenvalues",
+    double slope = 0.0, c = 0.0;
+    cls_status st = used < 2 ? CLS_E_NUMERIC : cls_stats_loglog_fit(xs, ys, ws, m, &slope, &c, NULL);
+    cls_free(buf);
+    if (st != CLS_OK)
+        return cls_set_error(st, "fit range %lld:%lld: fewer than 2 positive eigenvalues",
                              (long long)lo, (long long)hi);
-    double den = sw * sxx - sx * sx;
-    double slope = (sw * sxy - sx * sy) / den;
-    double c = (sy - slope * sx) / sw;
     /* R^2: unweighted, in log space, over the fitted ranks */
     double ybar = 0;
     for (int64_t k = lo; k <= hi; k++)

@@ -41,7 +41,7 @@ cls_status spec_source_file(spec_source *s, const char *path)
 
 void spec_source_close(spec_source *s)
 {
-    if (s->reader) cls_npy_reader_close(s->reader);
+    if (s->reader) cls_npy_reader_free(s->reader);
     s->reader = NULL;
 }
 

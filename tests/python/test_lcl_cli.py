@@ -108,9 +108,11 @@ def test_monte_carlo_keys(ref_sketch):
 
 def test_errors_and_warnings(tmp_path):
     for args, msg in [(("--a", 1), "a = 1"), (("--rho0", 1.5), "rho0"), (("--rho0", 0), "rho0"),
-                      (("--M", 500, "--d", 400), "exceeds the dimension")]:
+                      (("--M", 500, "--d", 400), "--M 500 exceeds --d 400")]:
+        # option values the simulator refuses are usage errors (exit 2), said once
         p = run(*args, check=False)
-        assert p.returncode == 1 and "clscale: error:" in p.stderr and msg in p.stderr, p.stderr
+        assert p.returncode == 2 and "clscale: error:" in p.stderr and msg in p.stderr, p.stderr
+        assert "sim lcl: lcl:" not in p.stderr
     p = run("--mode", "X", check=False)
     assert p.returncode == 2 and "clscale: error:" in p.stderr
     p = run("--bogus", check=False)

@@ -8,11 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
-void cls_lcl_sweep_config_default(cls_lcl_sweep_config *c, int sweep)
+void cls_lcl_sweep_config_init(cls_lcl_sweep_config *c, int sweep)
 {
+    if (!c) return; /* NULL is a no-op, like every _init */
     memset(c, 0, sizeof *c);
     c->sweep = sweep;
-    cls_lcl_data_default(&c->data);
+    cls_lcl_data_init(&c->data);
     c->data.d = 0; /* the sweep's own default */
     c->seed = 1;
     c->data_seed = 1;
@@ -76,7 +77,7 @@ static cls_status fit_and_predict(cls_lcl_sweep_result *out, int power_pred)
         x[i] = T(i, out->xcol);
         y[i] = T(i, out->ycol);
     }
-    cls_status st = cls_lcl_loglog_fit(n, x, y, &out->slope, &out->intercept, &out->used);
+    cls_status st = cls_stats_loglog_fit(x, y, NULL, n, &out->slope, &out->intercept, &out->used);
     if (st == CLS_OK && power_pred && out->predcol >= 0) {
         double c = centred_intercept(n, x, y, out->predicted_slope);
         for (int i = 0; i < n; i++) T(i, out->predcol) = exp(c + out->predicted_slope * log(x[i]));
@@ -128,7 +129,7 @@ static cls_status sweep_s1_s5(const cls_lcl_sweep_config *c, cls_lcl_data data, 
         T(k, 1) = m->approx;
         if (s5) {
             cls_lcl_config cfg;
-            cls_lcl_config_default(&cfg);
+            cls_lcl_config_init(&cfg);
             cfg.N = N;
             cfg.schedule = inf;
             cfg.threads = c->threads;
@@ -253,7 +254,7 @@ static cls_status sweep_s2_s3(const cls_lcl_sweep_config *c, cls_lcl_data data, 
             goto done;
         }
         for (int k = 0; k < n; k++) x[k] = T(k, 0);
-        st = cls_lcl_loglog_fit(n, x, D, &out->predicted_slope, NULL, NULL);
+        st = cls_stats_loglog_fit(x, D, NULL, n, &out->predicted_slope, NULL, NULL);
         cls_free(x);
         if (st) goto done;
         out->predicted_effective = out->predicted_slope;
@@ -393,7 +394,7 @@ static cls_status sweep_s4_s6(const cls_lcl_sweep_config *c, cls_lcl_data data, 
             x[i] = T(i, 0);
             T(i, pc) = z[i];
         }
-        st = cls_lcl_loglog_fit(n, x, z, &out->predicted_effective, NULL, NULL);
+        st = cls_stats_loglog_fit(x, z, NULL, n, &out->predicted_effective, NULL, NULL);
         cls_free(x);
         cls_free(y);
         cls_free(z);

@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
 /* Lower incomplete gamma gamma(s, z) by its power series; for z far beyond s
  * it equals Gamma(s) to double precision. */
@@ -40,8 +40,11 @@ cls_status cls_featlearn_lazy_infinite(double alpha, double beta, int64_t M, dou
         double t = steps[i], L = 0.0;
         /* Smallest terms first. */
         for (int64_t k = M; k >= 1; k--) {
-            double kd = (double)k, lam = pow(kd, -alpha);
-            L += pow(kd, -alpha * beta - 1.0) * exp(2.0 * t * log1p(-eta * lam));
+            double kd = (double)k, x = eta * pow(kd, -alpha), c = pow(kd, -alpha * beta - 1.0);
+            /* (1 - x)^(2t) = |1 - x|^(2t) (t is a whole number of steps): for
+             * eta in (1, 2) the first modes have x > 1, where log1p(-x) is NaN. */
+            if (t == 0.0) L += c;
+            else L += c * exp(2.0 * t * (x < 1.0 ? log1p(-x) : log(x - 1.0)));
         }
         if (add_tail) {
             /* sum_{k>M} f(k) ~ integral over (M + 1/2, inf) (midpoint rule). */

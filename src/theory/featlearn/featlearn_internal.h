@@ -10,20 +10,20 @@ typedef struct {
     int64_t M;
     double *lam, *sqrtlam, *wstar;
     double c0;
-} fl_task;
+} cls_featlearn_task;
 
-cls_status fl_task_init(fl_task *task, double alpha, double beta, int64_t M);
-void fl_task_free(fl_task *task);
+cls_status cls_featlearn_task_init(cls_featlearn_task *task, double alpha, double beta, int64_t M);
+void cls_featlearn_task_free(cls_featlearn_task *task);
 
 /* One draw of A0 (rng stream 2*draw of cfg->seed; batches from stream
  * 2*draw+1): writes the population loss after t = 0..T steps to loss[0..T]
  * and the number of steps where it rose to *increases. engine is resolved
  * (not AUTO). */
-cls_status fl_draw_run(const cls_featlearn_config *cfg, cls_featlearn_engine engine,
-                       const fl_task *task, int draw, double *loss, int64_t *increases);
+cls_status cls_featlearn_draw_run(const cls_featlearn_config *cfg, cls_featlearn_engine engine,
+                       const cls_featlearn_task *task, int draw, double *loss, int64_t *increases);
 
 /* Engine AUTO resolves to FUNCTION for N = 0 or N >= M/2, else WIDTH. */
-cls_featlearn_engine fl_resolve_engine(const cls_featlearn_config *cfg);
+cls_featlearn_engine cls_featlearn_resolve_engine(const cls_featlearn_config *cfg);
 
 /* Relative rise that counts as a loss increase (above rounding). */
 #define FL_INCREASE_RTOL 1e-12

@@ -12,8 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
-void cls_lcl_data_default(cls_lcl_data *data)
+void cls_lcl_data_init(cls_lcl_data *data)
 {
+    if (!data) return; /* NULL is a no-op, like every _init */
     data->d = 4000;
     data->a = 1.5;
     data->a2 = 0.0;

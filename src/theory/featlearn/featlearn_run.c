@@ -8,10 +8,11 @@
 
 #include <omp.h>
 
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
-void cls_featlearn_config_default(cls_featlearn_config *cfg)
+void cls_featlearn_config_init(cls_featlearn_config *cfg)
 {
+    if (!cfg) return; /* NULL is a no-op, like every _init */
     memset(cfg, 0, sizeof *cfg);
     cfg->alpha = 2.0;
     cfg->beta = 0.5;
@@ -57,15 +58,15 @@ cls_status cls_featlearn_config_check(const cls_featlearn_config *cfg)
         return cls_set_error(CLS_E_INVALID_ARG, "featlearn: steps = %lld must be in [1, 1e8]",
                              (long long)cfg->steps);
     if (cfg->seeds < 1 || cfg->seeds > 10000)
-        return cls_set_error(CLS_E_INVALID_ARG, "featlearn: seeds = %d must be in [1, 10000]",
-                             cfg->seeds);
+        return cls_set_error(CLS_E_INVALID_ARG, "featlearn: seeds = %lld must be in [1, 10000]",
+                             (long long)cfg->seeds);
     if (cfg->checkpoints_per_decade < 1 || cfg->checkpoints_per_decade > 10000)
         return cls_set_error(CLS_E_INVALID_ARG,
                              "featlearn: checkpoints_per_decade = %d must be in [1, 10000]",
                              cfg->checkpoints_per_decade);
     if ((int)cfg->engine < 0 || (int)cfg->engine > 3)
         return cls_set_error(CLS_E_INVALID_ARG, "featlearn: unknown engine %d", (int)cfg->engine);
-    cls_featlearn_engine e = fl_resolve_engine(cfg);
+    cls_featlearn_engine e = cls_featlearn_resolve_engine(cfg);
     if (cfg->N == 0 && e != CLS_FEATLEARN_FUNCTION)
         return cls_set_error(CLS_E_INVALID_ARG,
                              "featlearn: infinite width (N = 0) needs the function-space engine");
@@ -107,32 +108,30 @@ cls_status cls_featlearn_slope(const double *x, const double *y, int64_t n, doub
     if (!x || !y || !slope) return cls_set_error(CLS_E_INVALID_ARG, "featlearn slope: NULL array");
     /* Closed window, with room for rounding in eta*t (0.1*30 > 3). */
     double a = lo * (1.0 - 1e-9), b = hi * (1.0 + 1e-9);
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    double *w = cls_alloc((size_t)(n > 0 ? n : 1) * sizeof(double), "featlearn slope window");
+    if (!w) return CLS_E_NOMEM;
     int64_t m = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (!(x[i] >= a && x[i] <= b)) continue;
-        if (!(x[i] > 0.0) || !(y[i] > 0.0))
+        w[i] = x[i] >= a && x[i] <= b; /* weight 0: outside the window, skipped by the fit */
+        if (!w[i]) continue;
+        if (!(x[i] > 0.0) || !(y[i] > 0.0) || !isfinite(y[i])) {
+            cls_free(w);
             return cls_set_error(CLS_E_INVALID_ARG,
                                  "featlearn slope: point %lld (x = %g, y = %g) is not positive",
                                  (long long)i, x[i], y[i]);
-        double lx = log(x[i]), ly = log(y[i]);
-        sx += lx;
-        sy += ly;
-        sxx += lx * lx;
-        sxy += lx * ly;
+        }
         m++;
     }
     if (points) *points = m;
-    if (m < 2)
-        return cls_set_error(CLS_E_INVALID_ARG,
-                             "featlearn slope: fewer than 2 points in the window [%g, %g]", lo, hi);
-    double mx = sx / (double)m, my = sy / (double)m;
-    double var = sxx / (double)m - mx * mx, cov = sxy / (double)m - mx * my;
-    if (!(var > 0.0))
-        return cls_set_error(CLS_E_INVALID_ARG, "featlearn slope: the window [%g, %g] has one x",
-                             lo, hi);
-    *slope = -cov / var;
-    return CLS_OK;
+    double s = 0.0;
+    cls_status st = m < 2 ? CLS_E_INVALID_ARG : cls_stats_loglog_fit(x, y, w, n, &s, NULL, NULL);
+    cls_free(w);
+    if (st == CLS_OK) *slope = -s;
+    else if (m < 2)
+        cls_set_error(st, "featlearn slope: fewer than 2 points in the window [%g, %g]", lo, hi);
+    else
+        cls_set_error(st, "featlearn slope: the window [%g, %g] has one x", lo, hi);
+    return st;
 }
 
 void cls_featlearn_result_free(cls_featlearn_result *r)
@@ -177,15 +176,15 @@ cls_status cls_featlearn_run(const cls_featlearn_config *cfg, cls_featlearn_resu
     double t_start = cls_now_seconds();
     const int64_t T = cfg->steps;
     const int D = cfg->seeds;
-    cls_featlearn_engine engine = fl_resolve_engine(cfg);
+    cls_featlearn_engine engine = cls_featlearn_resolve_engine(cfg);
 
-    fl_task task;
-    st = fl_task_init(&task, cfg->alpha, cfg->beta, cfg->M);
+    cls_featlearn_task task;
+    st = cls_featlearn_task_init(&task, cfg->alpha, cfg->beta, cfg->M);
     if (st != CLS_OK) return st;
 
     size_t curve_len;
     if (!cls_size_mul(&curve_len, (int64_t)D, T + 1, (int64_t)sizeof(double))) {
-        fl_task_free(&task);
+        cls_featlearn_task_free(&task);
         return CLS_E_NOMEM;
     }
     double *curves = cls_alloc(curve_len, "featlearn per-step loss curves");
@@ -209,7 +208,7 @@ cls_status cls_featlearn_run(const cls_featlearn_config *cfg, cls_featlearn_resu
     int blas_prev = cls_blas_set_threads(1);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int d = 0; d < D; d++) {
-        sts[d] = fl_draw_run(cfg, engine, &task, d, curves + (size_t)d * (size_t)(T + 1), &incs[d]);
+        sts[d] = cls_featlearn_draw_run(cfg, engine, &task, d, curves + (size_t)d * (size_t)(T + 1), &incs[d]);
         if (sts[d] != CLS_OK) snprintf(msgs[d], 512, "%s", cls_last_error());
     }
     cls_blas_set_threads(blas_prev);
@@ -280,7 +279,7 @@ cls_status cls_featlearn_run(const cls_featlearn_config *cfg, cls_featlearn_resu
     cls_free(incs);
     cls_free(sts);
     cls_free(msgs);
-    fl_task_free(&task);
+    cls_featlearn_task_free(&task);
     *out = r;
     return CLS_OK;
 
@@ -290,6 +289,6 @@ fail:
     cls_free(incs);
     cls_free(sts);
     cls_free(msgs);
-    fl_task_free(&task);
+    cls_featlearn_task_free(&task);
     return st;
 }

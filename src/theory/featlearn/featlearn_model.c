@@ -24,9 +24,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
-cls_status fl_task_init(fl_task *task, double alpha, double beta, int64_t M)
+cls_status cls_featlearn_task_init(cls_featlearn_task *task, double alpha, double beta, int64_t M)
 {
     memset(task, 0, sizeof *task);
     task->M = M;
@@ -34,7 +34,7 @@ cls_status fl_task_init(fl_task *task, double alpha, double beta, int64_t M)
     task->sqrtlam = cls_alloc((size_t)M * sizeof(double), "featlearn sqrt(lambda)");
     task->wstar = cls_alloc((size_t)M * sizeof(double), "featlearn w*");
     if (!task->lam || !task->sqrtlam || !task->wstar) {
-        fl_task_free(task);
+        cls_featlearn_task_free(task);
         return CLS_E_NOMEM;
     }
     double c0 = 0.0;
@@ -51,7 +51,7 @@ cls_status fl_task_init(fl_task *task, double alpha, double beta, int64_t M)
     return CLS_OK;
 }
 
-void fl_task_free(fl_task *task)
+void cls_featlearn_task_free(cls_featlearn_task *task)
 {
     if (!task) return;
     cls_free(task->lam);
@@ -60,7 +60,7 @@ void fl_task_free(fl_task *task)
     memset(task, 0, sizeof *task);
 }
 
-cls_featlearn_engine fl_resolve_engine(const cls_featlearn_config *cfg)
+cls_featlearn_engine cls_featlearn_resolve_engine(const cls_featlearn_config *cfg)
 {
     if (cfg->engine != CLS_FEATLEARN_AUTO) return cfg->engine;
     if (cfg->N == 0 || 2 * cfg->N >= cfg->M) return CLS_FEATLEARN_FUNCTION;
@@ -85,7 +85,7 @@ static cls_status record_loss(const cls_featlearn_config *cfg, int draw, int64_t
 
 /* g = Sigma v: Lambda v for the population gradient, else Psi^T Psi v / B
  * with Psi = Z Lambda^(1/2), Z (B x M) drawn from the batch stream. */
-static void batch_gradient(const cls_featlearn_config *cfg, const fl_task *task, cls_rng *brng,
+static void batch_gradient(const cls_featlearn_config *cfg, const cls_featlearn_task *task, cls_rng *brng,
                            const double *v, double *g, double *Z, double *sv, double *y)
 {
     int64_t M = task->M, B = cfg->batch;
@@ -101,7 +101,7 @@ static void batch_gradient(const cls_featlearn_config *cfg, const fl_task *task,
     for (int64_t k = 0; k < M; k++) g[k] *= task->sqrtlam[k] * inv;
 }
 
-static double weighted_sq(const fl_task *task, const double *v)
+static double weighted_sq(const cls_featlearn_task *task, const double *v)
 {
     double L = 0.0;
     for (int64_t k = 0; k < task->M; k++) L += task->lam[k] * v[k] * v[k];
@@ -112,7 +112,7 @@ static double weighted_sq(const fl_task *task, const double *v)
  * rows (the matrix does not depend on the blocking). */
 #define FL_ROW_BLOCK 256
 
-static cls_status run_function(const cls_featlearn_config *cfg, const fl_task *task, int draw,
+static cls_status run_function(const cls_featlearn_config *cfg, const cls_featlearn_task *task, int draw,
                                double *loss, int64_t *increases)
 {
     const int64_t M = task->M, N = cfg->N, B = cfg->batch, T = cfg->steps;
@@ -201,7 +201,7 @@ done:
     return st;
 }
 
-static cls_status run_width(const cls_featlearn_config *cfg, const fl_task *task, int draw,
+static cls_status run_width(const cls_featlearn_config *cfg, const cls_featlearn_task *task, int draw,
                             double *loss, int64_t *increases)
 {
     const int64_t M = task->M, N = cfg->N, Bt = cfg->batch, T = cfg->steps;
@@ -295,7 +295,7 @@ done:
 }
 
 /* The specification: the literal update with plain loops (no BLAS). */
-static cls_status run_reference(const cls_featlearn_config *cfg, const fl_task *task, int draw,
+static cls_status run_reference(const cls_featlearn_config *cfg, const cls_featlearn_task *task, int draw,
                                 double *loss, int64_t *increases)
 {
     const int64_t M = task->M, N = cfg->N, Bt = cfg->batch, T = cfg->steps;
@@ -371,8 +371,8 @@ done:
     return st;
 }
 
-cls_status fl_draw_run(const cls_featlearn_config *cfg, cls_featlearn_engine engine,
-                       const fl_task *task, int draw, double *loss, int64_t *increases)
+cls_status cls_featlearn_draw_run(const cls_featlearn_config *cfg, cls_featlearn_engine engine,
+                       const cls_featlearn_task *task, int draw, double *loss, int64_t *increases)
 {
     switch (engine) {
     case CLS_FEATLEARN_FUNCTION: return run_function(cfg, task, draw, loss, increases);

@@ -4,7 +4,7 @@
  * A = R - Q^T Q (the rotated coordinates of the spec), and take expectations
  * by an exact sum over the c-table times a fixed quadrature in (s, d). */
 #include "dynamics_internal.h"
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
 #include <lapacke.h>
 #include <math.h>
@@ -12,8 +12,8 @@
 
 #define QMC_POINTS 8192 /* Halton points per c-combination when the fields have > 2 dimensions */ /* quadrature points per c-combination for K > 1 */
 
-struct cls_dyn_ode {
-    cls_dyn_model m;
+struct cls_dynamics_ode {
+    cls_dynamics_model m;
     int K, p;
     int dims;           /* K (d absent: eps = 0 or rho = 1) or 2K */
     int d_active;
@@ -26,7 +26,7 @@ struct cls_dyn_ode {
     double *ys, *yd;    /* scratch: n_pts x K */
 };
 
-cls_status cls_dyn_gauss_hermite(int n, double *nodes, double *weights)
+cls_status cls_dynamics_gauss_hermite(int n, double *nodes, double *weights)
 {
     if (n < 1 || n > 400) return cls_set_error(CLS_E_INVALID_ARG, "Gauss-Hermite: n = %d must be in 1..400", n);
     if (!nodes || !weights) return cls_set_error(CLS_E_INVALID_ARG, "Gauss-Hermite: NULL output");
@@ -107,7 +107,7 @@ static double radical_inverse(int64_t i, int b)
  * dimension a budget allows is much worse here: tanh has poles near the real
  * axis, and 9 nodes per dimension (4-D, 6561 points) miss the escape time by
  * ~0.02 in cos, where 8192 Halton points are within ~1e-3. */
-static cls_status build_points(cls_dyn_ode *o, int nodes)
+static cls_status build_points(cls_dynamics_ode *o, int nodes)
 {
     const int D = o->dims, n = nodes;
     const int halton = D > 2;
@@ -127,7 +127,7 @@ static cls_status build_points(cls_dyn_ode *o, int nodes)
         return CLS_OK;
     }
     double x[400], w[400];
-    cls_status st = cls_dyn_gauss_hermite(n, x, w);
+    cls_status st = cls_dynamics_gauss_hermite(n, x, w);
     if (st) return st;
     for (int64_t i = 0; i < np; i++) {
         int64_t rem = i;
@@ -143,14 +143,14 @@ static cls_status build_points(cls_dyn_ode *o, int nodes)
     return CLS_OK;
 }
 
-cls_status cls_dyn_ode_create(cls_dyn_ode **out, const cls_dyn_model *model, int nodes)
+cls_status cls_dynamics_ode_create(cls_dynamics_ode **out, const cls_dynamics_model *model, int nodes)
 {
     if (!out) return cls_set_error(CLS_E_INVALID_ARG, "out is NULL");
-    cls_status st = cls_dyn_model_check(model);
+    cls_status st = cls_dynamics_model_check(model);
     if (st) return st;
-    if (nodes == 0) nodes = CLS_DYN_NODES_DEFAULT;
+    if (nodes == 0) nodes = CLS_DYNAMICS_NODES_DEFAULT;
     if (nodes < 2 || nodes > 400) return cls_set_error(CLS_E_INVALID_ARG, "nodes = %d must be in 2..400", nodes);
-    cls_dyn_ode *o = cls_calloc(1, sizeof *o, "ODE");
+    cls_dynamics_ode *o = cls_calloc(1, sizeof *o, "ODE");
     if (!o) return CLS_E_NOMEM;
     o->m = *model;
     o->K = model->K, o->p = model->p;
@@ -162,7 +162,7 @@ cls_status cls_dyn_ode_create(cls_dyn_ode **out, const cls_dyn_model *model, int
     o->cval = cls_alloc(sizeof(double) * (size_t)nc * (size_t)o->p, "c table");
     o->cprob = cls_alloc(sizeof(double) * (size_t)nc, "c table");
     if (!o->cval || !o->cprob) {
-        cls_dyn_ode_free(o);
+        cls_dynamics_ode_free(o);
         return CLS_E_NOMEM;
     }
     for (int i = 0; i < nc; i++) {
@@ -177,14 +177,14 @@ cls_status cls_dyn_ode_create(cls_dyn_ode **out, const cls_dyn_model *model, int
         o->cprob[i] = pr;
     }
     if ((st = build_points(o, nodes))) {
-        cls_dyn_ode_free(o);
+        cls_dynamics_ode_free(o);
         return st;
     }
     *out = o;
     return CLS_OK;
 }
 
-void cls_dyn_ode_free(cls_dyn_ode *o)
+void cls_dynamics_ode_free(cls_dynamics_ode *o)
 {
     if (!o) return;
     cls_free(o->pts), cls_free(o->wts), cls_free(o->ys), cls_free(o->yd);
@@ -192,7 +192,7 @@ void cls_dyn_ode_free(cls_dyn_ode *o)
     cls_free(o);
 }
 
-int64_t cls_dyn_ode_points(const cls_dyn_ode *o) { return o ? o->n_pts : 0; }
+int64_t cls_dynamics_ode_points(const cls_dynamics_ode *o) { return o ? o->n_pts : 0; }
 
 /* Lower-triangular L with L L^T = A for a positive semi-definite A: a
  * Cholesky factorisation in which a vanishing pivot zeroes its column. The
@@ -217,13 +217,13 @@ static void psd_cholesky(int K, const double *A, double *L)
     }
 }
 
-cls_status cls_dyn_ode_rhs(cls_dyn_ode *o, const double *Q, const double *R, double *dQ, double *dR)
+cls_status cls_dynamics_ode_rhs(cls_dynamics_ode *o, const double *Q, const double *R, double *dQ, double *dR)
 {
     if (!o || !Q || !R || !dQ || !dR) return cls_set_error(CLS_E_INVALID_ARG, "ODE rhs: NULL argument");
     const int K = o->K, p = o->p, D = o->dims;
     const double tau = o->m.tau, mu = o->m.mu, eps2 = o->m.eps * o->m.eps, rho = o->m.rho, lam = o->m.lambda;
-    double Ss[CLS_DYN_MAX_K * CLS_DYN_MAX_K], Sd[CLS_DYN_MAX_K * CLS_DYN_MAX_K];
-    double Ls[CLS_DYN_MAX_K * CLS_DYN_MAX_K], Ld[CLS_DYN_MAX_K * CLS_DYN_MAX_K];
+    double Ss[CLS_DYNAMICS_MAX_K * CLS_DYNAMICS_MAX_K], Sd[CLS_DYNAMICS_MAX_K * CLS_DYNAMICS_MAX_K];
+    double Ls[CLS_DYNAMICS_MAX_K * CLS_DYNAMICS_MAX_K], Ld[CLS_DYNAMICS_MAX_K * CLS_DYNAMICS_MAX_K];
     for (int k = 0; k < K; k++)
         for (int l = 0; l < K; l++) {
             double a = 0.5 * (R[k * K + l] + R[l * K + k]);
@@ -246,24 +246,24 @@ cls_status cls_dyn_ode_rhs(cls_dyn_ode *o, const double *Q, const double *R, dou
             o->yd[i * K + k] = d;
         }
     }
-    double EGc[CLS_DYN_MAX_P * CLS_DYN_MAX_K] = {0};
-    double Dm[CLS_DYN_MAX_K * CLS_DYN_MAX_K] = {0}, EGh[CLS_DYN_MAX_K * CLS_DYN_MAX_K] = {0};
-    double EGG[CLS_DYN_MAX_K * CLS_DYN_MAX_K] = {0};
+    double EGc[CLS_DYNAMICS_MAX_P * CLS_DYNAMICS_MAX_K] = {0};
+    double Dm[CLS_DYNAMICS_MAX_K * CLS_DYNAMICS_MAX_K] = {0}, EGh[CLS_DYNAMICS_MAX_K * CLS_DYNAMICS_MAX_K] = {0};
+    double EGG[CLS_DYNAMICS_MAX_K * CLS_DYNAMICS_MAX_K] = {0};
     const double c_same = 1.0 + eps2, c_cross = 1.0 + eps2 * rho;
     for (int ci = 0; ci < o->n_combo; ci++) {
         const double *c = o->cval + ci * p;
         const double pc = o->cprob[ci];
         if (pc == 0.0) continue;
-        double m[CLS_DYN_MAX_K];
+        double m[CLS_DYNAMICS_MAX_K];
         for (int k = 0; k < K; k++) {
             m[k] = 0.0;
             for (int j = 0; j < p; j++) m[k] += Q[j * K + k] * c[j];
         }
-        double Gsum[CLS_DYN_MAX_K] = {0};
+        double Gsum[CLS_DYNAMICS_MAX_K] = {0};
         for (int64_t i = 0; i < o->n_pts; i++) {
             const double w = o->wts[i] * pc;
-            double h1[CLS_DYN_MAX_K], h2[CLS_DYN_MAX_K], s1[CLS_DYN_MAX_K], s2[CLS_DYN_MAX_K];
-            double d1[CLS_DYN_MAX_K], d2[CLS_DYN_MAX_K], G1[CLS_DYN_MAX_K], G2[CLS_DYN_MAX_K];
+            double h1[CLS_DYNAMICS_MAX_K], h2[CLS_DYNAMICS_MAX_K], s1[CLS_DYNAMICS_MAX_K], s2[CLS_DYNAMICS_MAX_K];
+            double d1[CLS_DYNAMICS_MAX_K], d2[CLS_DYNAMICS_MAX_K], G1[CLS_DYNAMICS_MAX_K], G2[CLS_DYNAMICS_MAX_K];
             double sq1 = 0.0, sq2 = 0.0;
             for (int k = 0; k < K; k++) {
                 h1[k] = m[k] + o->ys[i * K + k] + o->yd[i * K + k];
@@ -313,14 +313,14 @@ cls_status cls_dyn_ode_rhs(cls_dyn_ode *o, const double *Q, const double *R, dou
     return CLS_OK;
 }
 
-cls_status cls_dyn_ode_integrate(cls_dyn_ode *o, const double *Q0, const double *R0, double T, double dt,
+cls_status cls_dynamics_ode_integrate(cls_dynamics_ode *o, const double *Q0, const double *R0, double T, double dt,
                                  double every, double *Q_out, double *R_out)
 {
     if (!o || !Q0 || !R0 || !Q_out || !R_out) return cls_set_error(CLS_E_INVALID_ARG, "ODE: NULL argument");
-    int n_rec = cls_dyn_n_records(T, every);
+    int n_rec = cls_dynamics_n_records(T, every);
     if (n_rec < 1) return cls_set_error(CLS_E_INVALID_ARG, "ODE: T = %g and every = %g give no records", T, every);
     if (!(dt > 0.0) || !isfinite(dt)) return cls_set_error(CLS_E_INVALID_ARG, "ODE: dt = %g must be > 0", dt);
-    cls_status st = cls_dyn_check_state(&o->m, Q0, R0);
+    cls_status st = cls_dynamics_check_state(&o->m, Q0, R0);
     if (st) return st;
     const int K = o->K, p = o->p, nq = p * K, n = p * K + K * K;
     /* a whole number of RK4 steps per record, none longer than dt */
@@ -335,14 +335,14 @@ cls_status cls_dyn_ode_integrate(cls_dyn_ode *o, const double *Q0, const double 
         st = CLS_E_NOMEM;
         goto done;
     }
-    double y[CLS_DYN_MAX_P * CLS_DYN_MAX_K + CLS_DYN_MAX_K * CLS_DYN_MAX_K], yt[sizeof y / sizeof y[0]];
+    double y[CLS_DYNAMICS_MAX_P * CLS_DYNAMICS_MAX_K + CLS_DYNAMICS_MAX_K * CLS_DYNAMICS_MAX_K], yt[sizeof y / sizeof y[0]];
     double k1[sizeof y / sizeof y[0]], k2[sizeof y / sizeof y[0]], k3[sizeof y / sizeof y[0]],
         k4[sizeof y / sizeof y[0]];
     memcpy(y, Q0, sizeof(double) * nq);
     memcpy(y + nq, R0, sizeof(double) * K * K);
 #define RHS(state, out)                                                        \
     do {                                                                       \
-        if ((st = cls_dyn_ode_rhs(o, (state), (state) + nq, (out), (out) + nq))) \
+        if ((st = cls_dynamics_ode_rhs(o, (state), (state) + nq, (out), (out) + nq))) \
             goto done;                                                         \
     } while (0)
     for (int r = 0; r < n_rec; r++) {

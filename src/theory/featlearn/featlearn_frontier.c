@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
 void cls_featlearn_frontier_free(cls_featlearn_frontier_result *r)
 {
@@ -46,6 +46,7 @@ cls_status cls_featlearn_frontier(const cls_featlearn_config *cfg, const int64_t
                                  "(N[%lld] = %lld)", (long long)i, (long long)N[i]);
     cls_featlearn_prediction pred;
     cls_status st = cls_featlearn_predict(cfg->alpha, cfg->beta, &pred);
+    double *mask = NULL; /* fit weights (0/1) and N_best as doubles */
     if (st != CLS_OK) return st;
     double t0 = cls_now_seconds();
     cls_featlearn_result *runs[64] = {0};
@@ -95,33 +96,37 @@ cls_status cls_featlearn_frontier(const cls_featlearn_config *cfg, const int64_t
         r->nC++;
     }
     /* Fit where the optimum is inside the grid; else over every C. */
+    mask = cls_alloc((size_t)(r->nC > 0 ? r->nC : 1) * 2 * sizeof(double), "frontier fit weights");
+    if (!mask) {
+        st = CLS_E_NOMEM;
+        goto done;
+    }
+    double *Nd = mask + (r->nC > 0 ? r->nC : 1);
     for (int pass = 0; pass < 2; pass++) {
-        double sx = 0, sy = 0, sxx = 0, sxy = 0, sn = 0;
         int64_t m = 0;
         for (int64_t c = 0; c < r->nC; c++) {
-            if (pass == 0 && (r->N_best[c] == N[0] || r->N_best[c] == N[n - 1])) continue;
-            double lx = log(r->C[c]), ly = log(r->loss[c]), ln = log((double)r->N_best[c]);
-            sx += lx; sy += ly; sxx += lx * lx; sxy += lx * ly; sn += lx * ln;
-            m++;
+            int edge = r->N_best[c] == N[0] || r->N_best[c] == N[n - 1];
+            mask[c] = pass == 1 || !edge; /* weight 0: left out of the fit */
+            Nd[c] = (double)r->N_best[c];
+            m += mask[c] > 0;
         }
         if (m < 3 && pass == 0) continue;
-        if (m < 2) {
-            st = cls_set_error(CLS_E_NUMERIC, "featlearn frontier: fewer than 2 compute values");
+        double sl = 0.0, sn = 0.0;
+        st = m < 2 ? CLS_E_NUMERIC : cls_stats_loglog_fit(r->C, r->loss, mask, r->nC, &sl, NULL, NULL);
+        if (st == CLS_OK) st = cls_stats_loglog_fit(r->C, Nd, mask, r->nC, &sn, NULL, NULL);
+        if (st != CLS_OK) {
+            st = cls_set_error(st, "featlearn frontier: fewer than 2 usable compute values");
             goto done;
         }
-        double mx = sx / m, var = sxx / m - mx * mx;
-        double sumN = 0;
-        for (int64_t c = 0; c < r->nC; c++)
-            if (pass == 1 || !(r->N_best[c] == N[0] || r->N_best[c] == N[n - 1]))
-                sumN += log((double)r->N_best[c]);
-        r->exponent = -(sxy / m - mx * sy / m) / var;
-        r->N_exponent = (sn / m - mx * sumN / m) / var;
+        r->exponent = -sl;
+        r->N_exponent = sn;
         r->fit_points = m;
         break;
     }
     r->exponent_predicted = cfg->gamma > 0 ? pred.c_rich : pred.c_lazy;
     r->seconds = cls_now_seconds() - t0;
 done:
+    cls_free(mask);
     for (int64_t i = 0; i < n; i++) cls_featlearn_result_free(runs[i]);
     if (st != CLS_OK) {
         cls_featlearn_frontier_free(r);
@@ -129,4 +134,13 @@ done:
     }
     *out = r;
     return CLS_OK;
+}
+
+int64_t cls_featlearn_frontier_widths(int64_t N, int64_t *out)
+{
+    int64_t w[CLS_FEATLEARN_MAX_WIDTHS], n = 0;
+    for (; N >= 8 && n < CLS_FEATLEARN_MAX_WIDTHS; N /= 2) w[n++] = N;
+    if (out)
+        for (int64_t i = 0; i < n; i++) out[i] = w[n - 1 - i];
+    return n;
 }

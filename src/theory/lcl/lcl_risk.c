@@ -10,8 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-void cls_lcl_config_default(cls_lcl_config *c)
+void cls_lcl_config_init(cls_lcl_config *c)
 {
+    if (!c) return; /* NULL is a no-op, like every _init */
     memset(c, 0, sizeof *c);
     c->mode = CLS_LCL_MODE_P;
     c->N = 1000;
@@ -29,7 +30,7 @@ typedef struct {
 
 static void worker_fail(worker_error *e, cls_status st)
 {
-#pragma omp critical(cls_lcl_worker_error)
+#pragma omp critical /* unnamed: a named one exports a .gomp_critical_user_ symbol */
     if (e->status == CLS_OK) {
         e->status = st;
         snprintf(e->message, sizeof e->message, "%s", cls_last_error());
@@ -40,16 +41,6 @@ static cls_status worker_report(const worker_error *e)
 {
     if (e->status == CLS_OK) return CLS_OK;
     return cls_set_error(e->status, "%s", e->message);
-}
-
-static void mean_se(const double *x, int64_t n, double *mean, double *se)
-{
-    double s = 0.0;
-    for (int64_t k = 0; k < n; k++) s += x[k];
-    double mu = s / (double)n, v = 0.0;
-    for (int64_t k = 0; k < n; k++) v += (x[k] - mu) * (x[k] - mu);
-    *mean = mu;
-    if (se) *se = n > 1 ? sqrt(v / (double)(n - 1) / (double)n) : 0.0;
 }
 
 /* ---- mode E: one dataset, many schedules -------------------------------- */
@@ -201,7 +192,7 @@ static cls_status monte_carlo(const cls_lcl_model *m, const cls_lcl_config *c, c
     cls_lcl_blas_threads(prev);
     cls_status st = worker_report(&err);
     if (st == CLS_OK) {
-        mean_se(x, K, &out->mc_excess, &out->mc_se);
+        cls_stats_mean_se(x, K, &out->mc_excess, &out->mc_se);
         out->mc_runs = K;
         out->sampler_used = used;
     }
@@ -313,11 +304,11 @@ cls_status cls_lcl_risk(const cls_lcl_model *m, const cls_lcl_config *c, cls_lcl
             return CLS_E_NOMEM;
         }
         for (int64_t k = 0; k < D; k++) ex[k] = m->approx + t[k] + t[D + k] + t[2 * D + k];
-        mean_se(t, D, &r.bias, &r.bias_se);
-        mean_se(t + D, D, &r.variance, &r.variance_se);
-        mean_se(t + 2 * D, D, &r.cross, &r.cross_se);
+        cls_stats_mean_se(t, D, &r.bias, &r.bias_se);
+        cls_stats_mean_se(t + D, D, &r.variance, &r.variance_se);
+        cls_stats_mean_se(t + 2 * D, D, &r.cross, &r.cross_se);
         double exm;
-        mean_se(ex, D, &exm, &r.excess_se);
+        cls_stats_mean_se(ex, D, &exm, &r.excess_se);
         cls_free(ex);
         cls_free(t);
         r.draws = D;
@@ -417,7 +408,7 @@ cls_status cls_lcl_e_curve(const cls_lcl_model *m, int64_t N, double lr, int nt,
         for (int k = 0; k < nt; k++) {
             for (int64_t r = 0; r < draws; r++) col[r] = t[part * P + (size_t)r * nt + k];
             double sev;
-            mean_se(col, draws, &mean[k], &sev);
+            cls_stats_mean_se(col, draws, &mean[k], &sev);
             if (se) se[k] = sev;
         }
     }
@@ -428,31 +419,4 @@ done:
     cls_free(t);
     cls_free(col);
     return st;
-}
-
-/* ---- exponent fit --------------------------------------------------------- */
-
-cls_status cls_lcl_loglog_fit(int n, const double *x, const double *y, double *slope, double *intercept,
-                              int *used)
-{
-    if (n < 0 || (n > 0 && (!x || !y))) return cls_set_error(CLS_E_INVALID_ARG, "lcl_loglog_fit: bad arguments");
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    int k = 0;
-    for (int i = 0; i < n; i++) {
-        if (!(x[i] > 0) || !(y[i] > 0) || !isfinite(x[i]) || !isfinite(y[i])) continue;
-        double lx = log(x[i]), ly = log(y[i]);
-        sx += lx;
-        sy += ly;
-        sxx += lx * lx;
-        sxy += lx * ly;
-        k++;
-    }
-    if (used) *used = k;
-    if (k < 2) return cls_set_error(CLS_E_INVALID_ARG, "lcl_loglog_fit: %d positive points, need >= 2", k);
-    double den = k * sxx - sx * sx;
-    if (!(fabs(den) > 1e-300)) return cls_set_error(CLS_E_NUMERIC, "lcl_loglog_fit: all x are equal");
-    double s = (k * sxy - sx * sy) / den;
-    if (slope) *slope = s;
-    if (intercept) *intercept = (sy - s * sx) / k;
-    return CLS_OK;
 }

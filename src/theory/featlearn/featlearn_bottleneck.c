@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
 void cls_featlearn_bottleneck_free(cls_featlearn_bottleneck_result *r)
 {
@@ -26,7 +26,7 @@ void cls_featlearn_bottleneck_free(cls_featlearn_bottleneck_result *r)
 }
 
 /* E(N) for each width of one draw; values[i] for N[i]. */
-static cls_status bottleneck_draw(const fl_task *task, const int64_t *Ns, int64_t n, uint64_t seed,
+static cls_status bottleneck_draw(const cls_featlearn_task *task, const int64_t *Ns, int64_t n, uint64_t seed,
                                   int draw, double *values)
 {
     const int64_t M = task->M;
@@ -76,15 +76,14 @@ done:
     return st;
 }
 
-static double loglog_slope(const int64_t *x, const double *y, int64_t n)
+static cls_status loglog_slope(const int64_t *x, const double *y, int64_t n, double *slope)
 {
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double lx = log((double)x[i]), ly = log(y[i]);
-        sx += lx; sy += ly; sxx += lx * lx; sxy += lx * ly;
-    }
-    double mx = sx / n, my = sy / n;
-    return (sxy / n - mx * my) / (sxx / n - mx * mx);
+    double *xd = cls_alloc((size_t)n * sizeof(double), "bottleneck widths");
+    if (!xd) return CLS_E_NOMEM;
+    for (int64_t i = 0; i < n; i++) xd[i] = (double)x[i];
+    cls_status st = cls_stats_loglog_fit(xd, y, NULL, n, slope, NULL, NULL);
+    cls_free(xd);
+    return st;
 }
 
 cls_status cls_featlearn_bottleneck(double alpha, double beta, int64_t M, const int64_t *N, int64_t n,
@@ -107,14 +106,15 @@ cls_status cls_featlearn_bottleneck(double alpha, double beta, int64_t M, const 
                                  "featlearn bottleneck: N[%lld] = %lld must be in [1, M) (M = %lld)",
                                  (long long)i, (long long)N[i], (long long)M);
     double t0 = cls_now_seconds();
-    fl_task task;
-    cls_status st = fl_task_init(&task, alpha, beta, M);
+    cls_featlearn_task task;
+    cls_status st = cls_featlearn_task_init(&task, alpha, beta, M);
     if (st != CLS_OK) return st;
     double *vals = cls_alloc((size_t)seeds * (size_t)n * sizeof(double), "bottleneck values");
     cls_status *sts = cls_calloc((size_t)seeds, sizeof(cls_status), "bottleneck statuses");
     char (*msgs)[512] = cls_calloc((size_t)seeds, 512, "bottleneck messages");
+    double *col = cls_alloc((size_t)seeds * sizeof(double), "bottleneck column");
     cls_featlearn_bottleneck_result *r = cls_calloc(1, sizeof *r, "bottleneck result");
-    if (!vals || !sts || !msgs || !r) {
+    if (!vals || !sts || !msgs || !col || !r) {
         st = CLS_E_NOMEM;
         goto fail;
     }
@@ -143,32 +143,50 @@ cls_status cls_featlearn_bottleneck(double alpha, double beta, int64_t M, const 
             goto fail;
         }
     for (int64_t j = 0; j < n; j++) {
-        double s = 0, ss = 0;
-        for (int d = 0; d < seeds; d++) s += vals[(size_t)d * n + j];
-        double m = s / seeds;
-        for (int d = 0; d < seeds; d++) ss += (vals[(size_t)d * n + j] - m) * (vals[(size_t)d * n + j] - m);
+        /* vals is seeds x n, row-major: gather column j */
+        double se = 0.0;
+        for (int d = 0; d < seeds; d++) col[d] = vals[(size_t)d * n + j];
+        st = cls_stats_mean_se(col, seeds, &r->measured[j], &se);
+        if (st != CLS_OK) goto fail;
         r->N[j] = N[j];
-        r->measured[j] = m;
-        r->measured_sd[j] = seeds > 1 ? sqrt(ss / (seeds - 1)) : 0.0;
+        r->measured_sd[j] = se * sqrt((double)seeds);
         st = cls_featlearn_deterministic_equivalent(alpha, beta, M, (double)N[j], &r->equivalent[j],
                                                     &r->kappa[j]);
         if (st != CLS_OK) goto fail;
     }
-    r->slope_measured = loglog_slope(r->N, r->measured, n);
-    r->slope_equivalent = loglog_slope(r->N, r->equivalent, n);
+    st = loglog_slope(r->N, r->measured, n, &r->slope_measured);
+    if (st == CLS_OK) st = loglog_slope(r->N, r->equivalent, n, &r->slope_equivalent);
+    if (st != CLS_OK) {
+        cls_error_context(st, "featlearn bottleneck: loss-vs-N slope");
+        goto fail;
+    }
     r->slope_predicted = -alpha * fmin(1.0, beta);
     r->seconds = cls_now_seconds() - t0;
+    cls_free(col);
     cls_free(vals);
     cls_free(sts);
     cls_free(msgs);
-    fl_task_free(&task);
+    cls_featlearn_task_free(&task);
     *out = r;
     return CLS_OK;
 fail:
     cls_featlearn_bottleneck_free(r);
+    cls_free(col);
     cls_free(vals);
     cls_free(sts);
     cls_free(msgs);
-    fl_task_free(&task);
+    cls_featlearn_task_free(&task);
     return st;
+}
+
+int64_t cls_featlearn_bottleneck_widths(int64_t M, int64_t *out)
+{
+    static const int64_t grid[] = {50, 71, 100, 141, 200, 283, 400};
+    int64_t n = 0;
+    for (int i = 0; i < 7; i++)
+        if (2 * grid[i] < M) {
+            if (out) out[n] = grid[i];
+            n++;
+        }
+    return n;
 }

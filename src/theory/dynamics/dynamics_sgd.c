@@ -1,7 +1,7 @@
 /* Finite-N online SGD of the contrastive model, one independent rng stream
  * per seed so that OpenMP over seeds gives the same bits on any thread count. */
 #include "dynamics_internal.h"
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
 #include <math.h>
 #include <omp.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* Draw an index of a discrete law by inversion of its cumulative sum. */
-static double draw_law(const cls_dyn_law *law, cls_rng *rng)
+static double draw_law(const cls_dynamics_law *law, cls_rng *rng)
 {
     double u = cls_rng_uniform(rng), acc = 0.0;
     for (int i = 0; i < law->n - 1; i++) {
@@ -23,20 +23,20 @@ static double draw_law(const cls_dyn_law *law, cls_rng *rng)
  * exactly (Q0, R0): feature coordinates Q0 sqrt(N); the background part is a
  * Gaussian K-frame, orthonormalised (Gram-Schmidt, twice), mixed by
  * (R0 - Q0^T Q0)^(1/2) and scaled by sqrt(N). */
-static cls_status init_weights(const cls_dyn_model *m, int64_t N, const double *Q0, const double *R0,
+static cls_status init_weights(const cls_dynamics_model *m, int64_t N, const double *Q0, const double *R0,
                                cls_rng *rng, double *w, double *u /* K x (N-p) scratch */)
 {
     const int K = m->K, p = m->p;
     const int64_t nb = N - p;
     const double sN = sqrt((double)N);
-    double A[CLS_DYN_MAX_K * CLS_DYN_MAX_K] = {0}, L[CLS_DYN_MAX_K * CLS_DYN_MAX_K], mn;
+    double A[CLS_DYNAMICS_MAX_K * CLS_DYNAMICS_MAX_K] = {0}, L[CLS_DYNAMICS_MAX_K * CLS_DYNAMICS_MAX_K], mn;
     for (int k = 0; k < K; k++)
         for (int l = 0; l < K; l++) {
             double a = R0[k * K + l];
             for (int j = 0; j < p; j++) a -= Q0[j * K + k] * Q0[j * K + l];
             A[k * K + l] = a;
         }
-    cls_status st = cls_dyn_sym_sqrt(K, A, L, &mn);
+    cls_status st = cls_dynamics_sym_sqrt(K, A, L, &mn);
     if (st) return st;
     for (int k = 0; k < K; k++) {
         double *uk = u + k * nb;
@@ -65,7 +65,7 @@ static cls_status init_weights(const cls_dyn_model *m, int64_t N, const double *
     return CLS_OK;
 }
 
-static void record(const cls_dyn_model *m, int64_t N, const double *w, double *Q, double *R)
+static void record(const cls_dynamics_model *m, int64_t N, const double *w, double *Q, double *R)
 {
     const int K = m->K, p = m->p;
     const double sN = sqrt((double)N);
@@ -80,7 +80,7 @@ static void record(const cls_dyn_model *m, int64_t N, const double *w, double *Q
 }
 
 /* One trajectory; buf holds K*N (w) + 3N (x1, x2, xi') + K*(N-p) doubles. */
-static cls_status run_one(const cls_dyn_model *m, int64_t N, const double *Q0, const double *R0, int n_rec,
+static cls_status run_one(const cls_dynamics_model *m, int64_t N, const double *Q0, const double *R0, int n_rec,
                           double every, cls_rng *rng, double *buf, double *Qs, double *Rs)
 {
     const int K = m->K, p = m->p;
@@ -109,8 +109,8 @@ static cls_status run_one(const cls_dyn_model *m, int64_t N, const double *Q0, c
                 }
             }
             const double *v2 = noisy ? x2 : x1;
-            double h1[CLS_DYN_MAX_K], h2[CLS_DYN_MAX_K], s1[CLS_DYN_MAX_K], s2[CLS_DYN_MAX_K];
-            double G1[CLS_DYN_MAX_K], G2[CLS_DYN_MAX_K], sq1 = 0.0, sq2 = 0.0;
+            double h1[CLS_DYNAMICS_MAX_K], h2[CLS_DYNAMICS_MAX_K], s1[CLS_DYNAMICS_MAX_K], s2[CLS_DYNAMICS_MAX_K];
+            double G1[CLS_DYNAMICS_MAX_K], G2[CLS_DYNAMICS_MAX_K], sq1 = 0.0, sq2 = 0.0;
             for (int k = 0; k < K; k++) {
                 const double *wk = w + (size_t)k * N;
                 double a = 0.0, b = 0.0;
@@ -143,11 +143,11 @@ static cls_status run_one(const cls_dyn_model *m, int64_t N, const double *Q0, c
     return CLS_OK;
 }
 
-cls_status cls_dyn_sgd_run(const cls_dyn_model *m, int64_t N, const double *Q0, const double *R0, double T,
+cls_status cls_dynamics_sgd_run(const cls_dynamics_model *m, int64_t N, const double *Q0, const double *R0, double T,
                            double every, int seeds, uint64_t seed, int threads, double *Q_out, double *R_out,
-                           cls_dyn_progress_fn progress, void *progress_ctx)
+                           cls_dynamics_progress_fn progress, void *progress_ctx)
 {
-    cls_status st = cls_dyn_model_check(m);
+    cls_status st = cls_dynamics_model_check(m);
     if (st) return st;
     if (!Q0 || !R0 || !Q_out || !R_out) return cls_set_error(CLS_E_INVALID_ARG, "SGD: NULL argument");
     if (m->K >= N) return cls_set_error(CLS_E_INVALID_ARG, "K = %d must be smaller than N = %lld", m->K, (long long)N);
@@ -157,9 +157,9 @@ cls_status cls_dyn_sgd_run(const cls_dyn_model *m, int64_t N, const double *Q0, 
                              (long long)(N - m->p), m->K);
     if (N > ((int64_t)1 << 31)) return cls_set_error(CLS_E_INVALID_ARG, "N = %lld is too large", (long long)N);
     if (seeds < 1) return cls_set_error(CLS_E_INVALID_ARG, "seeds = %d must be >= 1", seeds);
-    int n_rec = cls_dyn_n_records(T, every);
+    int n_rec = cls_dynamics_n_records(T, every);
     if (n_rec < 1) return cls_set_error(CLS_E_INVALID_ARG, "SGD: T = %g and every = %g give no records", T, every);
-    if ((st = cls_dyn_check_state(m, Q0, R0))) return st;
+    if ((st = cls_dynamics_check_state(m, Q0, R0))) return st;
     const int K = m->K, p = m->p;
     const size_t per_q = (size_t)n_rec * p * K, per_r = (size_t)n_rec * K * K;
     double *Qt = cls_alloc(sizeof(double) * per_q * (size_t)seeds, "SGD Q records");
@@ -186,7 +186,7 @@ cls_status cls_dyn_sgd_run(const cls_dyn_model *m, int64_t N, const double *Q0, 
                 cls_rng_seed_stream(&rng, seed, (uint64_t)s);
                 e = run_one(m, N, Q0, R0, n_rec, every, &rng, buf, Qt + per_q * s, Rt + per_r * s);
             }
-#pragma omp critical(cls_dyn_sgd)
+#pragma omp critical /* unnamed: a named one exports a .gomp_critical_user_ symbol */
             {
                 if (e && first == CLS_OK) {
                     first = e;
@@ -205,5 +205,49 @@ cls_status cls_dyn_sgd_run(const cls_dyn_model *m, int64_t N, const double *Q0, 
     memcpy(Q_out, Qt, sizeof(double) * per_q * (size_t)seeds);
     memcpy(R_out, Rt, sizeof(double) * per_r * (size_t)seeds);
     cls_free(Qt), cls_free(Rt);
+    return CLS_OK;
+}
+
+cls_status cls_dynamics_sgd_summary(const cls_dynamics_model *m, int64_t n_rec, int64_t seeds,
+                                    const double *Q, const double *R, int use_abs,
+                                    double *cos_mean, double *cos_sd, double *r_mean)
+{
+    if (!m || !Q || !R || n_rec < 1 || seeds < 1)
+        return cls_set_error(CLS_E_INVALID_ARG, "dynamics summary: NULL array, n_rec = %lld or seeds = %lld",
+                             (long long)n_rec, (long long)seeds);
+    const int p = m->p, K = m->K, pK = p * K, KK = K * K;
+    if (p < 1 || K < 1 || p > CLS_DYNAMICS_MAX_P || K > CLS_DYNAMICS_MAX_K)
+        return cls_set_error(CLS_E_INVALID_ARG, "dynamics summary: p = %d, K = %d out of range", p, K);
+    const size_t nq = (size_t)n_rec * (size_t)pK, nr = (size_t)n_rec * (size_t)KK;
+    double c[CLS_DYNAMICS_MAX_P * CLS_DYNAMICS_MAX_K], col[CLS_DYNAMICS_MAX_P * CLS_DYNAMICS_MAX_K];
+    for (int64_t r = 0; r < n_rec; r++) {
+        /* two passes over the seeds: mean, then centred squares */
+        for (int i = 0; i < pK; i++) col[i] = 0.0;
+        for (int64_t s = 0; s < seeds; s++) {
+            cls_dynamics_cosines(p, K, Q + (size_t)s * nq + (size_t)r * pK, R + (size_t)s * nr + (size_t)r * KK, c);
+            for (int i = 0; i < pK; i++) col[i] += use_abs ? fabs(c[i]) : c[i];
+        }
+        for (int i = 0; i < pK; i++) col[i] /= (double)seeds;
+        if (cos_mean)
+            for (int i = 0; i < pK; i++) cos_mean[(size_t)r * pK + i] = col[i];
+        if (cos_sd) {
+            double ss[CLS_DYNAMICS_MAX_P * CLS_DYNAMICS_MAX_K] = {0};
+            for (int64_t s = 0; s < seeds; s++) {
+                cls_dynamics_cosines(p, K, Q + (size_t)s * nq + (size_t)r * pK, R + (size_t)s * nr + (size_t)r * KK, c);
+                for (int i = 0; i < pK; i++) {
+                    double d = (use_abs ? fabs(c[i]) : c[i]) - col[i];
+                    ss[i] += d * d;
+                }
+            }
+            for (int i = 0; i < pK; i++)
+                cos_sd[(size_t)r * pK + i] = seeds > 1 ? sqrt(ss[i] / (double)(seeds - 1)) : 0.0;
+        }
+        if (r_mean)
+            for (int i = 0; i < KK; i++) {
+                double sr = 0.0;
+                for (int64_t s = 0; s < seeds; s++) sr += R[(size_t)s * nr + (size_t)r * KK + i];
+                r_mean[(size_t)r * KK + i] = sr / (double)seeds;
+            }
+    }
     return CLS_OK;
 }

@@ -2,17 +2,17 @@
  * growth rate and the learnability threshold m2_c; the informative point by
  * Newton's method with Jacobian eigenvalues; the p = 2 basin map. */
 #include "dynamics_internal.h"
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
 #include <math.h>
 #include <string.h>
 
 /* Centred-Gaussian moments at the uninformative point, by their own 2-D
  * Gauss-Hermite sum in (s, d) coordinates: h1 = s + d, h2 = s - d. */
-static cls_status uninformative_moments(const cls_dyn_model *m, int nodes, double r, double *S1, double *D0)
+static cls_status uninformative_moments(const cls_dynamics_model *m, int nodes, double r, double *S1, double *D0)
 {
     double x[400], w[400];
-    cls_status st = cls_dyn_gauss_hermite(nodes, x, w);
+    cls_status st = cls_dynamics_gauss_hermite(nodes, x, w);
     if (st) return st;
     const double e2 = m->eps * m->eps;
     const double V = r * (1.0 + e2), C = r * (1.0 + e2 * m->rho);
@@ -34,21 +34,21 @@ static cls_status uninformative_moments(const cls_dyn_model *m, int nodes, doubl
     return CLS_OK;
 }
 
-cls_status cls_dyn_threshold_compute(const cls_dyn_model *model, int nodes, cls_dyn_threshold *out)
+cls_status cls_dynamics_threshold_compute(const cls_dynamics_model *model, int nodes, cls_dynamics_threshold *out)
 {
-    cls_status st = cls_dyn_model_check(model);
+    cls_status st = cls_dynamics_model_check(model);
     if (st) return st;
     if (!out) return cls_set_error(CLS_E_INVALID_ARG, "threshold: out is NULL");
     if (model->K != 1)
         return cls_set_error(CLS_E_UNSUPPORTED, "the threshold is computed for K = 1 (got K = %d)", model->K);
-    if (nodes == 0) nodes = CLS_DYN_NODES_DEFAULT;
+    if (nodes == 0) nodes = CLS_DYNAMICS_NODES_DEFAULT;
     /* at q = 0 the fields do not see c: one feature with any law will do */
-    cls_dyn_model m1 = *model;
+    cls_dynamics_model m1 = *model;
     m1.p = 1;
-    cls_dyn_ode *ode = NULL;
-    if ((st = cls_dyn_ode_create(&ode, &m1, nodes))) return st;
+    cls_dynamics_ode *ode = NULL;
+    if ((st = cls_dynamics_ode_create(&ode, &m1, nodes))) return st;
     double q = 0.0, dq, lo = 1e-6, hi = 10.0, flo, fhi, f;
-    if ((st = cls_dyn_ode_rhs(ode, &q, &lo, &dq, &flo)) || (st = cls_dyn_ode_rhs(ode, &q, &hi, &dq, &fhi))) goto done;
+    if ((st = cls_dynamics_ode_rhs(ode, &q, &lo, &dq, &flo)) || (st = cls_dynamics_ode_rhs(ode, &q, &hi, &dq, &fhi))) goto done;
     if (!(flo > 0.0 && fhi < 0.0)) {
         st = cls_set_error(CLS_E_NUMERIC, "dr/dt at q = 0 does not change sign on [1e-6, 10] (%g, %g): "
                                           "no non-trivial uninformative point", flo, fhi);
@@ -56,11 +56,11 @@ cls_status cls_dyn_threshold_compute(const cls_dyn_model *model, int nodes, cls_
     }
     for (int it = 0; it < 200 && hi - lo > 1e-14 * hi; it++) {
         double mid = 0.5 * (lo + hi);
-        if ((st = cls_dyn_ode_rhs(ode, &q, &mid, &dq, &f))) goto done;
+        if ((st = cls_dynamics_ode_rhs(ode, &q, &mid, &dq, &f))) goto done;
         if (f > 0.0) lo = mid;
         else hi = mid;
     }
-    cls_dyn_threshold t;
+    cls_dynamics_threshold t;
     memset(&t, 0, sizeof t);
     t.r_u = 0.5 * (lo + hi);
     if ((st = uninformative_moments(model, nodes, t.r_u, &t.S1, &t.D0))) goto done;
@@ -70,25 +70,25 @@ cls_status cls_dyn_threshold_compute(const cls_dyn_model *model, int nodes, cls_
     }
     t.m2_c = 1.0 + model->tau * t.D0 / (4.0 * t.r_u * t.S1);
     for (int j = 0; j < model->p; j++) {
-        double m2 = cls_dyn_law_moment(&model->law[j], 2);
+        double m2 = cls_dynamics_law_moment(&model->law[j], 2);
         t.growth_rate[j] = model->tau * (2.0 * (m2 - 1.0) * t.S1 - model->tau * t.D0 / (2.0 * t.r_u));
     }
     *out = t;
 done:
-    cls_dyn_ode_free(ode);
+    cls_dynamics_ode_free(ode);
     return st;
 }
 
 /* 2x2 Jacobian of (dq/dt, dr/dt) by central differences, and its eigenvalues. */
-static cls_status jacobian(cls_dyn_ode *ode, double q, double r, cls_dyn_fixed_point *fp)
+static cls_status jacobian(cls_dynamics_ode *ode, double q, double r, cls_dynamics_fixed_point *fp)
 {
     double y[2] = {q, r}, J[4];
     for (int c = 0; c < 2; c++) {
         double h = 1e-5 * fmax(1.0, fabs(y[c])), yp[2] = {y[0], y[1]}, ym[2] = {y[0], y[1]};
         yp[c] += h, ym[c] -= h;
         double fp_[2], fm[2];
-        cls_status st = cls_dyn_ode_rhs(ode, &yp[0], &yp[1], &fp_[0], &fp_[1]);
-        if (!st) st = cls_dyn_ode_rhs(ode, &ym[0], &ym[1], &fm[0], &fm[1]);
+        cls_status st = cls_dynamics_ode_rhs(ode, &yp[0], &yp[1], &fp_[0], &fp_[1]);
+        if (!st) st = cls_dynamics_ode_rhs(ode, &ym[0], &ym[1], &fm[0], &fm[1]);
         if (st) return st;
         J[0 * 2 + c] = (fp_[0] - fm[0]) / (2 * h);
         J[1 * 2 + c] = (fp_[1] - fm[1]) / (2 * h);
@@ -109,18 +109,18 @@ static cls_status jacobian(cls_dyn_ode *ode, double q, double r, cls_dyn_fixed_p
 }
 
 /* Newton on F(q, r) = 0 with the finite-difference Jacobian. */
-static cls_status newton(cls_dyn_ode *ode, double *q, double *r, int *converged)
+static cls_status newton(cls_dynamics_ode *ode, double *q, double *r, int *converged)
 {
     *converged = 0;
     for (int it = 0; it < 60; it++) {
         double f[2];
-        cls_status st = cls_dyn_ode_rhs(ode, q, r, &f[0], &f[1]);
+        cls_status st = cls_dynamics_ode_rhs(ode, q, r, &f[0], &f[1]);
         if (st) return st;
         if (fabs(f[0]) + fabs(f[1]) < 1e-12) {
             *converged = 1;
             return CLS_OK;
         }
-        cls_dyn_fixed_point tmp;
+        cls_dynamics_fixed_point tmp;
         if ((st = jacobian(ode, *q, *r, &tmp))) return st;
         const double *J = tmp.jacobian;
         double det = J[0] * J[3] - J[1] * J[2];
@@ -132,26 +132,26 @@ static cls_status newton(cls_dyn_ode *ode, double *q, double *r, int *converged)
     return CLS_OK;
 }
 
-cls_status cls_dyn_fixed_points(const cls_dyn_model *model, int nodes, double q0, double r0,
-                                cls_dyn_fixed_point *uninformative, cls_dyn_fixed_point *informative)
+cls_status cls_dynamics_fixed_points(const cls_dynamics_model *model, int nodes, double q0, double r0,
+                                cls_dynamics_fixed_point *uninformative, cls_dynamics_fixed_point *informative)
 {
-    cls_status st = cls_dyn_model_check(model);
+    cls_status st = cls_dynamics_model_check(model);
     if (st) return st;
     if (!uninformative || !informative) return cls_set_error(CLS_E_INVALID_ARG, "fixed points: NULL output");
     if (model->K != 1 || model->p != 1)
         return cls_set_error(CLS_E_UNSUPPORTED, "fixed points are computed for K = p = 1 (got K = %d, p = %d)",
                              model->K, model->p);
-    cls_dyn_threshold th;
-    if ((st = cls_dyn_threshold_compute(model, nodes, &th))) return st;
-    cls_dyn_ode *ode = NULL;
-    if ((st = cls_dyn_ode_create(&ode, model, nodes))) return st;
-    cls_dyn_fixed_point u = {0}, inf = {0};
+    cls_dynamics_threshold th;
+    if ((st = cls_dynamics_threshold_compute(model, nodes, &th))) return st;
+    cls_dynamics_ode *ode = NULL;
+    if ((st = cls_dynamics_ode_create(&ode, model, nodes))) return st;
+    cls_dynamics_fixed_point u = {0}, inf = {0};
     u.q = 0.0, u.r = th.r_u, u.found = 1;
     if ((st = jacobian(ode, u.q, u.r, &u))) goto done;
     /* the informative point: follow the ODE for a long time, then polish */
     {
         double Q0 = q0, R0 = r0, Qo[2], Ro[2];
-        if ((st = cls_dyn_ode_integrate(ode, &Q0, &R0, 200.0, 0.05, 200.0, Qo, Ro))) goto done;
+        if ((st = cls_dynamics_ode_integrate(ode, &Q0, &R0, 200.0, 0.05, 200.0, Qo, Ro))) goto done;
         double q = fabs(Qo[1]), r = Ro[1];
         if (q < 1e-3) q = 0.9 * sqrt(r), r = r; /* not learned from here: try an informed guess */
         int conv = 0;
@@ -164,15 +164,15 @@ cls_status cls_dyn_fixed_points(const cls_dyn_model *model, int nodes, double q0
     *uninformative = u;
     *informative = inf;
 done:
-    cls_dyn_ode_free(ode);
+    cls_dynamics_ode_free(ode);
     return st;
 }
 
-cls_status cls_dyn_basins(const cls_dyn_model *model, int nodes, double q_norm, double r0, int n_theta,
+cls_status cls_dynamics_basins(const cls_dynamics_model *model, int nodes, double q_norm, double r0, int n_theta,
                           double theta_max, double T, double dt, double *theta_out, int *winner_out,
                           double *cos_out)
 {
-    cls_status st = cls_dyn_model_check(model);
+    cls_status st = cls_dynamics_model_check(model);
     if (st) return st;
     if (model->K != 1 || model->p != 2)
         return cls_set_error(CLS_E_UNSUPPORTED, "the basin map needs K = 1 and p = 2 (got K = %d, p = %d)",
@@ -182,8 +182,8 @@ cls_status cls_dyn_basins(const cls_dyn_model *model, int nodes, double q_norm, 
     if (!(theta_max > 0.0 && theta_max <= M_PI / 2 + 1e-12))
         return cls_set_error(CLS_E_INVALID_ARG, "basins: theta_max = %g must be in (0, pi/2]", theta_max);
     if (!(T > 0.0) || !isfinite(T)) return cls_set_error(CLS_E_INVALID_ARG, "basins: T = %g must be > 0", T);
-    cls_dyn_ode *ode = NULL;
-    if ((st = cls_dyn_ode_create(&ode, model, nodes))) return st;
+    cls_dynamics_ode *ode = NULL;
+    if ((st = cls_dynamics_ode_create(&ode, model, nodes))) return st;
     double *th = cls_alloc(sizeof(double) * n_theta, "basins"), *cs = cls_alloc(sizeof(double) * 2 * n_theta, "basins");
     int *win = cls_alloc(sizeof(int) * n_theta, "basins");
     if (!th || !cs || !win) {
@@ -193,8 +193,8 @@ cls_status cls_dyn_basins(const cls_dyn_model *model, int nodes, double q_norm, 
     for (int i = 0; i < n_theta; i++) {
         double t = theta_max * i / (n_theta - 1);
         double Q0[2] = {q_norm * cos(t), q_norm * sin(t)}, R0 = r0, Qo[4], Ro[2], c[2];
-        if ((st = cls_dyn_ode_integrate(ode, Q0, &R0, T, dt, T, Qo, Ro))) goto done;
-        cls_dyn_cosines(2, 1, Qo + 2, Ro + 1, c);
+        if ((st = cls_dynamics_ode_integrate(ode, Q0, &R0, T, dt, T, Qo, Ro))) goto done;
+        cls_dynamics_cosines(2, 1, Qo + 2, Ro + 1, c);
         c[0] = fabs(c[0]), c[1] = fabs(c[1]);
         int j = c[1] > c[0];
         th[i] = t;
@@ -206,6 +206,6 @@ cls_status cls_dyn_basins(const cls_dyn_model *model, int nodes, double q_norm, 
     memcpy(winner_out, win, sizeof(int) * n_theta);
 done:
     cls_free(th), cls_free(cs), cls_free(win);
-    cls_dyn_ode_free(ode);
+    cls_dynamics_ode_free(ode);
     return st;
 }

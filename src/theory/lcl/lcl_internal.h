@@ -5,7 +5,7 @@
 
 #include "clscale/lcl.h"
 
-#include "../core/internal.h"
+#include "../../core/internal.h"
 
 struct cls_lcl_model {
     cls_lcl_data data;

@@ -1,0 +1,117 @@
+"""The CLI's common rules, command by command: -h/--help exits 0 with the
+usage on stdout; unknown options and bad values are 'clscale: error:' with
+exit 2; options that do not apply are usage errors; bad data is exit 1 and
+the message says each thing once; `clscale loss` warns when the default
+scale meets rows that are not unit-norm. Fast: no command runs long."""
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+BIN = os.environ.get("CLSCALE_BIN", "build/clscale")
+COMMANDS = [["loss"], ["bench", "loss"], ["spectrum"], ["fit"], ["plan"], ["sim", "lcl"],
+            ["sim", "dynamics"], ["sim", "featlearn"]]
+
+
+def run(*args):
+    return subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_help(cmd, flag):
+    p = run(*cmd, flag)
+    assert p.returncode == 0, p.stderr
+    assert "usage" in p.stdout.lower() and p.stderr == ""
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
+def test_unknown_option(cmd):
+    p = run(*cmd, "--no-such-option")
+    assert p.returncode == 2
+    assert p.stderr.startswith("clscale: error:") and "--no-such-option" in p.stderr
+    assert "unrecognized option" not in p.stderr  # glibc's own message
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["fit", "d.csv", "--bins"], "--bins needs a value"),
+    (["fit", "d.csv", "--bins", "2"], "--bins"),
+    (["fit", "d.csv", "--frontier", "x"], "--frontier"),
+    (["plan", "f.json", "--compute", "nan"], "--compute"),
+    (["plan", "f.json", "--compute", "1,-5"], "must be > 0"),
+    (["plan", "f.json", "--json=1", "--compute", "1"], "takes no value"),
+    (["sim", "lcl", "--a", "1"], "a = 1"),
+])
+def test_bad_values_exit_2(args, needle):
+    p = run(*args)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.startswith("clscale: error:") and needle in p.stderr
+
+
+def test_messages_say_things_once(tmp_path):
+    p = run("bench", "foo")
+    assert p.returncode == 2 and "unknown benchmark 'foo'" in p.stderr
+    p = run("sim", "foo")
+    assert p.returncode == 2 and "unknown model 'foo'" in p.stderr
+    x = np.random.default_rng(0).standard_normal((20, 5)).astype(np.float32)
+    x[7, 3] = np.nan
+    path = tmp_path / "nan.npy"
+    np.save(path, x)
+    p = run("spectrum", path)
+    assert p.returncode == 1 and "row 7 column 3 is NaN" in p.stderr
+    assert p.stderr.count(str(path)) == 1, p.stderr
+    p = run("sim", "lcl", "--a", "1")
+    assert "sim lcl: lcl:" not in p.stderr
+
+
+def test_lcl_sketch_error_names_given_option():
+    p = run("sim", "lcl", "--d", "40")  # default M = 64 > d: blame --d, not --M
+    assert p.returncode == 2
+    assert "default sketch size" in p.stderr and "--M 64" not in p.stderr
+
+
+@pytest.fixture
+def rows(tmp_path):
+    x = np.random.default_rng(1).standard_normal((16, 8)).astype(np.float32)
+    u = x / np.linalg.norm(x, axis=1, keepdims=True)
+    np.save(tmp_path / "x.npy", 3 * x)
+    np.save(tmp_path / "u.npy", u)
+    return tmp_path / "x.npy", tmp_path / "u.npy"
+
+
+def test_loss_warns_on_non_unit_rows(rows):
+    x, u = rows
+    p = run("loss", "--a", x, "--b", x, "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert len(out["warnings"]) == 1 and "unit-norm" in out["warnings"][0]
+    assert "clscale: warning:" in p.stderr and "unit-norm" in p.stderr
+    for extra in (["--normalize"], ["--logit-scale", "5"]):
+        p = run("loss", "--a", x, "--b", x, "--json", *extra)
+        assert p.returncode == 0 and json.loads(p.stdout)["warnings"] == [] and p.stderr == ""
+    p = run("loss", "--a", u, "--b", u, "--json")
+    assert p.returncode == 0 and json.loads(p.stdout)["warnings"] == []
+
+
+def test_loss_options_that_do_not_apply(rows):
+    _, u = rows
+    p = run("loss", "--a", u, "--b", u, "--bias", "1")
+    assert p.returncode == 2 and "--bias" in p.stderr and "siglip" in p.stderr
+    p = run("loss", "--a", u, "--b", u, "--loss", "siglip", "--label-smoothing", "0.1")
+    assert p.returncode == 2 and "--label-smoothing" in p.stderr
+    p = run("loss", "--a", u, "--b", u, "--loss", "siglip", "--bias", "-10")
+    assert p.returncode == 0, p.stderr
+
+
+def test_plot_says_wrote_and_quotes_paths(tmp_path):
+    import shutil
+    x = np.random.default_rng(2).standard_normal((200, 16)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "it's a plot.png"  # a quote in the path must not break the script
+    p = run("spectrum", tmp_path / "x.npy", "--fit-range", "1:8", "--plot", out)
+    assert p.returncode == 0, p.stderr
+    if shutil.which("gnuplot"):
+        assert f"wrote {out}" in p.stderr
+        assert out.exists() and out.stat().st_size > 0
