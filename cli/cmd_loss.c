@@ -1,6 +1,7 @@
 /* clscale loss: exact contrastive loss and gradients of two embedding files,
  * computed in tiles (memory O(b d), never the b x b logits). */
 #include "cli.h"
+#include "cmd_loss_mpi.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -130,6 +131,10 @@ int cmd_loss(int argc, char **argv)
     if (!path_a || !path_b) return cli_usage_error("loss", "--a and --b are required");
     if (path_labels && opt.kind != CLS_LOSS_INFONCE)
         return cli_usage_error("loss", "--labels is only used by --loss infonce");
+#ifdef CLS_HAVE_MPI
+    if (cli_mpi_launched()) /* mpirun -np P clscale loss ...: docs/distributed.md */
+        return cmd_loss_mpi(&opt, path_a, path_b, path_labels, path_ga, path_gb, json);
+#endif
 
     int rc = CLI_FAIL;
     float *a = NULL, *b = NULL, *ga = NULL, *gb = NULL;

@@ -48,6 +48,15 @@ CLS_API cls_status cls_clip_ring_compute(cls_loss_result *result, float *grad_a,
                                          const float *a_local, const float *b_local, int64_t n_local, int64_t d,
                                          const cls_loss_options *options, MPI_Comm comm);
 
+/* What the last cls_loss_ring_compute / cls_clip_ring_compute call of this
+ * process spent (for clscale bench loss under mpirun): wall time, time blocked
+ * in MPI waits and collectives (communication not hidden behind compute, plus
+ * waiting for slower ranks), and bytes this rank sent. */
+typedef struct {
+    double total_seconds, wait_seconds, bytes_sent;
+} cls_ring_stats;
+CLS_API void cls_loss_ring_last_stats(cls_ring_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

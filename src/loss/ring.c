@@ -34,12 +34,41 @@
 
 enum { TAG_B = 101, TAG_C = 102, TAG_STATS = 103, TAG_DB = 104 };
 
+/* Counters of the last call on this process (cls_loss_ring_last_stats). */
+static cls_ring_stats last_stats;
+
+
+/* MPI_Wait and MPI_Isend, timed and counted. */
+static void ring_wait(MPI_Request *req)
+{
+    if (*req == MPI_REQUEST_NULL) return;
+    const double t0 = MPI_Wtime();
+    MPI_Wait(req, MPI_STATUS_IGNORE);
+    last_stats.wait_seconds += MPI_Wtime() - t0;
+}
+
+static void ring_isend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
+                       MPI_Request *req)
+{
+    int size;
+    MPI_Type_size(type, &size);
+    last_stats.bytes_sent += (double)count * (double)size;
+    MPI_Isend(buf, count, type, dest, tag, comm, req);
+}
+
+void cls_loss_ring_last_stats(cls_ring_stats *out)
+{
+    if (out) *out = last_stats;
+}
+
 /* Every rank learns whether all ranks succeeded; a failing rank keeps its own
  * message, the others get one naming the first failing rank. */
 static cls_status agree(cls_status st, int rank, MPI_Comm comm)
 {
     int mine[2] = {st != CLS_OK ? rank : INT_MAX, (int)st}, first[2];
+    const double t0 = MPI_Wtime(); /* a collective: waiting for the slowest rank counts as waiting */
     MPI_Allreduce(mine, first, 1, MPI_2INT, MPI_MINLOC, comm);
+    last_stats.wait_seconds += MPI_Wtime() - t0;
     if (first[0] == INT_MAX) return CLS_OK;
     if (st != CLS_OK) return st;
     return cls_set_error((cls_status)first[1], "loss ring: rank %d failed (see its error message)", first[0]);
@@ -114,9 +143,14 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
     int P, p;
     MPI_Comm_size(comm, &P);
     MPI_Comm_rank(comm, &p);
-    if (P == 1) /* the single-process engine itself: the same bits */
-        return cls_loss_compute(result, grad_a, grad_b, a_local, na_local, b_local, nb_local, d, labels_local,
-                                options);
+    memset(&last_stats, 0, sizeof last_stats);
+    const double t_start = MPI_Wtime();
+    if (P == 1) { /* the single-process engine itself: the same bits */
+        cls_status s1 = cls_loss_compute(result, grad_a, grad_b, a_local, na_local, b_local, nb_local, d,
+                                         labels_local, options);
+        last_stats.total_seconds = MPI_Wtime() - t_start;
+        return s1;
+    }
 
     /* ---- shapes, options and data agreed by every rank ---- */
     int64_t mine_n[2] = {na_local, nb_local};
@@ -254,15 +288,15 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
     for (size_t i = 0; i < nal; i++) pos[i] = 0.0;
     MPI_Request sB = MPI_REQUEST_NULL, sBprev = MPI_REQUEST_NULL, rB = MPI_REQUEST_NULL;
     MPI_Request sS = MPI_REQUEST_NULL, rS = MPI_REQUEST_NULL;
-    MPI_Isend(Bl, (int)(nbl * dd), MPI_FLOAT, right, TAG_B, comm, &sBprev);
+    ring_isend(Bl, (int)(nbl * dd), MPI_FLOAT, right, TAG_B, comm, &sBprev);
     MPI_Irecv(bbuf[1], (int)(counts[2 * left + 1] * d), MPI_FLOAT, left, TAG_B, comm, &rB);
     for (int k = 1; k <= P; k++) {
         const int q = k < P ? (p - k + P) % P : p;
         const int64_t nq = counts[2 * q + 1];
         const float *Bq = k < P ? bbuf[k % 2] : Bl;
-        if (k < P) MPI_Wait(&rB, MPI_STATUS_IGNORE);
-        if (k < P - 1) MPI_Isend(Bq, (int)(nq * d), MPI_FLOAT, right, TAG_B, comm, &sB);
-        MPI_Wait(&sBprev, MPI_STATUS_IGNORE); /* frees bbuf[(k+1) % 2] */
+        if (k < P) ring_wait(&rB);
+        if (k < P - 1) ring_isend(Bq, (int)(nq * d), MPI_FLOAT, right, TAG_B, comm, &sB);
+        ring_wait(&sBprev); /* frees bbuf[(k+1) % 2] */
         sBprev = sB;
         sB = MPI_REQUEST_NULL;
         if (k + 1 < P) {
@@ -280,18 +314,18 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
         }
         if (clip) { /* combine (incoming (+) local) for the block's columns */
             double *res = k < P ? cout : cown;
-            if (k < P) MPI_Wait(&sS, MPI_STATUS_IGNORE); /* cout is free again */
-            if (incoming) MPI_Wait(&rS, MPI_STATUS_IGNORE);
+            if (k < P) ring_wait(&sS); /* cout is free again */
+            if (incoming) ring_wait(&rS);
             for (int64_t j = 0; j < nq; j++) {
                 res[j] = incoming ? cin[j] : cm[j];
                 res[nq + j] = incoming ? cin[nq + j] : cl[j];
                 if (incoming) lse_join(&res[j], &res[nq + j], 1, cm[j], cl[j]);
             }
-            if (k < P) MPI_Isend(cout, (int)(2 * nq), MPI_DOUBLE, right, TAG_STATS, comm, &sS);
+            if (k < P) ring_isend(cout, (int)(2 * nq), MPI_DOUBLE, right, TAG_STATS, comm, &sS);
         }
     }
-    MPI_Wait(&sS, MPI_STATUS_IGNORE);
-    MPI_Wait(&sBprev, MPI_STATUS_IGNORE);
+    ring_wait(&sS);
+    ring_wait(&sBprev);
 
     /* loss parts of this rank: [0] sum of LSE - positives, [1..d] column sums of A, [d+1..2d] of B */
     double *part = cls_alloc((2 * dd + 2) * sizeof(double), "loss ring sums");
@@ -316,8 +350,8 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
         MPI_Request sD = MPI_REQUEST_NULL, rD = MPI_REQUEST_NULL;
         sB = sBprev = rB = MPI_REQUEST_NULL;
         const int cn = clip ? 1 : 0; /* column LSE travels with the block (CLIP) */
-        MPI_Isend(Bl, (int)(nbl * dd), MPI_FLOAT, right, TAG_B, comm, &sBprev);
-        if (cn) MPI_Isend(cown, (int)(2 * nbl), MPI_DOUBLE, right, TAG_C, comm, &sCprev);
+        ring_isend(Bl, (int)(nbl * dd), MPI_FLOAT, right, TAG_B, comm, &sBprev);
+        if (cn) ring_isend(cown, (int)(2 * nbl), MPI_DOUBLE, right, TAG_C, comm, &sCprev);
         MPI_Irecv(bbuf[1], (int)(counts[2 * left + 1] * d), MPI_FLOAT, left, TAG_B, comm, &rB);
         if (cn) MPI_Irecv(cblk[1], (int)(2 * counts[2 * left + 1]), MPI_DOUBLE, left, TAG_C, comm, &rC);
         cls_lse rows = {rm, rl};
@@ -327,15 +361,15 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
             const float *Bq = k < P ? bbuf[k % 2] : Bl;
             const double *cq = k < P ? cblk[k % 2] : cown;
             if (k < P) {
-                MPI_Wait(&rB, MPI_STATUS_IGNORE);
-                MPI_Wait(&rC, MPI_STATUS_IGNORE);
+                ring_wait(&rB);
+                ring_wait(&rC);
             }
             if (k < P - 1) {
-                MPI_Isend(Bq, (int)(nq * d), MPI_FLOAT, right, TAG_B, comm, &sB);
-                if (cn) MPI_Isend(cq, (int)(2 * nq), MPI_DOUBLE, right, TAG_C, comm, &sC);
+                ring_isend(Bq, (int)(nq * d), MPI_FLOAT, right, TAG_B, comm, &sB);
+                if (cn) ring_isend(cq, (int)(2 * nq), MPI_DOUBLE, right, TAG_C, comm, &sC);
             }
-            MPI_Wait(&sBprev, MPI_STATUS_IGNORE);
-            MPI_Wait(&sCprev, MPI_STATUS_IGNORE);
+            ring_wait(&sBprev);
+            ring_wait(&sCprev);
             sBprev = sB, sCprev = sC;
             sB = sC = MPI_REQUEST_NULL;
             if (k + 1 < P) {
@@ -358,19 +392,19 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
             if (k > 1)
                 for (size_t t = 0; t < nal * dd; t++) gA[t] += gtmp[t];
             float *res = k < P ? dbout : gB;
-            if (k < P) MPI_Wait(&sD, MPI_STATUS_IGNORE); /* dbout is free again */
+            if (k < P) ring_wait(&sD); /* dbout is free again */
             const size_t m = (size_t)nq * dd;
             if (incoming) {
-                MPI_Wait(&rD, MPI_STATUS_IGNORE);
+                ring_wait(&rD);
                 for (size_t t = 0; t < m; t++) res[t] = dbin[t] + dbc[t];
             } else {
                 memcpy(res, dbc, m * sizeof(float));
             }
-            if (k < P) MPI_Isend(dbout, (int)m, MPI_FLOAT, right, TAG_DB, comm, &sD);
+            if (k < P) ring_isend(dbout, (int)m, MPI_FLOAT, right, TAG_DB, comm, &sD);
         }
-        MPI_Wait(&sD, MPI_STATUS_IGNORE);
-        MPI_Wait(&sBprev, MPI_STATUS_IGNORE);
-        MPI_Wait(&sCprev, MPI_STATUS_IGNORE);
+        ring_wait(&sD);
+        ring_wait(&sBprev);
+        ring_wait(&sCprev);
         if (!kst) kst = cls_grad_scale_from(&part[1], gA, A, na_local, d, o->logit_scale, o->threads);
     }
 #undef SET_BLOCK
@@ -398,6 +432,7 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
     cls_free(tot);
     cls_free(ws);
     cls_free(counts);
+    last_stats.total_seconds = MPI_Wtime() - t_start;
     return st;
 }
 
