@@ -253,7 +253,7 @@ static void bench_usage(FILE *out)
           "options:\n"
           "  --rows N       rows per rank (default 16384)\n"
           "  --dim D        feature dimension (default 512)\n"
-          "  --loss NAME    clip | infonce (default clip)\n"
+          "  --loss NAME    clip | infonce | siglip (default clip)\n"
           "  --threads T    threads per rank, 0 = all cores (default 1)\n"
           "  --repeats R    timed runs, the median is reported (default 3)\n"
           "  --tile T       tile edge, 0 = automatic (default 0)\n"
@@ -292,8 +292,8 @@ int cmd_bench_loss_mpi(int argc, char **argv)
         case O_DIM: if (!cli_parse_int64("--dim", optarg, &d)) return CLI_USAGE; break;
         case O_LOSS:
             if (cls_loss_kind_parse(optarg, &o.kind) != CLS_OK ||
-                (o.kind != CLS_LOSS_CLIP && o.kind != CLS_LOSS_INFONCE))
-                return cli_usage_error("bench loss", "--loss: '%s' is not distributed (clip, infonce)", optarg);
+                o.kind == CLS_LOSS_NTXENT)
+                return cli_usage_error("bench loss", "--loss: '%s' is not distributed (clip, infonce, siglip)", optarg);
             break;
         case O_THREADS: if (!cli_parse_int("--threads", optarg, &o.threads)) return CLI_USAGE; break;
         case O_REPEATS: if (!cli_parse_int("--repeats", optarg, &repeats)) return CLI_USAGE; break;
@@ -343,7 +343,8 @@ int cmd_bench_loss_mpi(int argc, char **argv)
     qsort(sec, (size_t)repeats, sizeof(double), cmp_double);
     qsort(wait, (size_t)repeats, sizeof(double), cmp_double);
     const double t = sec[repeats / 2], ws = wait[repeats / 2];
-    const double n = (double)rows * P, flops_rank = 8.0 * (double)rows * n * (double)d; /* CLIP/InfoNCE: 8 b_local b d */
+    /* executed FLOPs per rank: CLIP/InfoNCE 8 b_local b d (forward X, backward X, dA, dB); SigLIP 6 */
+    const double n = (double)rows * P, flops_rank = (o.kind == CLS_LOSS_SIGLIP ? 6.0 : 8.0) * (double)rows * n * (double)d;
     rc = CLI_OK;
     if (p == 0) {
         if (json) {
@@ -364,7 +365,7 @@ int cmd_bench_loss_mpi(int argc, char **argv)
             printf("ranks               %d x %d thread(s), %lld rows per rank (batch %.0f), d = %lld, %s\n", P,
                    cls_threads_resolve(o.threads), (long long)rows, n, (long long)d, cls_loss_kind_name(o.kind));
             printf("seconds per step    %.3f (median of %d)\n", t, repeats);
-            printf("GFLOP/s per rank    %.2f (executed: 8 b_local b d)\n", flops_rank / t * 1e-9);
+            printf("GFLOP/s per rank    %.2f (executed FLOPs)\n", flops_rank / t * 1e-9);
             printf("GFLOP/s total       %.2f\n", flops_rank * P / t * 1e-9);
             printf("bytes sent per rank %.0f per step\n", rs.bytes_sent);
             printf("wait share          %.3f (slowest rank's MPI wait / step time)\n", ws);

@@ -171,8 +171,8 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
     int64_t qoff = 0;
     for (int q = 0; q < p; q++) qoff += counts[2 * q];
     st = check_local(result, a_local, na_local, b_local, nb_local, nb, d, labels_local, options);
-    if (st == CLS_OK && options->kind != CLS_LOSS_CLIP && options->kind != CLS_LOSS_INFONCE)
-        st = cls_set_error(CLS_E_UNSUPPORTED, "loss ring: %s is not distributed yet (clip and infonce are)",
+    if (st == CLS_OK && options->kind == CLS_LOSS_NTXENT)
+        st = cls_set_error(CLS_E_UNSUPPORTED, "loss ring: %s is not distributed yet (clip, infonce, siglip are)",
                            cls_loss_kind_name(options->kind));
     if (st == CLS_OK && options->kind == CLS_LOSS_INFONCE && na > nb)
         st = cls_set_error(CLS_E_SHAPE, "infonce: %lld queries but only %lld keys over all ranks", (long long)na,
@@ -195,7 +195,8 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
     }
 
     /* ---- workspace: one allocation, carved in two passes ---- */
-    const int clip = o->kind == CLS_LOSS_CLIP;
+    const int clip = o->kind == CLS_LOSS_CLIP, siglip = o->kind == CLS_LOSS_SIGLIP;
+    const int infonce = o->kind == CLS_LOSS_INFONCE;
     const int nt = cls_threads_resolve(o->threads);
     const size_t nal = (size_t)na_local, nbl = (size_t)nb_local, nbm = (size_t)nb_max, dd = (size_t)d;
     double *rm, *rl, *bm, *bl, *cm, *cl, *cin, *cout, *cown, *cblk[2], *pos, *bpos;
@@ -234,7 +235,7 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
             TAKE(an, nal * dd * sizeof(float));
             TAKE(bn, nbl * dd * sizeof(float));
         }
-        if (!clip) TAKE(lab, nal * sizeof(int64_t));
+        if (infonce) TAKE(lab, nal * sizeof(int64_t));
 #undef TAKE
         if (pass == 0) {
             ws = cls_alloc(used, "loss ring workspace");
@@ -254,6 +255,7 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
     }
     const int left = (p - 1 + P) % P, right = (p + 1) % P;
     const double e = o->label_smoothing;
+    /* clip: 1/(2n) or 1/2; infonce: 1/na or 1; siglip: 1/n or 1 */
     const double w = clip ? (o->reduction == CLS_REDUCE_SUM ? 0.5 : 1.0 / (2.0 * (double)na))
                           : (o->reduction == CLS_REDUCE_SUM ? 1.0 : 1.0 / (double)na);
     cls_tile_problem tp = {0};
@@ -275,7 +277,7 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
         tp.b = (Bq);                                                                                 \
         tp.nb = nq_;                                                                                 \
         tp.tile = cls_tile_resolve(o->tile, na_local, nq_, d, nt);                                   \
-        if (!clip) {                                                                                 \
+        if (infonce) {                                                                               \
             for (int64_t i_ = 0; i_ < na_local; i_++) {                                              \
                 const int64_t g_ = (labels_local ? labels_local[i_] : qoff + i_) - block_off[0];     \
                 lab[i_] = g_ >= 0 && g_ < nq_ ? g_ : -1;                                             \
@@ -288,6 +290,7 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
     for (size_t i = 0; i < nal; i++) pos[i] = 0.0;
     MPI_Request sB = MPI_REQUEST_NULL, sBprev = MPI_REQUEST_NULL, rB = MPI_REQUEST_NULL;
     MPI_Request sS = MPI_REQUEST_NULL, rS = MPI_REQUEST_NULL;
+    if (!siglip) { /* SigLIP has no forward pass: its one pass is below */
     ring_isend(Bl, (int)(nbl * dd), MPI_FLOAT, right, TAG_B, comm, &sBprev);
     MPI_Irecv(bbuf[1], (int)(counts[2 * left + 1] * d), MPI_FLOAT, left, TAG_B, comm, &rB);
     for (int k = 1; k <= P; k++) {
@@ -326,25 +329,29 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
     }
     ring_wait(&sS);
     ring_wait(&sBprev);
+    }
 
-    /* loss parts of this rank: [0] sum of LSE - positives, [1..d] column sums of A, [d+1..2d] of B */
-    double *part = cls_alloc((2 * dd + 2) * sizeof(double), "loss ring sums");
-    double *tot = cls_alloc((2 * dd + 2) * sizeof(double), "loss ring sums");
+    /* loss parts of this rank: [0] sum of LSE - positives (SigLIP: of softplus),
+     * [1] dL/ds (SigLIP: / w), [2, 2+d) column sums of A, [2+d, 2+2d) of B,
+     * [2+2d] SigLIP dL/dbeta / w */
+    double *part = cls_alloc((2 * dd + 3) * sizeof(double), "loss ring sums");
+    double *tot = cls_alloc((2 * dd + 3) * sizeof(double), "loss ring sums");
     if (!part || !tot) kst = kst ? kst : cls_set_error(CLS_E_NOMEM, "loss ring sums");
     if (!kst) {
         double acc = 0.0;
-        for (int64_t i = 0; i < na_local; i++) acc += (rm[i] + rl[i]) - (clip ? 2.0 : 1.0) * (1.0 - e) * pos[i];
+        for (int64_t i = 0; i < (siglip ? 0 : na_local); i++) acc += (rm[i] + rl[i]) - (clip ? 2.0 : 1.0) * (1.0 - e) * pos[i];
         if (clip)
             for (int64_t j = 0; j < nb_local; j++) acc += cown[j] + cown[nb_local + j];
         part[0] = acc;
-        part[1] = 0.0;
+        part[1] = part[2 + 2 * d] = 0.0;
         column_sums(part + 2, A, na_local, d);
         column_sums(part + 2 + d, Bl, nb_local, d);
     }
     kst = agree(kst, p, comm); /* all ranks enter the backward, or none */
 
     /* ================= backward ================= */
-    const int want_grads = grad_a || grad_b;
+    const int want_grads = grad_a || grad_b || siglip;
+    double ssum[3] = {0.0, 0.0, 0.0};
     if (!kst && want_grads) {
         MPI_Request sC = MPI_REQUEST_NULL, sCprev = MPI_REQUEST_NULL, rC = MPI_REQUEST_NULL;
         MPI_Request sD = MPI_REQUEST_NULL, rD = MPI_REQUEST_NULL;
@@ -388,7 +395,13 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
                 tw = (cls_tile_weights){w, 0.0, w * e / (double)nb, w * (1.0 - e), 0.0};
             }
             cls_lse cols = {(double *)cq, (double *)cq + nq}, none = {NULL, NULL};
-            if (!kst) kst = cls_tile_backward(&tp, &tw, rows, clip ? cols : none, k == 1 ? gA : gtmp, dbc);
+            if (siglip) {
+                double bs[3] = {0.0, 0.0, 0.0};
+                if (!kst) kst = cls_siglip_block(bs, k == 1 ? gA : gtmp, dbc, A, na_local, Bq, nq, d, k == P, w, o);
+                for (int t = 0; t < 3; t++) ssum[t] += bs[t];
+            } else if (!kst) {
+                kst = cls_tile_backward(&tp, &tw, rows, clip ? cols : none, k == 1 ? gA : gtmp, dbc);
+            }
             if (k > 1)
                 for (size_t t = 0; t < nal * dd; t++) gA[t] += gtmp[t];
             float *res = k < P ? dbout : gB;
@@ -405,13 +418,19 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
         ring_wait(&sD);
         ring_wait(&sBprev);
         ring_wait(&sCprev);
-        if (!kst) kst = cls_grad_scale_from(&part[1], gA, A, na_local, d, o->logit_scale, o->threads);
+        if (siglip) {
+            part[0] = ssum[0];
+            part[1] = ssum[2];
+            part[2 + 2 * d] = ssum[1];
+        } else if (!kst) {
+            kst = cls_grad_scale_from(&part[1], gA, A, na_local, d, o->logit_scale, o->threads);
+        }
     }
 #undef SET_BLOCK
 
     /* ---- scalars: summed in rank order; outputs only once every rank succeeded ---- */
     st = agree(kst, p, comm);
-    if (st == CLS_OK) st = sum_in_rank_order(tot, part, 2 * d + 2, P, comm);
+    if (st == CLS_OK) st = sum_in_rank_order(tot, part, 2 * d + 3, P, comm);
     if (st == CLS_OK) {
         double sdot = 0.0;
         for (int64_t k = 0; k < d; k++) sdot += tot[2 + k] * tot[2 + d + k];
@@ -421,6 +440,10 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
         result->loss = w * L;
         result->grad_logit_scale = want_grads ? tot[1] : NAN;
         result->grad_bias = 0.0;
+        if (siglip) {
+            result->grad_logit_scale = w * tot[1] / o->logit_scale;
+            result->grad_bias = w * tot[2 + 2 * d];
+        }
         if (want_grads && o->normalize) {
             cls_loss_normalize_backward(gA, a_local, na_local, d, o->threads);
             cls_loss_normalize_backward(gB, b_local, nb_local, d, o->threads);

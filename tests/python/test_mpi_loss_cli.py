@@ -3,7 +3,7 @@
 Each rank reads only its row range of A and B, the ring computes the global
 loss, the gradients are written as one .npy (every rank writes its rows at
 their offset into a preallocated PATH.partial; rank 0 renames it to PATH).
-Checks (uneven shards: 53 rows over 2 and 3 ranks, InfoNCE with 41 queries
+Checks (uneven shards: 53 rows over 2 and 3 ranks; CLIP, SigLIP, InfoNCE with 41 queries
 and 67 keys split independently, labels given):
 - P = 1 under mpirun: the same loss digits and byte-identical gradient files;
 - P = 2, 3: loss |diff| <= 1e-6 |ref|, gradients max|diff| <= 1e-6 max|g|
@@ -56,6 +56,7 @@ def data(tmp_path_factory):
 
 CASES = {
     "clip": ["--a", "A.npy", "--b", "B.npy", "--tile", "8"],
+    "siglip": ["--a", "A.npy", "--b", "B.npy", "--loss", "siglip", "--logit-scale", "10", "--tile", "8"],
     "clip-normalize-smoothing": ["--a", "A.npy", "--b", "B.npy", "--normalize", "--label-smoothing", "0.1",
                                  "--reduction", "sum"],
     "infonce-labels": ["--a", "Q.npy", "--b", "K.npy", "--loss", "infonce", "--labels", "L.npy", "--tile", "16"],
@@ -79,6 +80,8 @@ def test_same_files_as_single_process(data, case, P):
     assert out["ranks"] == P
     assert abs(out["loss"] - ref["loss"]) <= 1e-6 * abs(ref["loss"])
     assert abs(out["grad_logit_scale"] - ref["grad_logit_scale"]) <= 1e-6 * max(1.0, abs(ref["grad_logit_scale"]))
+    if "grad_bias" in ref:
+        assert abs(out["grad_bias"] - ref["grad_bias"]) <= 1e-6 * max(1e-3, abs(ref["grad_bias"]))
     for mine, theirs in ((ga, data / f"{case}_ga.npy"), (gb, data / f"{case}_gb.npy")):
         x, y = np.load(mine), np.load(theirs)
         assert x.dtype == np.float32 and x.shape == y.shape
