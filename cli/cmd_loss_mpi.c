@@ -253,7 +253,7 @@ static void bench_usage(FILE *out)
           "options:\n"
           "  --rows N       rows per rank (default 16384)\n"
           "  --dim D        feature dimension (default 512)\n"
-          "  --loss NAME    clip | infonce | siglip (default clip)\n"
+          "  --loss NAME    clip | infonce | ntxent | siglip (default clip)\n"
           "  --threads T    threads per rank, 0 = all cores (default 1)\n"
           "  --repeats R    timed runs, the median is reported (default 3)\n"
           "  --tile T       tile edge, 0 = automatic (default 0)\n"
@@ -291,9 +291,8 @@ int cmd_bench_loss_mpi(int argc, char **argv)
         case O_ROWS: if (!cli_parse_int64("--rows", optarg, &rows)) return CLI_USAGE; break;
         case O_DIM: if (!cli_parse_int64("--dim", optarg, &d)) return CLI_USAGE; break;
         case O_LOSS:
-            if (cls_loss_kind_parse(optarg, &o.kind) != CLS_OK ||
-                o.kind == CLS_LOSS_NTXENT)
-                return cli_usage_error("bench loss", "--loss: '%s' is not distributed (clip, infonce, siglip)", optarg);
+            if (cls_loss_kind_parse(optarg, &o.kind) != CLS_OK)
+                return cli_usage_error("bench loss", "--loss: unknown loss '%s' (clip, infonce, ntxent, siglip)", optarg);
             break;
         case O_THREADS: if (!cli_parse_int("--threads", optarg, &o.threads)) return CLI_USAGE; break;
         case O_REPEATS: if (!cli_parse_int("--repeats", optarg, &repeats)) return CLI_USAGE; break;
@@ -343,8 +342,11 @@ int cmd_bench_loss_mpi(int argc, char **argv)
     qsort(sec, (size_t)repeats, sizeof(double), cmp_double);
     qsort(wait, (size_t)repeats, sizeof(double), cmp_double);
     const double t = sec[repeats / 2], ws = wait[repeats / 2];
-    /* executed FLOPs per rank: CLIP/InfoNCE 8 b_local b d (forward X, backward X, dA, dB); SigLIP 6 */
-    const double n = (double)rows * P, flops_rank = (o.kind == CLS_LOSS_SIGLIP ? 6.0 : 8.0) * (double)rows * n * (double)d;
+    /* executed FLOPs per rank: CLIP/InfoNCE 8 b_local b d (forward X, backward X, dA, dB); SigLIP 6;
+     * NT-Xent on the ring 8 (2 b_local)(2 b) d (P = 1 runs the symmetric kernel: 16 b^2 d) */
+    const double n = (double)rows * P;
+    const double units = o.kind == CLS_LOSS_SIGLIP ? 6.0 : o.kind == CLS_LOSS_NTXENT ? (P == 1 ? 16.0 : 32.0) : 8.0;
+    const double flops_rank = units * (double)rows * n * (double)d;
     rc = CLI_OK;
     if (p == 0) {
         if (json) {

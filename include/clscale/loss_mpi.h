@@ -9,7 +9,7 @@
  * arrive complete at their owner. Memory per rank O((n_local + nb_max) d +
  * threads tile^2), no term in the global batch squared. Communication per
  * rank per evaluation: 3 (P-1) blocks of nb_q x d floats (B forward, B and dB
- * backward) plus O(nb) doubles. docs/distributed.md has the scaling model.
+ * backward; NT-Xent: blocks of 2 n_q rows; SigLIP: 2 (P-1), one pass) plus O(nb) doubles. docs/distributed.md has the scaling model.
  *
  * Collective: every rank of comm calls it with the same d and options. On
  * return every rank holds the same result (identical bits) and the gradients
@@ -34,7 +34,8 @@ extern "C" {
  *   (nb_local may differ from na_local); labels_local[i] is the GLOBAL index of
  *   query i's key (NULL: the query's own global index); keys over all ranks >=
  *   queries over all ranks.
- * - NT-Xent, SigLIP: P = 1 only for now (CLS_E_UNSUPPORTED on every rank for P > 1).
+ * - NT-Xent, SigLIP: as CLIP, the same rows of A and B on each rank (NT-Xent:
+ *   the global Z = [A; B] with A's rows of all ranks first, as single-process).
  * grad_a, grad_b: this rank's rows, may be NULL (loss only; grad_logit_scale is
  * then NaN, as with cls_loss_compute). */
 CLS_API cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *grad_b,

@@ -23,7 +23,14 @@
  *
  * Blocks without the positives (CLIP: q != p; InfoNCE: keys outside block q)
  * get positive weights 0 (CLIP) or label -1 (InfoNCE): the kernel's positive
- * entry then reduces to the plain softmax term. */
+ * entry then reduces to the plain softmax term.
+ *
+ * NT-Xent runs as a row-only (InfoNCE-like) ring on Z_p = [A_p; B_p] against
+ * the Z blocks: the positive of a Z row is the other view (own block only),
+ * the self-similarity is excluded in the own block (the tile kernel's
+ * exclude_diag), the uniform smoothing weight is e / (2n - 1), and
+ * dZ = s G Z + s G^T Z is the local row part plus the travelled part.
+ * SigLIP has no row normalisation: one pass (cls_siglip_block per block). */
 #include "clscale/loss_mpi.h"
 
 #include "loss_engine.h"
@@ -171,9 +178,6 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
     int64_t qoff = 0;
     for (int q = 0; q < p; q++) qoff += counts[2 * q];
     st = check_local(result, a_local, na_local, b_local, nb_local, nb, d, labels_local, options);
-    if (st == CLS_OK && options->kind == CLS_LOSS_NTXENT)
-        st = cls_set_error(CLS_E_UNSUPPORTED, "loss ring: %s is not distributed yet (clip, infonce, siglip are)",
-                           cls_loss_kind_name(options->kind));
     if (st == CLS_OK && options->kind == CLS_LOSS_INFONCE && na > nb)
         st = cls_set_error(CLS_E_SHAPE, "infonce: %lld queries but only %lld keys over all ranks", (long long)na,
                            (long long)nb);
@@ -194,13 +198,26 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
         return cls_set_error(CLS_E_INVALID_ARG, "loss ring: ranks disagree on d, kind, logit scale or options");
     }
 
+    /* NT-Xent: the ring runs on Z_p = [A_p; B_p] (2 n_p rows) against the Z blocks */
+    const int ntx = o->kind == CLS_LOSS_NTXENT;
+    if (ntx) {
+        nb_max *= 2, na *= 2, nb *= 2;
+        for (int q = 0; q < 2 * P; q++) counts[q] *= 2;
+        if (nb_max * d > INT_MAX) { /* the same verdict on every rank: no collective needed */
+            cls_free(counts);
+            return cls_set_error(CLS_E_UNSUPPORTED, "loss ring: a block of %lld x %lld floats exceeds one MPI message",
+                                 (long long)nb_max, (long long)d);
+        }
+    }
+    const int64_t la = ntx ? 2 * na_local : na_local, lb = ntx ? 2 * nb_local : nb_local;
+
     /* ---- workspace: one allocation, carved in two passes ---- */
     const int clip = o->kind == CLS_LOSS_CLIP, siglip = o->kind == CLS_LOSS_SIGLIP;
     const int infonce = o->kind == CLS_LOSS_INFONCE;
     const int nt = cls_threads_resolve(o->threads);
-    const size_t nal = (size_t)na_local, nbl = (size_t)nb_local, nbm = (size_t)nb_max, dd = (size_t)d;
+    const size_t nal = (size_t)la, nbl = (size_t)lb, nbm = (size_t)nb_max, dd = (size_t)d;
     double *rm, *rl, *bm, *bl, *cm, *cl, *cin, *cout, *cown, *cblk[2], *pos, *bpos;
-    float *bbuf[2], *dbc, *dbin, *dbout, *an = NULL, *bn = NULL, *gA, *gB, *gtmp;
+    float *bbuf[2], *dbc, *dbin, *dbout, *an = NULL, *bn = NULL, *gA, *gB, *gtmp, *zb = NULL;
     int64_t *lab = NULL;
     char *ws = NULL;
     for (int pass = 0; pass < 2; pass++) {
@@ -232,10 +249,11 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
         TAKE(gtmp, nal * dd * sizeof(float));
         TAKE(gB, nbl * dd * sizeof(float));
         if (o->normalize) {
-            TAKE(an, nal * dd * sizeof(float));
-            TAKE(bn, nbl * dd * sizeof(float));
+            TAKE(an, (size_t)na_local * dd * sizeof(float));
+            TAKE(bn, (size_t)nb_local * dd * sizeof(float));
         }
-        if (infonce) TAKE(lab, nal * sizeof(int64_t));
+        if (ntx) TAKE(zb, nal * dd * sizeof(float));
+        if (infonce || ntx) TAKE(lab, nal * sizeof(int64_t));
 #undef TAKE
         if (pass == 0) {
             ws = cls_alloc(used, "loss ring workspace");
@@ -253,6 +271,11 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
         cls_loss_normalize_rows(bn, b_local, nb_local, d, o->threads);
         A = an, Bl = bn;
     }
+    if (ntx) {
+        memcpy(zb, A, (size_t)na_local * dd * sizeof(float));
+        memcpy(zb + (size_t)na_local * dd, Bl, (size_t)nb_local * dd * sizeof(float));
+        A = Bl = zb;
+    }
     const int left = (p - 1 + P) % P, right = (p + 1) % P;
     const double e = o->label_smoothing;
     /* clip: 1/(2n) or 1/2; infonce: 1/na or 1; siglip: 1/n or 1 */
@@ -260,7 +283,7 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
                           : (o->reduction == CLS_REDUCE_SUM ? 1.0 : 1.0 / (double)na);
     cls_tile_problem tp = {0};
     tp.a = A;
-    tp.na = na_local;
+    tp.na = la;
     tp.precision = o->precision;
     tp.d = d;
     tp.scale = (float)o->logit_scale;
@@ -276,9 +299,14 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
         for (int r_ = 0; r_ < (q); r_++) block_off[0] += counts[2 * r_ + 1];                        \
         tp.b = (Bq);                                                                                 \
         tp.nb = nq_;                                                                                 \
-        tp.tile = cls_tile_resolve(o->tile, na_local, nq_, d, nt);                                   \
+        tp.tile = cls_tile_resolve(o->tile, la, nq_, d, nt);                                   \
+        tp.exclude_diag = ntx && (q) == p;                                                           \
+        if (ntx) { /* the positive of Z row i is the other view, in the own block only */          \
+            for (int64_t i_ = 0; i_ < la; i_++) lab[i_] = (q) == p ? (i_ + la / 2) % la : -1;        \
+            tp.labels = lab;                                                                         \
+        }                                                                                            \
         if (infonce) {                                                                               \
-            for (int64_t i_ = 0; i_ < na_local; i_++) {                                              \
+            for (int64_t i_ = 0; i_ < la; i_++) {                                              \
                 const int64_t g_ = (labels_local ? labels_local[i_] : qoff + i_) - block_off[0];     \
                 lab[i_] = g_ >= 0 && g_ < nq_ ? g_ : -1;                                             \
             }                                                                                        \
@@ -311,7 +339,7 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
         SET_BLOCK(q, Bq);
         cls_lse rows = {bm, bl}, cols = {cm, cl};
         if (!kst) kst = cls_tile_forward(&tp, rows, cols, bpos);
-        for (int64_t i = 0; i < na_local; i++) {
+        for (int64_t i = 0; i < la; i++) {
             lse_join(&rm[i], &rl[i], k > 1, bm[i], bl[i]);
             if (clip ? k == P : lab[i] >= 0) pos[i] = bpos[i];
         }
@@ -339,13 +367,18 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
     if (!part || !tot) kst = kst ? kst : cls_set_error(CLS_E_NOMEM, "loss ring sums");
     if (!kst) {
         double acc = 0.0;
-        for (int64_t i = 0; i < (siglip ? 0 : na_local); i++) acc += (rm[i] + rl[i]) - (clip ? 2.0 : 1.0) * (1.0 - e) * pos[i];
+        for (int64_t i = 0; i < (siglip ? 0 : la); i++) acc += (rm[i] + rl[i]) - (clip ? 2.0 : 1.0) * (1.0 - e) * pos[i];
         if (clip)
-            for (int64_t j = 0; j < nb_local; j++) acc += cown[j] + cown[nb_local + j];
+            for (int64_t j = 0; j < lb; j++) acc += cown[j] + cown[lb + j];
         part[0] = acc;
         part[1] = part[2 + 2 * d] = 0.0;
-        column_sums(part + 2, A, na_local, d);
-        column_sums(part + 2 + d, Bl, nb_local, d);
+        column_sums(part + 2, A, la, d);
+        column_sums(part + 2 + d, Bl, lb, d);
+        if (ntx) { /* sum of |z_i|^2: the self terms left out of sum_{j != i} X_ij */
+            double q2 = 0.0;
+            for (size_t t = 0; t < nal * dd; t++) q2 += (double)A[t] * A[t];
+            part[2 + 2 * d] = q2;
+        }
     }
     kst = agree(kst, p, comm); /* all ranks enter the backward, or none */
 
@@ -392,12 +425,12 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
                 const double pw = k == P ? w * (1.0 - e) : 0.0;
                 tw = (cls_tile_weights){w, w, 2.0 * w * e / (double)na, pw, pw};
             } else {
-                tw = (cls_tile_weights){w, 0.0, w * e / (double)nb, w * (1.0 - e), 0.0};
+                tw = (cls_tile_weights){w, 0.0, w * e / (double)(ntx ? nb - 1 : nb), w * (1.0 - e), 0.0};
             }
             cls_lse cols = {(double *)cq, (double *)cq + nq}, none = {NULL, NULL};
             if (siglip) {
                 double bs[3] = {0.0, 0.0, 0.0};
-                if (!kst) kst = cls_siglip_block(bs, k == 1 ? gA : gtmp, dbc, A, na_local, Bq, nq, d, k == P, w, o);
+                if (!kst) kst = cls_siglip_block(bs, k == 1 ? gA : gtmp, dbc, A, la, Bq, nq, d, k == P, w, o);
                 for (int t = 0; t < 3; t++) ssum[t] += bs[t];
             } else if (!kst) {
                 kst = cls_tile_backward(&tp, &tw, rows, clip ? cols : none, k == 1 ? gA : gtmp, dbc);
@@ -423,7 +456,7 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
             part[1] = ssum[2];
             part[2 + 2 * d] = ssum[1];
         } else if (!kst) {
-            kst = cls_grad_scale_from(&part[1], gA, A, na_local, d, o->logit_scale, o->threads);
+            kst = cls_grad_scale_from(&part[1], gA, A, la, d, o->logit_scale, o->threads);
         }
     }
 #undef SET_BLOCK
@@ -436,7 +469,9 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
         for (int64_t k = 0; k < d; k++) sdot += tot[2 + k] * tot[2 + d + k];
         sdot *= o->logit_scale; /* sum_ij X_ij over the global batch */
         double L = tot[0];
-        if (e > 0.0) L -= (clip ? 2.0 * (e / (double)na) : e / (double)nb) * sdot;
+        if (ntx) /* sum_{i != j} X_ij = s (|sum z|^2 - sum |z|^2) */
+            sdot -= o->logit_scale * tot[2 + 2 * d];
+        if (e > 0.0) L -= (clip ? 2.0 * (e / (double)na) : e / (double)(ntx ? nb - 1 : nb)) * sdot;
         result->loss = w * L;
         result->grad_logit_scale = want_grads ? tot[1] : NAN;
         result->grad_bias = 0.0;
@@ -444,12 +479,16 @@ cls_status cls_loss_ring_compute(cls_loss_result *result, float *grad_a, float *
             result->grad_logit_scale = w * tot[1] / o->logit_scale;
             result->grad_bias = w * tot[2 + 2 * d];
         }
+        if (ntx && want_grads) { /* dZ = s G Z + s G^T Z: the row part plus the travelled part */
+            for (size_t t = 0; t < nal * dd; t++) gA[t] += gB[t];
+            gB = gA + (size_t)na_local * dd;
+        }
         if (want_grads && o->normalize) {
             cls_loss_normalize_backward(gA, a_local, na_local, d, o->threads);
             cls_loss_normalize_backward(gB, b_local, nb_local, d, o->threads);
         }
-        if (grad_a) memcpy(grad_a, gA, nal * dd * sizeof(float));
-        if (grad_b) memcpy(grad_b, gB, nbl * dd * sizeof(float));
+        if (grad_a) memcpy(grad_a, gA, (size_t)na_local * dd * sizeof(float));
+        if (grad_b) memcpy(grad_b, gB, (size_t)nb_local * dd * sizeof(float));
     }
     cls_free(part);
     cls_free(tot);

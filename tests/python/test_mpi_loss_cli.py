@@ -3,7 +3,7 @@
 Each rank reads only its row range of A and B, the ring computes the global
 loss, the gradients are written as one .npy (every rank writes its rows at
 their offset into a preallocated PATH.partial; rank 0 renames it to PATH).
-Checks (uneven shards: 53 rows over 2 and 3 ranks; CLIP, SigLIP, InfoNCE with 41 queries
+Checks (uneven shards: 53 rows over 2 and 3 ranks; CLIP, NT-Xent, SigLIP, InfoNCE with 41 queries
 and 67 keys split independently, labels given):
 - P = 1 under mpirun: the same loss digits and byte-identical gradient files;
 - P = 2, 3: loss |diff| <= 1e-6 |ref|, gradients max|diff| <= 1e-6 max|g|
@@ -57,6 +57,7 @@ def data(tmp_path_factory):
 CASES = {
     "clip": ["--a", "A.npy", "--b", "B.npy", "--tile", "8"],
     "siglip": ["--a", "A.npy", "--b", "B.npy", "--loss", "siglip", "--logit-scale", "10", "--tile", "8"],
+    "ntxent": ["--a", "A.npy", "--b", "B.npy", "--loss", "ntxent", "--logit-scale", "5", "--label-smoothing", "0.1"],
     "clip-normalize-smoothing": ["--a", "A.npy", "--b", "B.npy", "--normalize", "--label-smoothing", "0.1",
                                  "--reduction", "sum"],
     "infonce-labels": ["--a", "Q.npy", "--b", "K.npy", "--loss", "infonce", "--labels", "L.npy", "--tile", "16"],
