@@ -1,5 +1,6 @@
 /* clscale bench <what>: dispatch to the benchmarks. */
 #include "cli.h"
+#include "cmd_loss_mpi.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,9 @@ int cmd_bench(int argc, char **argv)
         usage(stdout);
         return CLI_OK;
     }
+#ifdef CLS_HAVE_MPI
+    if (strcmp(what, "loss") == 0 && cli_mpi_launched()) return cmd_bench_loss_mpi(argc - 1, argv + 1);
+#endif
     if (strcmp(what, "loss") == 0) return cmd_bench_loss(argc - 1, argv + 1);
     if (strcmp(what, "gemm") == 0) return cmd_bench_gemm(argc - 1, argv + 1);
     if (strcmp(what, "train") == 0) return cmd_bench_train(argc - 1, argv + 1);

@@ -1,6 +1,7 @@
 /* clscale loss: exact contrastive loss and gradients of two embedding files,
  * computed in tiles (memory O(b d), never the b x b logits). */
 #include "cli.h"
+#include "cmd_loss_mpi.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -80,6 +81,10 @@ int cmd_loss(int argc, char **argv)
         return cli_usage_error("loss", "--bias is only used by --loss siglip");
     if (seen_smoothing && opt.kind == CLS_LOSS_SIGLIP)
         return cli_usage_error("loss", "--label-smoothing does not apply to --loss siglip");
+#ifdef CLS_HAVE_MPI
+    if (cli_mpi_launched()) /* mpirun -np P clscale loss ...: docs/distributed.md */
+        return cmd_loss_mpi(&opt, path_a, path_b, path_labels, path_ga, path_gb, json);
+#endif
 
     int rc = CLI_FAIL;
     float *a = NULL, *b = NULL, *ga = NULL, *gb = NULL;

@@ -70,6 +70,9 @@ CLS_API void cls_npy_reader_shape(const cls_npy_reader *r, int64_t *rows, int64_
 CLS_API cls_status cls_npy_reader_read_f64(cls_npy_reader *r, double *buf, int64_t max_rows, int64_t *got);
 /* Go back to the first row. */
 CLS_API cls_status cls_npy_reader_rewind(cls_npy_reader *r);
+/* Go to row `row` (0 <= row <= rows): the next read starts there, reading
+ * only that row range of the file (used by the MPI CLI, one range per rank). */
+CLS_API cls_status cls_npy_reader_seek(cls_npy_reader *r, int64_t row);
 CLS_API void cls_npy_reader_free(cls_npy_reader *r);
 
 #ifdef __cplusplus

@@ -487,6 +487,18 @@ cls_status cls_npy_reader_rewind(cls_npy_reader *r)
     return CLS_OK;
 }
 
+cls_status cls_npy_reader_seek(cls_npy_reader *r, int64_t row)
+{
+    if (row < 0 || row > r->rows)
+        return cls_set_error(CLS_E_INVALID_ARG, "file %s: row %lld is outside [0, %lld]", r->path, (long long)row,
+                             (long long)r->rows);
+    const off_t at = (off_t)r->h.data_offset + (off_t)row * (off_t)r->cols * (off_t)cls_dtype_size(r->h.dtype);
+    if (fseeko(r->f, at, SEEK_SET) != 0)
+        return cls_set_error(CLS_E_IO, "file %s: cannot seek: %s", r->path, strerror(errno));
+    r->next_row = row;
+    return CLS_OK;
+}
+
 void cls_npy_reader_free(cls_npy_reader *r)
 {
     if (!r) return;

@@ -23,6 +23,7 @@ typedef struct {
     int threads;           /* already resolved (>= 1) */
     const int64_t *labels; /* positive key of row i (NULL: key i) */
     int columns;           /* also column log-sum-exp and column softmax (needs na == nb) */
+    int exclude_diag;      /* entries i == j are not logits (NT-Xent self-similarity on the MPI ring) */
 } cls_tile_problem;
 
 /* G_ij = row * e^{x_ij - r_i} + col * e^{x_ij - c_j} - uniform

@@ -72,6 +72,11 @@ cls_status cls_siglip_ref(cls_loss_result *result, double *grad_a, double *grad_
                           const double *a, const double *b, int64_t n, int64_t d,
                           const cls_loss_options *options);
 
+/* One block of SigLIP logits (siglip.c; the MPI ring's block kernel and the
+ * whole single-process loss with diag = 1 and na == nb). */
+cls_status cls_siglip_block(double sums[3], float *grad_a, float *grad_b, const float *a, int64_t na,
+                            const float *b, int64_t nb, int64_t d, int diag, double w, const cls_loss_options *o);
+
 /* NT-Xent and SigLIP on un-normalised inputs, fast path (ntxent.c, siglip.c):
  * loss and gradients in one call, used by cls_loss_compute. */
 cls_status cls_ntxent_compute(cls_loss_result *result, float *grad_a, float *grad_b,

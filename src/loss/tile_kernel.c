@@ -198,6 +198,9 @@ cls_status cls_tile_forward(const cls_tile_problem *p, cls_lse rows, cls_lse col
                     CLS_TILE_TRY(fail, cls_tile_gemm(CLS_NO_TRANS, CLS_TRANS, ti, tj, d, p->scale,
                                                      cls_tile_src_at(sa, i0 * d), d, cls_tile_src_at(sb, j0 * d), d,
                                                      0.0f, X, ld));
+                    if (p->exclude_diag)
+                        for (int64_t i = 0; i < ti; i++)
+                            if (i0 + i >= j0 && i0 + i < j0 + tj) X[i * ld + (i0 + i - j0)] = -INFINITY;
                     /* rows: merge this tile's (max, sum) into the running state */
                     for (int64_t i = 0; i < ti; i++) {
                         const float *x = X + i * ld;
@@ -353,6 +356,7 @@ cls_status cls_tile_backward(const cls_tile_problem *p, const cls_tile_weights *
                             if (cmx) g += wc * expm1f((xv - cmx[jj]) - cll[jj]) + (wc - pc);
                             x[jj] = g;
                         }
+                        if (p->exclude_diag && i0 + i >= j0 && i0 + i < j0 + tj) x[i0 + i - j0] = 0.0f;
                     }
                     cls_tile_src G = {X, NULL};
                     if (Xh) {
