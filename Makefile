@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure build test test-all demo bench clean
+.PHONY: all deps configure build test test-all test-portable demo bench clean
 
 all: build
 
@@ -20,6 +20,12 @@ test: deps
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure -LE slow
 
+# The same suite on a portable x86-64 build (-DCLS_NATIVE=OFF: no -march=native).
+test-portable: deps
+	cmake -S . -B build-portable -DCMAKE_BUILD_TYPE=Release -DCLS_NATIVE=OFF > /dev/null
+	cmake --build build-portable -j $(JOBS)
+	cd build-portable && ctest --output-on-failure -LE slow
+
 test-all: deps
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure
@@ -33,4 +39,4 @@ bench: deps
 	scripts/bench
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-portable
