@@ -24,10 +24,8 @@ extern "C" {
 #define CLS_API
 #endif
 
-#define CLS_VERSION_MAJOR 0
-#define CLS_VERSION_MINOR 1
-#define CLS_VERSION_PATCH 0
-#define CLS_VERSION_STRING "0.1.0"
+/* CLS_VERSION_MAJOR/MINOR/PATCH/STRING/NUMBER, generated from CMake's project(VERSION). */
+#include "clscale/version.h"
 
 typedef enum {
     CLS_OK = 0,
@@ -45,6 +43,10 @@ typedef enum {
 
 /* Library version as a string, e.g. "0.1.0". */
 const char *cls_version(void);
+
+/* Library version as a number, major * 10000 + minor * 100 + patch (0.1.0 -> 100),
+ * for comparing the library loaded at run time with CLS_VERSION_NUMBER. */
+CLS_API int cls_version_number(void);
 
 /* Short name of a status code ("invalid argument", ...). Never NULL. */
 const char *cls_strerror(cls_status status);

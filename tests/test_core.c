@@ -58,6 +58,28 @@ static void test_status(void)
     CHECK(strcmp(cls_strerror(CLS_OK), "ok") == 0, "strerror(OK)");
     CHECK(strlen(cls_strerror(CLS_E_NONFINITE)) > 0, "strerror(NONFINITE)");
     CHECK(strcmp(cls_version(), CLS_VERSION_STRING) == 0, "version");
+    /* The numeric version agrees with the string, the macros and CMakeLists.txt's
+     * project(clscale VERSION x.y.z), read independently here. */
+    int ma = -1, mi = -1, pa = -1;
+    CHECK(sscanf(cls_version(), "%d.%d.%d", &ma, &mi, &pa) == 3, "version string is x.y.z");
+    CHECK(cls_version_number() == ma * 10000 + mi * 100 + pa, "cls_version_number %d vs %s",
+          cls_version_number(), cls_version());
+    CHECK(cls_version_number() == CLS_VERSION_NUMBER, "runtime vs header version number");
+    CHECK(ma == CLS_VERSION_MAJOR && mi == CLS_VERSION_MINOR && pa == CLS_VERSION_PATCH,
+          "version macros");
+    FILE *cm = fopen(CLS_SOURCE_DIR "/CMakeLists.txt", "r");
+    char line[512];
+    int found = 0;
+    while (cm && fgets(line, sizeof line, cm)) {
+        int a, b, c;
+        const char *v = strstr(line, "project(clscale VERSION ");
+        if (v && sscanf(v, "project(clscale VERSION %d.%d.%d", &a, &b, &c) == 3) {
+            found = 1;
+            CHECK(a == ma && b == mi && c == pa, "CMake version %d.%d.%d vs %s", a, b, c, cls_version());
+        }
+    }
+    if (cm) fclose(cm);
+    CHECK(found, "project(clscale VERSION ...) found in CMakeLists.txt");
     cls_clear_error();
     CHECK(cls_last_error()[0] == '\0', "cleared error is empty");
     CHECK(cls_threads_resolve(0) >= 1, "threads resolve");
