@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure build test test-all test-portable demo bench clean
+.PHONY: all deps configure build test test-all test-portable test-sanitize demo bench clean
 
 all: build
 
@@ -26,6 +26,15 @@ test-portable: deps
 	cmake --build build-portable -j $(JOBS)
 	cd build-portable && ctest --output-on-failure -LE slow
 
+# The fast C tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-sanitize;
+# the Python and MPI tests are left out there: they load the library into python/mpirun).
+SANITIZE_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+test-sanitize: deps
+	cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLS_SANITIZE=address,undefined > /dev/null
+	cmake --build build-sanitize -j $(JOBS)
+	cd build-sanitize && $(SANITIZE_ENV) ctest --output-on-failure -LE slow
+
 test-all: deps
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure
@@ -39,4 +48,4 @@ bench: deps
 	scripts/bench
 
 clean:
-	rm -rf $(BUILD) build-portable
+	rm -rf $(BUILD) build-portable build-sanitize
