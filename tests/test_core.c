@@ -1,6 +1,9 @@
 /* Core: status/errors, .npy round trips and malformed files, the RNG. */
 #include "clscale.h"
 #include "check.h"
+#include "core/internal.h" /* cls_errno_string */
+
+#include <errno.h>
 
 #include <stdint.h>
 #include <string.h>
@@ -237,6 +240,68 @@ static void test_npy_stream(void)
     cls_npy_reader_close(NULL);
 }
 
+/* In-memory .npy (the fuzz targets' entry points): the bytes of a saved file
+ * give the same array as the file; truncations and trailing bytes are refused. */
+static void test_npy_buffer(void)
+{
+    enum { R = 5, C = 3 };
+    double x[R * C];
+    for (int k = 0; k < R * C; k++) x[k] = 0.25 * k - 1.0;
+    const char *p = path_in_tmp("buf.npy");
+    CHECK_STATUS(cls_npy_save_matrix_f64(p, x, R, C), CLS_OK, "save f64 for the buffer test");
+    FILE *f = fopen(p, "rb");
+    unsigned char bytes[4096];
+    size_t n = f ? fread(bytes, 1, sizeof bytes, f) : 0;
+    if (f) fclose(f);
+    CHECK(n == 128 + sizeof x, "file is 128 header bytes + data, got %zu", n);
+    cls_array a;
+    CHECK_STATUS(cls_npy_load_buffer(bytes, n, "mem.npy", &a), CLS_OK, "load from memory");
+    if (a.data && n) {
+        CHECK(a.dtype == CLS_DTYPE_F64 && a.ndim == 2 && a.shape[0] == R && a.shape[1] == C,
+              "dtype and shape from memory");
+        CHECK(memcmp(a.data, x, sizeof x) == 0, "bits from memory equal the saved array");
+        cls_array_free(&a);
+    }
+    CHECK_STATUS(cls_npy_load_buffer(bytes, n - 1, "mem.npy", &a), CLS_E_FORMAT, "one byte short");
+    CHECK(strstr(cls_last_error(), "mem.npy") && strstr(cls_last_error(), "truncated"),
+          "message names the buffer: %s", cls_last_error());
+    CHECK_STATUS(cls_npy_load_buffer(bytes, 9, NULL, &a), CLS_E_FORMAT, "header cut");
+    CHECK_STATUS(cls_npy_load_buffer(bytes, 0, NULL, &a), CLS_E_FORMAT, "empty buffer");
+    CHECK_STATUS(cls_npy_load_buffer(NULL, 0, NULL, &a), CLS_E_FORMAT, "NULL buffer");
+    unsigned char more[4096 + 1];
+    memcpy(more, bytes, n);
+    more[n] = 0;
+    CHECK_STATUS(cls_npy_load_buffer(more, n + 1, "mem.npy", &a), CLS_E_FORMAT, "trailing byte");
+    cls_npy_reader *rd = NULL;
+    CHECK_STATUS(cls_npy_reader_open_buffer(bytes, n, "mem.npy", &rd), CLS_OK, "reader from memory");
+    if (rd) {
+        double buf[2 * C];
+        int64_t got = 0, seen = 0;
+        int ok = 1;
+        do {
+            CHECK_STATUS(cls_npy_reader_read_f64(rd, buf, 2, &got), CLS_OK, "read chunk from memory");
+            for (int64_t k = 0; k < got * C; k++) ok &= buf[k] == x[seen * C + k];
+            seen += got;
+        } while (got > 0);
+        CHECK(seen == R && ok, "streamed %lld rows from memory", (long long)seen);
+        cls_npy_reader_close(rd);
+    }
+}
+
+/* cls_errno_string is strerror_r: the text of the code, never NULL. */
+static void test_errno_string(void)
+{
+    char buf[128];
+    const char *m = cls_errno_string(ENOENT, buf, sizeof buf);
+    CHECK(m == buf && strstr(buf, "No such file"), "ENOENT text: %s", buf);
+    char tiny[4];
+    m = cls_errno_string(ENOENT, tiny, sizeof tiny);
+    CHECK(m == tiny && strlen(tiny) < sizeof tiny, "truncated into a small buffer");
+    cls_npy_reader *rd = NULL;
+    CHECK_STATUS(cls_npy_reader_open(path_in_tmp("does-not-exist.npy"), &rd), CLS_E_IO, "missing file");
+    CHECK(strstr(cls_last_error(), "No such file"), "message carries the errno text: %s", cls_last_error());
+}
+
 static void test_rng(void)
 {
     cls_rng a, b;
@@ -288,6 +353,8 @@ int main(void)
     test_npy_roundtrip();
     test_npy_bad();
     test_npy_stream();
+    test_npy_buffer();
+    test_errno_string();
     test_rng();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -168,6 +168,10 @@ cls_status cls_fit_save(const cls_fit_result *fit, const char *const *xnames, co
                         const char *path);
 /* Read a fit back (free with cls_fit_result_clear). */
 cls_status cls_fit_load(const char *path, cls_fit_result *fit);
+/* Parse a fit from JSON text in memory (len bytes, need not be NUL-terminated;
+ * name is used in error messages, NULL gives "<memory>"). cls_fit_load is this
+ * on a file's contents. */
+CLS_API cls_status cls_fit_parse_json(const char *text, size_t len, const char *name, cls_fit_result *fit);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,14 @@
 #define CLS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define CLS_PRINTF(f, a)
+/* Thread-safe strerror: writes the message for errnum into buf (len bytes)
+ * and returns buf. Use instead of strerror, whose buffer is shared. */
+const char *cls_errno_string(int errnum, char *buf, size_t len);
+
+/* strtod in the "C" locale, whatever LC_NUMERIC the host program set: '.' is
+ * always the decimal point. Same contract as strtod (errno, end). */
+double cls_strtod_c(const char *s, char **end);
+
 #endif
 
 /* Record a formatted message as this thread's last error and return status, so
@@ -45,5 +53,13 @@ int cls_size_mul(size_t *out, int64_t a, int64_t b, int64_t c);
  * restore the previous value when done, and give our own parallel regions an
  * explicit num_threads(...) clause. */
 int cls_blas_set_threads(int threads);
+
+/* Thread-safe strerror: writes the message for errnum into buf (len bytes)
+ * and returns buf. Use instead of strerror, whose buffer is shared. */
+const char *cls_errno_string(int errnum, char *buf, size_t len);
+
+/* strtod in the "C" locale, whatever LC_NUMERIC the host program set: '.' is
+ * always the decimal point. Same contract as strtod (errno, end). */
+double cls_strtod_c(const char *s, char **end);
 
 #endif
