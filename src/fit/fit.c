@@ -109,10 +109,12 @@ cls_status cls_fit_law(const double *x, const double *y, const int64_t *groups, 
             return cls_set_error(CLS_E_NOMEM, "fit: out of memory");
         }
         for (int64_t s = 0; s < r.n_starts; s++) starts[s] = s * stride;
-        fit_multistart(&d, &tol, starts, r.n_starts, NULL, cls_threads_resolve(opt->threads), r.raw,
-                       &r.objective, &r.starts_converged_fraction);
+        cls_status st = fit_multistart(&d, &tol, starts, r.n_starts, NULL,
+                                       cls_threads_resolve(opt->threads), r.raw, &r.objective,
+                                       &r.starts_converged_fraction);
         free(starts);
         free(logx);
+        if (st) return st;
         if (!isfinite(r.objective))
             return cls_set_error(CLS_E_NUMERIC, "fit: no start reached a finite objective");
         r.n_points = n;
