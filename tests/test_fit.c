@@ -486,8 +486,51 @@ static void test_parse_json(void)
     printf("comma-decimal locale check ran\n");
 }
 
+/* cls_fit_prepare against the same steps written out by hand. */
+static void test_prepare(void)
+{
+    double x[12] = {1e8, 6e17, 2e8, 1.2e18, 4e8, 2.4e18, 8e8, 4.8e18, 1e9, 6e18, 2e9, 1.2e19};
+    double y[6] = {0.30, 0.55, 0.20, 0.55, 0.10, 0.40};
+    cls_fit_prep_options prep;
+    cls_fit_prep_options_init(&prep);
+    CHECK(prep.cost_factor == 6.0 && !prep.tokens_from_compute && !prep.one_minus_y && prep.drop_top == 0,
+          "prep defaults");
+    prep.tokens_from_compute = 1;
+    prep.one_minus_y = 1;
+    prep.drop_top = 2;
+    int64_t n = 6, kept[6] = {-1, -1, -1, -1, -1, -1};
+    CHECK_STATUS(cls_fit_prepare(x, y, 2, &n, &prep, kept), CLS_OK, "prepare");
+    /* 1 - y = .70 .45 .80 .45 .90 .60: drop rows 4 (.90) and 2 (.80). */
+    const int64_t want[4] = {0, 1, 3, 5};
+    CHECK(n == 4, "4 rows kept, got %lld", (long long)n);
+    for (int k = 0; k < 4 && n == 4; k++) {
+        int64_t i = want[k];
+        CHECK(kept[k] == i, "kept[%d] = %lld, want %lld", k, (long long)kept[k], (long long)i);
+        double N = (double)(i == 0 ? 1e8 : i == 1 ? 2e8 : i == 3 ? 8e8 : 2e9);
+        double Cc = 6e9 * N; /* every row above has C = 6e9 N, so D = 1e9 */
+        CHECK_CLOSE(x[2 * k], N, 0, 0, "N of kept row %d", k);
+        CHECK_CLOSE(x[2 * k + 1], Cc / (6.0 * N), 0, 1e-15, "D = C / (6N) of kept row %d", k);
+    }
+    CHECK_CLOSE(y[0], 0.70, 0, 1e-15, "1 - y");
+    CHECK_CLOSE(y[3], 0.60, 0, 1e-15, "1 - y of the last kept row");
+    /* Ties: of two equal highest y the earlier row is dropped first. */
+    double x1[3] = {1, 2, 3}, y1[3] = {5, 7, 7};
+    cls_fit_prep_options_init(&prep);
+    prep.drop_top = 1;
+    n = 3;
+    CHECK_STATUS(cls_fit_prepare(x1, y1, 1, &n, &prep, kept), CLS_OK, "prepare with a tie");
+    CHECK(n == 2 && kept[0] == 0 && kept[1] == 2 && x1[1] == 3, "tie: row 1 dropped, row 2 kept");
+    n = 2;
+    prep.drop_top = 2;
+    CHECK_STATUS(cls_fit_prepare(x1, y1, 1, &n, &prep, NULL), CLS_E_INVALID_ARG, "dropping every row");
+    prep.drop_top = 0;
+    prep.tokens_from_compute = 1;
+    CHECK_STATUS(cls_fit_prepare(x1, y1, 1, &n, &prep, NULL), CLS_E_INVALID_ARG, "tokens need 2 columns");
+}
+
 int main(void)
 {
+    test_prepare();
     test_parse_json();
     test_objective_gradient();
     test_noiseless_recovery();
