@@ -3,7 +3,30 @@
  * Umbrella header: version, status codes and error reporting, plus every
  * module's public header. Every fallible function returns cls_status
  * (CLS_OK == 0); on failure cls_last_error() holds a thread-local message that
- * says what went wrong and where. The library never exits, aborts or prints. */
+ * says what went wrong and where. The library never exits, aborts or prints.
+ *
+ * Threads and thread safety:
+ * - Every function may be called from several host threads at once on
+ *   different data: there is no hidden global state beyond the thread-local
+ *   error message (cls_last_error) and the BLAS/OpenMP settings below. An
+ *   object (cls_csv, cls_npy_reader, a result being filled) must not be used
+ *   by two threads at the same time; const inputs may be shared.
+ * - A `threads` field or argument is the number of threads a call may use
+ *   for its own work: 0 (or negative) means all cores (omp_get_num_procs),
+ *   1 runs everything on the calling thread. Same inputs, seed and thread
+ *   count give the same bits.
+ * - The library sets the OpenBLAS and OpenMP thread counts only inside a call
+ *   and puts the caller's values back before it returns (core's
+ *   cls_threads_enter/leave). The OpenMP default is per host thread; the
+ *   OpenBLAS count is process-wide: two host threads calling at once with
+ *   different counts may see BLAS use either count, so BLAS-based results
+ *   (the spectrum) are bit-reproducible only when concurrent calls ask for
+ *   the same count (e.g. threads = 1 in every host thread). A host program that runs its own parallel region
+ *   around library calls gets single-threaded BLAS inside it (the OpenMP
+ *   build of OpenBLAS), which is the intended use.
+ * - Checked by tests/test_threads.c: the loss, the spectrum and the fitter
+ *   called from two host threads at once (threads = 1) give the bits of the
+ *   same calls made one at a time. */
 #ifndef CLSCALE_H
 #define CLSCALE_H
 

@@ -24,8 +24,22 @@ void cls_fit_result_clear(cls_fit_result *r)
     memset(r, 0, sizeof *r);
 }
 
+static cls_status fit_law(const double *x, const double *y, const int64_t *groups, int64_t n,
+                          const cls_fit_options *opt, cls_fit_result *result);
+
 cls_status cls_fit_law(const double *x, const double *y, const int64_t *groups, int64_t n,
                        const cls_fit_options *opt, cls_fit_result *result)
+{
+    /* BLAS / OpenMP settings are the caller's again when this returns. */
+    cls_thread_state saved;
+    cls_threads_enter(opt ? opt->threads : 0, &saved);
+    cls_status st = fit_law(x, y, groups, n, opt, result);
+    cls_threads_leave(&saved);
+    return st;
+}
+
+static cls_status fit_law(const double *x, const double *y, const int64_t *groups, int64_t n,
+                          const cls_fit_options *opt, cls_fit_result *result)
 {
     if (!x || !y || !opt || !result)
         return cls_set_error(CLS_E_INVALID_ARG, "fit: x, y, opt and result must not be NULL");
