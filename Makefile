@@ -29,6 +29,7 @@ test-portable: deps
 # The fast C tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-sanitize;
 # the Python and MPI tests are left out there: they load the library into python/mpirun).
 SANITIZE_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 test-sanitize: deps
 	cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLS_SANITIZE=address,undefined > /dev/null
