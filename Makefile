@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 
-.PHONY: all deps configure build test test-all demo bench clean install install-python
+.PHONY: all deps configure build test test-all test-portable test-sanitize demo bench clean install install-python
 
 all: build
 
@@ -21,6 +21,22 @@ test: deps
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure -LE slow
 
+# The same suite on a portable x86-64 build (-DCLS_NATIVE=OFF: no -march=native).
+test-portable: deps
+	cmake -S . -B build-portable -DCMAKE_BUILD_TYPE=Release -DCLS_NATIVE=OFF > /dev/null
+	cmake --build build-portable -j $(JOBS)
+	cd build-portable && ctest --output-on-failure -LE slow
+
+# The fast C tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-sanitize;
+# the Python and MPI tests are left out there: they load the library into python/mpirun).
+SANITIZE_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+test-sanitize: deps
+	cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLS_SANITIZE=address,undefined > /dev/null
+	cmake --build build-sanitize -j $(JOBS)
+	cd build-sanitize && $(SANITIZE_ENV) ctest --output-on-failure -LE slow
+
 test-all: deps
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure
@@ -34,7 +50,7 @@ bench: deps
 	scripts/bench
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-portable build-sanitize
 
 # Library (.so/.a), headers, CLI, pkg-config and CMake package files into PREFIX.
 install: build

@@ -62,14 +62,6 @@ static int split_names(const char *text, char **names, int max)
     return n;
 }
 
-static int cmp_desc_y(const void *a, const void *b, void *ctx)
-{
-    const double *y = ctx;
-    int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
-    if (y[i] != y[j]) return y[i] < y[j] ? 1 : -1;
-    return (i > j) - (i < j);
-}
-
 static int cmp_cells(const void *a, const void *b, void *ctx)
 {
     const char **cells = ctx;
@@ -193,29 +185,17 @@ int cmd_fit(int argc, char **argv)
     }
     st = cls_csv_column_f64(csv, ycol, rows, n, y);
     if (st) { rc = cli_status_error(st, NULL); goto out; }
-    if (one_minus)
-        for (int64_t i = 0; i < n; i++) y[i] = 1.0 - y[i];
-    if (tokens)
-        for (int64_t i = 0; i < n; i++) x[i * nx + 1] = x[i * nx + 1] / (6.0 * x[i * nx]);
-    /* Drop the K highest y (Epoch drops Chinchilla's 5 highest losses). */
     if (drop >= n) { rc = cli_error("--drop-top %d leaves no rows (%lld selected)", drop, (long long)n); goto out; }
-    for (int64_t i = 0; i < n; i++) order[i] = i;
-    if (drop > 0) qsort_r(order, (size_t)n, sizeof *order, cmp_desc_y, y);
     {
-        /* Keep rows in file order, minus the dropped ones. */
-        char *dropped = calloc((size_t)n, 1);
-        if (!dropped) { rc = cli_error("out of memory"); goto out; }
-        for (int d = 0; d < drop; d++) dropped[order[d]] = 1;
-        int64_t m = 0;
-        for (int64_t i = 0; i < n; i++) {
-            if (dropped[i]) continue;
-            rows[m] = rows[i];
-            for (int j = 0; j < nx; j++) x[m * nx + j] = x[i * nx + j];
-            y[m] = y[i];
-            m++;
-        }
-        free(dropped);
-        n = m;
+        /* --one-minus-y, --tokens-from-compute, --drop-top (rows stay in file order). */
+        cls_fit_prep_options prep;
+        cls_fit_prep_options_init(&prep);
+        prep.one_minus_y = one_minus;
+        prep.tokens_from_compute = tokens;
+        prep.drop_top = drop;
+        st = cls_fit_prepare(x, y, nx, &n, &prep, order);
+        if (st) { rc = cli_status_error(st, NULL); goto out; }
+        for (int64_t i = 0; i < n; i++) rows[i] = rows[order[i]];
     }
     /* Log laws need positive values: name the line and the column. */
     for (int64_t i = 0; i < n; i++) {

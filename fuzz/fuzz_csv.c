@@ -1,6 +1,6 @@
-/* libFuzzer target for the CSV reader: parse arbitrary bytes, then walk every
- * cell, convert every column and apply a filter. Built with -DCLS_FUZZ=ON
- * (clang): build/fuzz_csv -max_total_time=60 */
+/* libFuzzer target for the CSV reader (cls_csv_parse, in memory): parse
+ * arbitrary bytes, then walk every cell, convert every column and apply a
+ * filter. Seeds: fuzz/corpus/csv/. See docs/fuzzing.md. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

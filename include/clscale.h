@@ -9,7 +9,31 @@
  * (or _config_init); objects and results that own memory are released by
  * cls_<x>_free. Both accept NULL as a no-op. Counts are int64_t.
  * Timing and memory helpers for tools (Linux-specific) are in
- * clscale/sys.h, which is not part of the stable API. */
+ * clscale/sys.h, which is not part of the stable API.
+ *
+ * Threads and thread safety:
+ * - Every function may be called from several host threads at once on
+ *   different data: there is no hidden global state beyond the thread-local
+ *   error message (cls_last_error) and the BLAS/OpenMP settings below. An
+ *   object (cls_csv, cls_npy_reader, a result being filled) must not be used
+ *   by two threads at the same time; const inputs may be shared.
+ * - A `threads` field or argument is the number of threads a call may use
+ *   for its own work: 0 (or negative) means all cores (omp_get_num_procs),
+ *   1 runs everything on the calling thread. Same inputs, seed and thread
+ *   count give the same bits.
+ * - The library sets the OpenBLAS and OpenMP thread counts only inside a call
+ *   and puts the caller's values back before it returns (core's
+ *   cls_threads_enter/leave). The OpenMP default is per host thread; the
+ *   OpenBLAS count is process-wide: two host threads calling at once with
+ *   different counts may see BLAS use either count, so BLAS-based results
+ *   (the spectrum) are bit-reproducible only when concurrent calls ask for
+ *   the same count (e.g. threads = 1 in every host thread). A host program
+ *   that runs its own parallel region around library calls gets
+ *   single-threaded BLAS inside it (the OpenMP build of OpenBLAS), which is
+ *   the intended use.
+ * - Checked by tests/test_threads.c: the loss, the spectrum and the fitter
+ *   called from two host threads at once (threads = 1) give the bits of the
+ *   same calls made one at a time. */
 #ifndef CLSCALE_H
 #define CLSCALE_H
 
@@ -30,10 +54,8 @@ extern "C" {
 #define CLS_API
 #endif
 
-#define CLS_VERSION_MAJOR 0
-#define CLS_VERSION_MINOR 1
-#define CLS_VERSION_PATCH 0
-#define CLS_VERSION_STRING "0.1.0"
+/* CLS_VERSION_MAJOR/MINOR/PATCH/STRING/NUMBER, generated from CMake's project(VERSION). */
+#include "clscale/version.h"
 
 typedef enum {
     CLS_OK = 0,
@@ -51,6 +73,10 @@ typedef enum {
 
 /* Library version as a string, e.g. "0.1.0". */
 CLS_API const char *cls_version(void);
+
+/* Library version as a number, major * 10000 + minor * 100 + patch (0.1.0 -> 100),
+ * for comparing the library loaded at run time with CLS_VERSION_NUMBER. */
+CLS_API int cls_version_number(void);
 
 /* Short name of a status code ("invalid argument", ...). Never NULL. */
 CLS_API const char *cls_strerror(cls_status status);

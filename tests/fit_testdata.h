@@ -77,22 +77,20 @@ static int epoch_data(double *x, double *y)
         return -1;
     }
     cls_csv_free(c);
-    char drop[245] = {0};
-    for (int k = 0; k < 5; k++) {
-        int mi = -1;
-        for (int i = 0; i < 245; i++)
-            if (!drop[i] && (mi < 0 || L[i] > L[mi])) mi = i;
-        drop[mi] = 1;
-    }
-    int m = 0;
+    /* D = C / (6 N) and the 5 highest losses dropped, as `clscale fit
+     * --tokens-from-compute --drop-top 5` does. */
     for (int i = 0; i < 245; i++) {
-        if (drop[i]) continue;
-        x[2 * m] = N[i];
-        x[2 * m + 1] = C[i] / (6.0 * N[i]);
-        y[m] = L[i];
-        m++;
+        x[2 * i] = N[i];
+        x[2 * i + 1] = C[i];
+        y[i] = L[i];
     }
-    return m;
+    cls_fit_prep_options prep;
+    cls_fit_prep_options_init(&prep);
+    prep.tokens_from_compute = 1;
+    prep.drop_top = 5;
+    int64_t m = 245;
+    if (cls_fit_prepare(x, y, 2, &m, &prep, NULL)) return -1;
+    return (int)m;
 }
 
 #endif

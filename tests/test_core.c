@@ -2,6 +2,9 @@
 #include "clscale.h"
 #include "clscale/sys.h"
 #include "check.h"
+#include "core/internal.h" /* cls_errno_string */
+
+#include <errno.h>
 
 #include <stdint.h>
 #include <string.h>
@@ -59,6 +62,28 @@ static void test_status(void)
     CHECK(strcmp(cls_strerror(CLS_OK), "ok") == 0, "strerror(OK)");
     CHECK(strlen(cls_strerror(CLS_E_NONFINITE)) > 0, "strerror(NONFINITE)");
     CHECK(strcmp(cls_version(), CLS_VERSION_STRING) == 0, "version");
+    /* The numeric version agrees with the string, the macros and CMakeLists.txt's
+     * project(clscale VERSION x.y.z), read independently here. */
+    int ma = -1, mi = -1, pa = -1;
+    CHECK(sscanf(cls_version(), "%d.%d.%d", &ma, &mi, &pa) == 3, "version string is x.y.z");
+    CHECK(cls_version_number() == ma * 10000 + mi * 100 + pa, "cls_version_number %d vs %s",
+          cls_version_number(), cls_version());
+    CHECK(cls_version_number() == CLS_VERSION_NUMBER, "runtime vs header version number");
+    CHECK(ma == CLS_VERSION_MAJOR && mi == CLS_VERSION_MINOR && pa == CLS_VERSION_PATCH,
+          "version macros");
+    FILE *cm = fopen(CLS_SOURCE_DIR "/CMakeLists.txt", "r");
+    char line[512];
+    int found = 0;
+    while (cm && fgets(line, sizeof line, cm)) {
+        int a, b, c;
+        const char *v = strstr(line, "project(clscale VERSION ");
+        if (v && sscanf(v, "project(clscale VERSION %d.%d.%d", &a, &b, &c) == 3) {
+            found = 1;
+            CHECK(a == ma && b == mi && c == pa, "CMake version %d.%d.%d vs %s", a, b, c, cls_version());
+        }
+    }
+    if (cm) fclose(cm);
+    CHECK(found, "project(clscale VERSION ...) found in CMakeLists.txt");
     cls_clear_error();
     CHECK(cls_last_error()[0] == '\0', "cleared error is empty");
     CHECK(cls_threads_resolve(0) >= 1, "threads resolve");
@@ -216,6 +241,68 @@ static void test_npy_stream(void)
     cls_npy_reader_free(NULL);
 }
 
+/* In-memory .npy (the fuzz targets' entry points): the bytes of a saved file
+ * give the same array as the file; truncations and trailing bytes are refused. */
+static void test_npy_buffer(void)
+{
+    enum { R = 5, C = 3 };
+    double x[R * C];
+    for (int k = 0; k < R * C; k++) x[k] = 0.25 * k - 1.0;
+    const char *p = path_in_tmp("buf.npy");
+    CHECK_STATUS(cls_npy_save_matrix_f64(p, x, R, C), CLS_OK, "save f64 for the buffer test");
+    FILE *f = fopen(p, "rb");
+    unsigned char bytes[4096];
+    size_t n = f ? fread(bytes, 1, sizeof bytes, f) : 0;
+    if (f) fclose(f);
+    CHECK(n == 128 + sizeof x, "file is 128 header bytes + data, got %zu", n);
+    cls_array a;
+    CHECK_STATUS(cls_npy_load_buffer(bytes, n, "mem.npy", &a), CLS_OK, "load from memory");
+    if (a.data && n) {
+        CHECK(a.dtype == CLS_DTYPE_F64 && a.ndim == 2 && a.shape[0] == R && a.shape[1] == C,
+              "dtype and shape from memory");
+        CHECK(memcmp(a.data, x, sizeof x) == 0, "bits from memory equal the saved array");
+        cls_array_free(&a);
+    }
+    CHECK_STATUS(cls_npy_load_buffer(bytes, n - 1, "mem.npy", &a), CLS_E_FORMAT, "one byte short");
+    CHECK(strstr(cls_last_error(), "mem.npy") && strstr(cls_last_error(), "truncated"),
+          "message names the buffer: %s", cls_last_error());
+    CHECK_STATUS(cls_npy_load_buffer(bytes, 9, NULL, &a), CLS_E_FORMAT, "header cut");
+    CHECK_STATUS(cls_npy_load_buffer(bytes, 0, NULL, &a), CLS_E_FORMAT, "empty buffer");
+    CHECK_STATUS(cls_npy_load_buffer(NULL, 0, NULL, &a), CLS_E_FORMAT, "NULL buffer");
+    unsigned char more[4096 + 1];
+    memcpy(more, bytes, n);
+    more[n] = 0;
+    CHECK_STATUS(cls_npy_load_buffer(more, n + 1, "mem.npy", &a), CLS_E_FORMAT, "trailing byte");
+    cls_npy_reader *rd = NULL;
+    CHECK_STATUS(cls_npy_reader_open_buffer(bytes, n, "mem.npy", &rd), CLS_OK, "reader from memory");
+    if (rd) {
+        double buf[2 * C];
+        int64_t got = 0, seen = 0;
+        int ok = 1;
+        do {
+            CHECK_STATUS(cls_npy_reader_read_f64(rd, buf, 2, &got), CLS_OK, "read chunk from memory");
+            for (int64_t k = 0; k < got * C; k++) ok &= buf[k] == x[seen * C + k];
+            seen += got;
+        } while (got > 0);
+        CHECK(seen == R && ok, "streamed %lld rows from memory", (long long)seen);
+        cls_npy_reader_free(rd);
+    }
+}
+
+/* cls_errno_string is strerror_r: the text of the code, never NULL. */
+static void test_errno_string(void)
+{
+    char buf[128];
+    const char *m = cls_errno_string(ENOENT, buf, sizeof buf);
+    CHECK(m == buf && strstr(buf, "No such file"), "ENOENT text: %s", buf);
+    char tiny[4];
+    m = cls_errno_string(ENOENT, tiny, sizeof tiny);
+    CHECK(m == tiny && strlen(tiny) < sizeof tiny, "truncated into a small buffer");
+    cls_npy_reader *rd = NULL;
+    CHECK_STATUS(cls_npy_reader_open(path_in_tmp("does-not-exist.npy"), &rd), CLS_E_IO, "missing file");
+    CHECK(strstr(cls_last_error(), "No such file"), "message carries the errno text: %s", cls_last_error());
+}
+
 static void test_rng(void)
 {
     cls_rng a, b;
@@ -267,6 +354,8 @@ int main(void)
     test_npy_roundtrip();
     test_npy_bad();
     test_npy_stream();
+    test_npy_buffer();
+    test_errno_string();
     test_rng();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

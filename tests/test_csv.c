@@ -4,6 +4,7 @@
 
 #include "check.h"
 #include "clscale.h"
+#include "locale_testutil.h"
 
 static cls_csv *parse(const char *text)
 {
@@ -147,8 +148,37 @@ static void test_reference_files(void)
     }
 }
 
+/* Numbers parse with '.' whatever LC_NUMERIC the host set (strtod alone would
+ * stop at the '.' under de_DE and read 2.5 as 2). */
+static void test_locale(void)
+{
+    locale_t loc = comma_locale();
+    if (loc == (locale_t)0) {
+        comma_locale_skip_note("CSV");
+        return;
+    }
+    locale_t old = uselocale(loc);
+    char *end;
+    double probe = strtod("2.5", &end);
+    CHECK(probe == 2.0 && *end == '.', "the comma locale is active (strtod(\"2.5\") = %g)", probe);
+    cls_csv *c = parse("x,y\n2.5,-1.25e-3\n 0.125 ,7\n");
+    CHECK(c != NULL, "parses under the comma locale");
+    if (c) {
+        double x[2] = {0, 0}, y[2] = {0, 0};
+        CHECK_STATUS(cls_csv_column_f64(c, "x", NULL, 2, x), CLS_OK, "x column under the comma locale");
+        CHECK_STATUS(cls_csv_column_f64(c, "y", NULL, 2, y), CLS_OK, "y column under the comma locale");
+        CHECK(x[0] == 2.5 && x[1] == 0.125 && y[0] == -1.25e-3 && y[1] == 7.0,
+              "'.' is the decimal point: %g %g %g %g", x[0], x[1], y[0], y[1]);
+        cls_csv_free(c);
+    }
+    uselocale(old);
+    freelocale(loc);
+    printf("comma-decimal locale check ran\n");
+}
+
 int main(void)
 {
+    test_locale();
     test_quoting();
     test_bad_cells();
     test_malformed();

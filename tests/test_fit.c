@@ -7,6 +7,7 @@
 #include "check.h"
 #include "clscale.h"
 #include "fit_testdata.h"
+#include "locale_testutil.h"
 
 /* The objective written the obvious way (no max trick), as an independent
  * reference for the value. */
@@ -23,6 +24,19 @@ static double objective_naive(const double *th, int k, const double *lx, const d
     }
     return f;
 }
+
+/* A fit or load that must succeed: on failure report it, zero the result (so
+ * clearing it is safe: a failed call leaves it untouched, i.e. uninitialised)
+ * and return from the calling test instead of reading garbage. */
+#define FIT_OK(call, res, ...)                                                    \
+    do {                                                                          \
+        cls_status fst_ = (call);                                                 \
+        CHECK_STATUS(fst_, CLS_OK, __VA_ARGS__);                                  \
+        if (fst_ != CLS_OK) {                                                     \
+            memset((res), 0, sizeof *(res));                                      \
+            return;                                                               \
+        }                                                                         \
+    } while (0)
 
 static void test_objective_gradient(void)
 {
@@ -82,7 +96,7 @@ static void test_noiseless_recovery(void)
     cls_fit_options_init(&opt);
     opt.law = CLS_LAW_SATURATING;
     cls_fit_result r;
-    CHECK_STATUS(cls_fit_law(x, y, NULL, 12, &opt, &r), CLS_OK, "saturating fit");
+    FIT_OK(cls_fit_law(x, y, NULL, 12, &opt, &r), &r, "saturating fit");
     CHECK(strcmp(r.param_names[0], "E") == 0 && strcmp(r.param_names[1], "A") == 0 &&
               strcmp(r.param_names[2], "alpha") == 0, "saturating names E, A, alpha");
     CHECK_CLOSE(r.params[0], 0.7, 0, 1e-4, "saturating E");
@@ -105,7 +119,7 @@ static void test_noiseless_recovery(void)
             }
     opt.law = CLS_LAW_ADDITIVE;
     opt.nvars = 3;
-    CHECK_STATUS(cls_fit_law(x, y, NULL, n, &opt, &r), CLS_OK, "additive-3 fit");
+    FIT_OK(cls_fit_law(x, y, NULL, n, &opt, &r), &r, "additive-3 fit");
     CHECK(strcmp(r.param_names[3], "A3") == 0 && strcmp(r.param_names[4], "alpha1") == 0,
           "additive names A1.., alpha1..");
     for (int p = 0; p < 7; p++)
@@ -119,7 +133,7 @@ static void test_noiseless_recovery(void)
         y[i] = 12.5 * pow(x[i], -0.2);
     }
     opt.law = CLS_LAW_POWER;
-    CHECK_STATUS(cls_fit_law(x, y, NULL, 8, &opt, &r), CLS_OK, "power fit");
+    FIT_OK(cls_fit_law(x, y, NULL, 8, &opt, &r), &r, "power fit");
     CHECK_CLOSE(r.params[0], 12.5, 0, 1e-10, "power A");
     CHECK_CLOSE(r.params[1], 0.2, 1e-12, 0, "power alpha");
     cls_fit_result_free(&r);
@@ -137,9 +151,20 @@ static void test_epoch(void)
     opt.bootstrap = 300;
     opt.seed = 1;
     cls_fit_result r;
-    CHECK_STATUS(cls_fit_law(x, y, NULL, n, &opt, &r), CLS_OK, "Epoch fit");
+    FIT_OK(cls_fit_law(x, y, NULL, n, &opt, &r), &r, "Epoch fit");
     CHECK(r.n_starts == 4500, "the full 4,500-start grid");
-    /* Epoch's replication, within one of its standard errors. */
+    /* Regression on the known optimum of this objective (Huber delta 1e-3, the
+     * 4,500-start grid, L-BFGS to gtol 1e-10): E 1.8172181, A 477.82587,
+     * B 2143.4174, alpha 0.34731050, beta 0.36717243, a 0.51389952. Native,
+     * portable (-DCLS_NATIVE=OFF) and 1/2-thread runs agree to 1e-9 relative;
+     * tolerance |x - ref| <= 1e-5 |ref| for every quantity. */
+    CHECK_CLOSE(r.params[0], 1.8172181, 0, 1e-5, "E regression");
+    CHECK_CLOSE(r.params[1], 477.82587, 0, 1e-5, "A regression");
+    CHECK_CLOSE(r.params[2], 2143.4174, 0, 1e-5, "B regression");
+    CHECK_CLOSE(r.params[3], 0.34731050, 0, 1e-5, "alpha regression");
+    CHECK_CLOSE(r.params[4], 0.36717243, 0, 1e-5, "beta regression");
+    CHECK_CLOSE(r.derived[0], 0.51389952, 0, 1e-5, "a regression");
+    /* Epoch's replication (independent), within one of its standard errors. */
     CHECK_CLOSE(r.params[0], 1.817, 0.026, 0, "E within Epoch's SE");
     CHECK_CLOSE(r.params[1], 482.0, 124.5, 0, "A within Epoch's SE");
     CHECK_CLOSE(r.params[2], 2085.4, 1293.3, 0, "B within Epoch's SE");
@@ -194,7 +219,7 @@ static void test_epoch(void)
     const char *xn[] = {"N", "D"};
     CHECK_STATUS(cls_fit_save(&r, xn, "loss", path), CLS_OK, "save");
     cls_fit_result back;
-    CHECK_STATUS(cls_fit_load(path, &back), CLS_OK, "load");
+    FIT_OK(cls_fit_load(path, &back), &back, "load");
     CHECK(back.law == r.law && back.nparams == 5 && back.bootstrap == r.bootstrap, "law, params, B");
     for (int p = 0; p < 5; p++) CHECK_CLOSE(back.raw[p], r.raw[p], 0, 1e-14, "raw[%d] round trip", p);
     for (int q = 0; q < 8; q++) CHECK_CLOSE(back.ci95[q][1], r.ci95[q][1], 0, 1e-12, "ci95[%d] round trip", q);
@@ -207,7 +232,7 @@ static void test_epoch(void)
      * SciPy's default tolerances) must trip the convergence warning. */
     opt.bootstrap = 0;
     opt.test_misscaled_objective = 1;
-    CHECK_STATUS(cls_fit_law(x, y, NULL, n, &opt, &r), CLS_OK, "mis-scaled fit");
+    FIT_OK(cls_fit_law(x, y, NULL, n, &opt, &r), &r, "mis-scaled fit");
     CHECK((r.warning_flags & CLS_FIT_WARN_FEW_CONVERGED) && r.starts_converged_fraction < 0.05,
           "mis-scaled objective warns (fraction %.4f)", r.starts_converged_fraction);
     CHECK(r.nwarnings >= 1 && strstr(r.warnings[0], "stopping early"), "warning text: %s", r.warnings[0]);
@@ -232,7 +257,7 @@ static void test_openclip(void)
     cls_fit_options_init(&opt);
     opt.frontier_binned = 1;
     cls_fit_result r;
-    CHECK_STATUS(cls_fit_law(x, y, NULL, n, &opt, &r), CLS_OK, "binned frontier fit");
+    FIT_OK(cls_fit_law(x, y, NULL, n, &opt, &r), &r, "binned frontier fit");
     CHECK_CLOSE(r.params[0], 5.858, 0.0005, 0, "OpenCLIP A = 5.858");
     CHECK_CLOSE(r.params[1], 0.1114, 0.00005, 0, "OpenCLIP alpha = 0.1114");
     CHECK(r.n_points == 5, "5 non-empty bins");
@@ -244,7 +269,7 @@ static void test_openclip(void)
     cls_csv_column_f64(c, "acc1", rows, n, acc);
     for (int i = 0; i < n; i++) y[i] = 1.0 - acc[i];
     opt.frontier_binned = 0;
-    CHECK_STATUS(cls_fit_law(x, y, NULL, n, &opt, &r), CLS_OK, "OpenAI plain fit");
+    FIT_OK(cls_fit_law(x, y, NULL, n, &opt, &r), &r, "OpenAI plain fit");
     CHECK_CLOSE(r.params[0], 23.18, 0.005, 0, "OpenAI A = 23.18");
     CHECK_CLOSE(r.params[1], 0.1638, 0.00005, 0, "OpenAI alpha = 0.1638");
     cls_fit_result_free(&r);
@@ -288,7 +313,7 @@ static void test_bad_input(void)
     /* D spans only a factor 10^0.4 x ... < 10 here when restricted to one value class. */
     for (int i = 0; i < 20; i++) x[2 * i + 1] = 1e9 * (1 + 0.4 * (i % 5));
     opt.grid_stride = 25;
-    CHECK_STATUS(cls_fit_law(x, y, NULL, 20, &opt, &r), CLS_OK, "narrow range still fits");
+    FIT_OK(cls_fit_law(x, y, NULL, 20, &opt, &r), &r, "narrow range still fits");
     CHECK((r.warning_flags & CLS_FIT_WARN_NARROW_RANGE) && strstr(r.warnings[0], "variable 2"),
           "narrow range warning on variable 2: %s", r.nwarnings ? r.warnings[0] : "(none)");
     cls_fit_result_free(&r);
@@ -387,21 +412,126 @@ static void test_determinism_groups(void)
     opt.seed = 3;
     cls_fit_result a, b;
     opt.threads = 1;
-    CHECK_STATUS(cls_fit_law(x, y, NULL, n, &opt, &a), CLS_OK, "1 thread");
+    FIT_OK(cls_fit_law(x, y, NULL, n, &opt, &a), &a, "1 thread");
     opt.threads = 2;
-    CHECK_STATUS(cls_fit_law(x, y, NULL, n, &opt, &b), CLS_OK, "2 threads");
+    FIT_OK(cls_fit_law(x, y, NULL, n, &opt, &b), &b, "2 threads");
     CHECK(memcmp(a.raw, b.raw, sizeof a.raw) == 0 && a.objective == b.objective, "same optimum bits");
     CHECK(memcmp(a.boot_raw, b.boot_raw, sizeof(double) * 40 * 5) == 0, "same bootstrap bits");
     cls_fit_result_free(&b);
-    CHECK_STATUS(cls_fit_law(x, y, g, n, &opt, &b), CLS_OK, "group bootstrap");
+    FIT_OK(cls_fit_law(x, y, g, n, &opt, &b), &b, "group bootstrap");
     CHECK(b.warning_flags & CLS_FIT_WARN_FEW_GROUPS, "5 groups -> few-groups warning");
     CHECK(memcmp(a.boot_raw, b.boot_raw, sizeof(double) * 40 * 5) != 0, "groups change the resamples");
     cls_fit_result_free(&a);
     cls_fit_result_free(&b);
 }
 
+/* The JSON reader in memory (cls_fit_parse_json): not NUL-terminated text,
+ * truncation, and '.' decimals under a comma-decimal locale for both reading
+ * and cls_fit_save/cls_fit_load. */
+static void check_power_json(const char *what)
+{
+    const char *text = "{\"law\": \"power\", \"raw\": [0.5, 0.25], \"n_points\": 7}";
+    size_t len = strlen(text);
+    char buf[256];
+    memcpy(buf, text, len);
+    memcpy(buf + len, "}}garbage", 9); /* beyond len: must not be read */
+    cls_fit_result r;
+    FIT_OK(cls_fit_parse_json(buf, len, "mem.json", &r), &r, "parse power JSON (%s)", what);
+    CHECK(r.law == CLS_LAW_POWER && r.nraw == 2 && r.n_points == 7, "law, nraw, n_points (%s)", what);
+    CHECK_CLOSE(r.params[0], pow(10.0, 0.5), 0, 1e-14, "A = 10^0.5 (%s)", what);
+    CHECK_CLOSE(r.params[1], 0.25, 0, 0, "alpha = 0.25 (%s)", what);
+    cls_fit_result_free(&r);
+    CHECK_STATUS(cls_fit_parse_json(buf, len - 1, "mem.json", &r), CLS_E_FORMAT, "truncated JSON (%s)", what);
+    CHECK(strstr(cls_last_error(), "mem.json"), "message names the text: %s", cls_last_error());
+    CHECK_STATUS(cls_fit_parse_json(NULL, 0, NULL, &r), CLS_E_FORMAT, "empty JSON");
+}
+
+static void test_parse_json(void)
+{
+    check_power_json("C locale");
+    locale_t loc = comma_locale();
+    if (loc == (locale_t)0) {
+        comma_locale_skip_note("fit JSON");
+        return;
+    }
+    locale_t old = uselocale(loc);
+    check_power_json("comma locale");
+    /* Save and load a fit under the comma locale: the file uses '.', values survive. */
+    double x[8], y[8];
+    for (int i = 0; i < 8; i++) {
+        x[i] = pow(10.0, 8 + i * 0.5);
+        y[i] = 12.5 * pow(x[i], -0.2);
+    }
+    cls_fit_options opt;
+    cls_fit_options_init(&opt);
+    opt.law = CLS_LAW_POWER;
+    opt.bootstrap = 20;
+    cls_fit_result r, back;
+    const char *path = CLS_BINARY_DIR "/test_fit_locale.json";
+    cls_status st = cls_fit_law(x, y, NULL, 8, &opt, &r);
+    CHECK_STATUS(st, CLS_OK, "power fit under the comma locale");
+    if (st == CLS_OK) {
+        CHECK_STATUS(cls_fit_save(&r, NULL, "y", path), CLS_OK, "save under the comma locale");
+        if (cls_fit_load(path, &back) == CLS_OK) {
+            CHECK_CLOSE(back.params[1], 0.2, 1e-12, 0, "alpha read back under the comma locale");
+            CHECK(back.bootstrap == 20, "bootstrap refits read back");
+            cls_fit_result_free(&back);
+        } else {
+            CHECK(0, "load under the comma locale: %s", cls_last_error());
+        }
+        cls_fit_result_free(&r);
+    }
+    uselocale(old);
+    freelocale(loc);
+    printf("comma-decimal locale check ran\n");
+}
+
+/* cls_fit_prepare against the same steps written out by hand. */
+static void test_prepare(void)
+{
+    double x[12] = {1e8, 6e17, 2e8, 1.2e18, 4e8, 2.4e18, 8e8, 4.8e18, 1e9, 6e18, 2e9, 1.2e19};
+    double y[6] = {0.30, 0.55, 0.20, 0.55, 0.10, 0.40};
+    cls_fit_prep_options prep;
+    cls_fit_prep_options_init(&prep);
+    CHECK(prep.cost_factor == 6.0 && !prep.tokens_from_compute && !prep.one_minus_y && prep.drop_top == 0,
+          "prep defaults");
+    prep.tokens_from_compute = 1;
+    prep.one_minus_y = 1;
+    prep.drop_top = 2;
+    int64_t n = 6, kept[6] = {-1, -1, -1, -1, -1, -1};
+    CHECK_STATUS(cls_fit_prepare(x, y, 2, &n, &prep, kept), CLS_OK, "prepare");
+    /* 1 - y = .70 .45 .80 .45 .90 .60: drop rows 4 (.90) and 2 (.80). */
+    const int64_t want[4] = {0, 1, 3, 5};
+    CHECK(n == 4, "4 rows kept, got %lld", (long long)n);
+    for (int k = 0; k < 4 && n == 4; k++) {
+        int64_t i = want[k];
+        CHECK(kept[k] == i, "kept[%d] = %lld, want %lld", k, (long long)kept[k], (long long)i);
+        double N = (double)(i == 0 ? 1e8 : i == 1 ? 2e8 : i == 3 ? 8e8 : 2e9);
+        double Cc = 6e9 * N; /* every row above has C = 6e9 N, so D = 1e9 */
+        CHECK_CLOSE(x[2 * k], N, 0, 0, "N of kept row %d", k);
+        CHECK_CLOSE(x[2 * k + 1], Cc / (6.0 * N), 0, 1e-15, "D = C / (6N) of kept row %d", k);
+    }
+    CHECK_CLOSE(y[0], 0.70, 0, 1e-15, "1 - y");
+    CHECK_CLOSE(y[3], 0.60, 0, 1e-15, "1 - y of the last kept row");
+    /* Ties: of two equal highest y the earlier row is dropped first. */
+    double x1[3] = {1, 2, 3}, y1[3] = {5, 7, 7};
+    cls_fit_prep_options_init(&prep);
+    prep.drop_top = 1;
+    n = 3;
+    CHECK_STATUS(cls_fit_prepare(x1, y1, 1, &n, &prep, kept), CLS_OK, "prepare with a tie");
+    CHECK(n == 2 && kept[0] == 0 && kept[1] == 2 && x1[1] == 3, "tie: row 1 dropped, row 2 kept");
+    n = 2;
+    prep.drop_top = 2;
+    CHECK_STATUS(cls_fit_prepare(x1, y1, 1, &n, &prep, NULL), CLS_E_INVALID_ARG, "dropping every row");
+    prep.drop_top = 0;
+    prep.tokens_from_compute = 1;
+    CHECK_STATUS(cls_fit_prepare(x1, y1, 1, &n, &prep, NULL), CLS_E_INVALID_ARG, "tokens need 2 columns");
+}
+
 int main(void)
 {
+    test_prepare();
+    test_parse_json();
     test_objective_gradient();
     test_noiseless_recovery();
     test_bad_input();

@@ -103,6 +103,26 @@ typedef struct {
  * threads 0, delta 1e-3, 10000 iterations. */
 CLS_API void cls_fit_options_init(cls_fit_options *opt);
 
+/* Preparation of a table before a fit (what `clscale fit` does with
+ * --tokens-from-compute, --one-minus-y and --drop-top). */
+typedef struct {
+    int tokens_from_compute; /* nvars == 2, columns (N, C): replace C by D = C / (cost_factor N) */
+    double cost_factor;      /* default 6 (C = 6 N D) */
+    int one_minus_y;         /* y -> 1 - y (error from accuracy) */
+    int64_t drop_top;        /* drop the drop_top rows with the highest y (after 1 - y); 0 = none */
+} cls_fit_prep_options;
+
+/* Defaults: nothing changed, cost_factor 6. */
+CLS_API void cls_fit_prep_options_init(cls_fit_prep_options *opt);
+
+/* Apply opt in place to x (n x nvars, row-major) and y (n): the transforms,
+ * then drop the drop_top highest y (ties: the earlier row goes first), keeping
+ * the remaining rows in order. *n becomes the number of rows kept; kept (may
+ * be NULL, room for n entries) receives the original index of each kept row.
+ * Dropping every row is CLS_E_INVALID_ARG. */
+CLS_API cls_status cls_fit_prepare(double *x, double *y, int nvars, int64_t *n,
+                                   const cls_fit_prep_options *opt, int64_t *kept);
+
 /* Number of x variables a law takes for a given request (power/saturating 1,
  * chinchilla 2, additive nvars); -1 if the combination is invalid. */
 CLS_API int cls_fit_law_nvars(cls_law law, int nvars);
@@ -171,6 +191,10 @@ CLS_API cls_status cls_fit_save(const cls_fit_result *fit, const char *const *xn
                         const char *path);
 /* Read a fit back (free with cls_fit_result_free). */
 CLS_API cls_status cls_fit_load(const char *path, cls_fit_result *fit);
+/* Parse a fit from JSON text in memory (len bytes, need not be NUL-terminated;
+ * name is used in error messages, NULL gives "<memory>"). cls_fit_load is this
+ * on a file's contents. */
+CLS_API cls_status cls_fit_parse_json(const char *text, size_t len, const char *name, cls_fit_result *fit);
 
 #ifdef __cplusplus
 }

@@ -44,6 +44,10 @@ CLS_API void cls_array_free(cls_array *array);
 /* Read a whole file in its own dtype. */
 CLS_API cls_status cls_npy_load(const char *path, cls_array *out);
 
+/* Read a whole .npy image held in memory (size bytes at data; name is used in
+ * error messages, NULL gives "<memory>"). Same checks as cls_npy_load. */
+CLS_API cls_status cls_npy_load_buffer(const void *data, size_t size, const char *name, cls_array *out);
+
 /* Read a 2-D array (rows x cols) converted to float32 / float64. A 1-D array
  * is refused: embeddings must be matrices. *out is released with cls_free. */
 CLS_API cls_status cls_npy_load_matrix_f32(const char *path, float **out, int64_t *rows, int64_t *cols);
@@ -63,6 +67,9 @@ CLS_API cls_status cls_npy_save_matrix_f64(const char *path, const double *data,
 typedef struct cls_npy_reader cls_npy_reader;
 
 CLS_API cls_status cls_npy_reader_open(const char *path, cls_npy_reader **out);
+/* The same over a .npy image in memory; data must outlive the reader. */
+CLS_API cls_status cls_npy_reader_open_buffer(const void *data, size_t size, const char *name,
+                                              cls_npy_reader **out);
 /* Shape and dtype of the file behind the reader. */
 CLS_API void cls_npy_reader_shape(const cls_npy_reader *r, int64_t *rows, int64_t *cols, cls_dtype *dtype);
 /* Read up to max_rows rows into buf (max_rows x cols doubles); *got is the

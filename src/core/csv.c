@@ -186,7 +186,7 @@ cls_status cls_csv_read_file(const char *path, cls_csv **out)
 {
     if (!path || !out) return cls_set_error(CLS_E_INVALID_ARG, "csv: path or out is NULL");
     FILE *f = fopen(path, "rb");
-    if (!f) return cls_set_error(CLS_E_IO, "cannot open %s: %s", path, strerror(errno));
+    if (!f) return cls_set_error(CLS_E_IO, "cannot open %s: %s", path, cls_errno_string(errno, (char[128]){0}, 128));
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
     if (!buf) {
@@ -333,7 +333,7 @@ static int parse_cell(const char *s, double *v)
     if (!*s) return 0;
     char *end;
     errno = 0;
-    double x = strtod(s, &end);
+    double x = cls_strtod_c(s, &end); /* '.' whatever the locale */
     if (end == s) return 0;
     while (*end == ' ' || *end == '\t') end++;
     if (*end || !isfinite(x)) return 0;

@@ -158,7 +158,9 @@ static cls_status parse_dict(const char *path, const char *dict, npy_header *h)
     return CLS_OK;
 }
 
-static cls_status read_header(FILE *f, const char *path, npy_header *h)
+/* total: the size of the whole stream in bytes when known (an in-memory buffer);
+ * -1 to ask fstat (a regular file) or skip the size check (a pipe). */
+static cls_status read_header(FILE *f, const char *path, int64_t total, npy_header *h)
 {
     unsigned char pre[10];
     if (fread(pre, 1, 8, f) != 8 || memcmp(pre, "\x93NUMPY", 6) != 0)
@@ -199,12 +201,14 @@ static cls_status read_header(FILE *f, const char *path, npy_header *h)
     h->data_offset = prefix + hlen;
 
     struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)) {
-        uint64_t have = (uint64_t)sb.st_size - (uint64_t)h->data_offset;
-        if ((uint64_t)sb.st_size < (uint64_t)h->data_offset || have < h->data_bytes)
+    if (total < 0 && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)) total = (int64_t)sb.st_size;
+    if (total >= 0) {
+        uint64_t size = (uint64_t)total;
+        uint64_t have = size - (uint64_t)h->data_offset;
+        if (size < (uint64_t)h->data_offset || have < h->data_bytes)
             return cls_set_error(CLS_E_FORMAT, "file %s: truncated: shape needs %zu data bytes, "
                                  "file holds %llu", path, h->data_bytes,
-                                 (unsigned long long)((uint64_t)sb.st_size < (uint64_t)h->data_offset ? 0 : have));
+                                 (unsigned long long)(size < (uint64_t)h->data_offset ? 0 : have));
         if (have > h->data_bytes)
             return cls_set_error(CLS_E_FORMAT, "file %s: %llu unexpected bytes after the data", path,
                                  (unsigned long long)(have - h->data_bytes));
@@ -219,17 +223,34 @@ static FILE *open_read(const char *path)
         return NULL;
     }
     FILE *f = fopen(path, "rb");
-    if (!f) cls_set_error(CLS_E_IO, "file %s: %s", path, strerror(errno));
+    if (!f) {
+        char msg[128];
+        cls_set_error(CLS_E_IO, "file %s: %s", path, cls_errno_string(errno, msg, sizeof msg));
+    }
     return f;
 }
 
-cls_status cls_npy_load(const char *path, cls_array *out)
+/* A read-only stream over size bytes at data (named name in messages). */
+static FILE *open_buffer(const void *data, size_t size, const char *name)
 {
-    if (!out) return cls_set_error(CLS_E_INVALID_ARG, "cls_npy_load: out is NULL");
-    FILE *f = open_read(path);
-    if (!f) return CLS_E_IO;
+    if (!data || size == 0) {
+        cls_set_error(CLS_E_FORMAT, "file %s: not a .npy file (empty)", name);
+        return NULL;
+    }
+    FILE *f = fmemopen((void *)data, size, "rb");
+    if (!f) {
+        char msg[128];
+        cls_set_error(CLS_E_NOMEM, "file %s: cannot open memory stream: %s", name,
+                      cls_errno_string(errno, msg, sizeof msg));
+    }
+    return f;
+}
+
+/* Read a whole array from f (which load_stream closes). */
+static cls_status load_stream(FILE *f, const char *path, int64_t total, cls_array *out)
+{
     npy_header h;
-    cls_status st = read_header(f, path, &h);
+    cls_status st = read_header(f, path, total, &h);
     if (st) {
         fclose(f);
         return st;
@@ -251,6 +272,24 @@ cls_status cls_npy_load(const char *path, cls_array *out)
     out->count = h.count;
     out->data = data;
     return CLS_OK;
+}
+
+cls_status cls_npy_load(const char *path, cls_array *out)
+{
+    if (!out) return cls_set_error(CLS_E_INVALID_ARG, "cls_npy_load: out is NULL");
+    if (!path) return cls_set_error(CLS_E_INVALID_ARG, "no file name given");
+    FILE *f = open_read(path);
+    if (!f) return CLS_E_IO;
+    return load_stream(f, path, -1, out);
+}
+
+cls_status cls_npy_load_buffer(const void *data, size_t size, const char *name, cls_array *out)
+{
+    if (!out) return cls_set_error(CLS_E_INVALID_ARG, "cls_npy_load_buffer: out is NULL");
+    if (!name) name = "<memory>";
+    FILE *f = open_buffer(data, size, name);
+    if (!f) return data && size ? CLS_E_NOMEM : CLS_E_FORMAT;
+    return load_stream(f, name, (int64_t)size, out);
 }
 
 static cls_status load_matrix(const char *path, cls_array *a, int64_t *rows, int64_t *cols)
@@ -380,7 +419,7 @@ cls_status cls_npy_save(const char *path, cls_dtype dtype, int ndim, const int64
     snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        cls_status st = cls_set_error(CLS_E_IO, "file %s: %s", path, strerror(errno));
+        cls_status st = cls_set_error(CLS_E_IO, "file %s: %s", path, cls_errno_string(errno, (char[128]){0}, 128));
         free(tmp);
         return st;
     }
@@ -393,7 +432,7 @@ cls_status cls_npy_save(const char *path, cls_dtype dtype, int ndim, const int64
     ok = ok && (bytes == 0 || fwrite(data, 1, bytes, f) == bytes);
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
-        cls_status st = cls_set_error(CLS_E_IO, "file %s: write failed: %s", path, strerror(errno));
+        cls_status st = cls_set_error(CLS_E_IO, "file %s: write failed: %s", path, cls_errno_string(errno, (char[128]){0}, 128));
         remove(tmp);
         free(tmp);
         return st;
@@ -414,11 +453,9 @@ cls_status cls_npy_save_matrix_f64(const char *path, const double *data, int64_t
     return cls_npy_save(path, CLS_DTYPE_F64, 2, shape, data);
 }
 
-cls_status cls_npy_reader_open(const char *path, cls_npy_reader **out)
+/* Wrap stream f (closed on failure) in a reader named path. */
+static cls_status reader_from_stream(FILE *f, const char *path, int64_t total, cls_npy_reader **out)
 {
-    if (!out) return cls_set_error(CLS_E_INVALID_ARG, "cls_npy_reader_open: out is NULL");
-    FILE *f = open_read(path);
-    if (!f) return CLS_E_IO;
     cls_npy_reader *r = calloc(1, sizeof *r);
     if (!r) {
         fclose(f);
@@ -426,7 +463,7 @@ cls_status cls_npy_reader_open(const char *path, cls_npy_reader **out)
     }
     r->f = f;
     r->path = strdup(path);
-    cls_status st = r->path ? read_header(f, path, &r->h) : cls_set_error(CLS_E_NOMEM, "out of memory");
+    cls_status st = r->path ? read_header(f, path, total, &r->h) : cls_set_error(CLS_E_NOMEM, "out of memory");
     if (!st && r->h.ndim != 2)
         st = cls_set_error(CLS_E_SHAPE, "file %s: expected a 2-D array (rows x dim), got %d-D", path, r->h.ndim);
     if (!st && r->h.dtype != CLS_DTYPE_F32 && r->h.dtype != CLS_DTYPE_F64)
@@ -440,6 +477,24 @@ cls_status cls_npy_reader_open(const char *path, cls_npy_reader **out)
     r->cols = r->h.shape[1];
     *out = r;
     return CLS_OK;
+}
+
+cls_status cls_npy_reader_open(const char *path, cls_npy_reader **out)
+{
+    if (!out) return cls_set_error(CLS_E_INVALID_ARG, "cls_npy_reader_open: out is NULL");
+    if (!path) return cls_set_error(CLS_E_INVALID_ARG, "no file name given");
+    FILE *f = open_read(path);
+    if (!f) return CLS_E_IO;
+    return reader_from_stream(f, path, -1, out);
+}
+
+cls_status cls_npy_reader_open_buffer(const void *data, size_t size, const char *name, cls_npy_reader **out)
+{
+    if (!out) return cls_set_error(CLS_E_INVALID_ARG, "cls_npy_reader_open_buffer: out is NULL");
+    if (!name) name = "<memory>";
+    FILE *f = open_buffer(data, size, name);
+    if (!f) return data && size ? CLS_E_NOMEM : CLS_E_FORMAT;
+    return reader_from_stream(f, name, (int64_t)size, out);
 }
 
 void cls_npy_reader_shape(const cls_npy_reader *r, int64_t *rows, int64_t *cols, cls_dtype *dtype)
@@ -482,7 +537,7 @@ cls_status cls_npy_reader_read_f64(cls_npy_reader *r, double *buf, int64_t max_r
 cls_status cls_npy_reader_rewind(cls_npy_reader *r)
 {
     if (fseeko(r->f, (off_t)r->h.data_offset, SEEK_SET) != 0)
-        return cls_set_error(CLS_E_IO, "file %s: cannot seek: %s", r->path, strerror(errno));
+        return cls_set_error(CLS_E_IO, "file %s: cannot seek: %s", r->path, cls_errno_string(errno, (char[128]){0}, 128));
     r->next_row = 0;
     return CLS_OK;
 }
@@ -494,7 +549,7 @@ cls_status cls_npy_reader_seek(cls_npy_reader *r, int64_t row)
                              (long long)r->rows);
     const off_t at = (off_t)r->h.data_offset + (off_t)row * (off_t)r->cols * (off_t)cls_dtype_size(r->h.dtype);
     if (fseeko(r->f, at, SEEK_SET) != 0)
-        return cls_set_error(CLS_E_IO, "file %s: cannot seek: %s", r->path, strerror(errno));
+        return cls_set_error(CLS_E_IO, "file %s: cannot seek: %s", r->path, cls_errno_string(errno, (char[128]){0}, 128));
     r->next_row = row;
     return CLS_OK;
 }

@@ -11,6 +11,8 @@ static _Thread_local char last_error[CLS_ERROR_CAP];
 
 const char *cls_version(void) { return CLS_VERSION_STRING; }
 
+int cls_version_number(void) { return CLS_VERSION_NUMBER; }
+
 const char *cls_strerror(cls_status status)
 {
     switch (status) {

@@ -24,3 +24,16 @@ int cls_blas_set_threads(int threads)
     openblas_set_num_threads(cls_threads_resolve(threads));
     return previous;
 }
+
+void cls_threads_enter(int threads, cls_thread_state *saved)
+{
+    saved->omp = omp_get_max_threads();
+    saved->blas = cls_blas_set_threads(threads); /* also sets the OpenMP default */
+    omp_set_num_threads(cls_threads_resolve(threads));
+}
+
+void cls_threads_leave(const cls_thread_state *saved)
+{
+    openblas_set_num_threads(saved->blas > 0 ? saved->blas : 1);
+    omp_set_num_threads(saved->omp > 0 ? saved->omp : 1);
+}

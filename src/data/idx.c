@@ -93,7 +93,7 @@ static int64_t gz_read_full(gzFile g, void *buf, size_t n, const char *path, siz
             int err;
             const char *msg = gzerror(g, &err);
             cls_set_error(CLS_E_FORMAT, "file %s: corrupt or truncated data at byte %zu (%s)", path, base + got,
-                          err == Z_ERRNO ? strerror(errno) : msg);
+                          err == Z_ERRNO ? cls_errno_string(errno, (char[128]){0}, 128) : msg);
             return -1;
         }
         if (r == 0) break;
@@ -118,7 +118,7 @@ static cls_status idx_read_file(const char *path, int want_ndim, int *ndim, int6
 {
     *payload = NULL;
     gzFile g = gzopen(path, "rb");
-    if (!g) return cls_set_error(CLS_E_IO, "file %s: cannot open (%s)", path, strerror(errno));
+    if (!g) return cls_set_error(CLS_E_IO, "file %s: cannot open (%s)", path, cls_errno_string(errno, (char[128]){0}, 128));
     gzbuffer(g, 1u << 18);
     uint8_t head[4 + 4 * IDX_MAX_DIMS];
     cls_status st = CLS_OK;

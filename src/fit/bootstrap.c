@@ -106,7 +106,10 @@ cls_status fit_bootstrap(const double *x, const double *y, const int64_t *groups
                 fit_data d = {k, n, logx, logy, w, opt->huber_delta,
                               opt->test_misscaled_objective ? opt->huber_delta / (double)n : 1.0};
                 double best[CLS_FIT_MAX_PARAMS], fobj, frac;
-                fit_multistart(&d, &tol, starts, R, r->raw, 1, best, &fobj, &frac);
+                if (fit_multistart(&d, &tol, starts, R, r->raw, 1, best, &fobj, &frac) != CLS_OK) {
+                    nomem++; /* out of memory: the whole bootstrap fails below */
+                    fobj = INFINITY;
+                }
                 ok = isfinite(fobj);
                 if (ok) memcpy(out, best, sizeof(double) * (size_t)nraw);
             }

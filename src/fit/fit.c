@@ -24,8 +24,22 @@ void cls_fit_result_free(cls_fit_result *r)
     memset(r, 0, sizeof *r);
 }
 
+static cls_status fit_law(const double *x, const double *y, const int64_t *groups, int64_t n,
+                          const cls_fit_options *opt, cls_fit_result *result);
+
 cls_status cls_fit_law(const double *x, const double *y, const int64_t *groups, int64_t n,
                        const cls_fit_options *opt, cls_fit_result *result)
+{
+    /* BLAS / OpenMP settings are the caller's again when this returns. */
+    cls_thread_state saved;
+    cls_threads_enter(opt ? opt->threads : 0, &saved);
+    cls_status st = fit_law(x, y, groups, n, opt, result);
+    cls_threads_leave(&saved);
+    return st;
+}
+
+static cls_status fit_law(const double *x, const double *y, const int64_t *groups, int64_t n,
+                          const cls_fit_options *opt, cls_fit_result *result)
 {
     if (!x || !y || !opt || !result)
         return cls_set_error(CLS_E_INVALID_ARG, "fit: x, y, opt and result must not be NULL");
@@ -109,10 +123,12 @@ cls_status cls_fit_law(const double *x, const double *y, const int64_t *groups, 
             return cls_set_error(CLS_E_NOMEM, "fit: out of memory");
         }
         for (int64_t s = 0; s < r.n_starts; s++) starts[s] = s * stride;
-        fit_multistart(&d, &tol, starts, r.n_starts, NULL, cls_threads_resolve(opt->threads), r.raw,
-                       &r.objective, &r.starts_converged_fraction);
+        cls_status st = fit_multistart(&d, &tol, starts, r.n_starts, NULL,
+                                       cls_threads_resolve(opt->threads), r.raw, &r.objective,
+                                       &r.starts_converged_fraction);
         free(starts);
         free(logx);
+        if (st) return st;
         if (!isfinite(r.objective))
             return cls_set_error(CLS_E_NUMERIC, "fit: no start reached a finite objective");
         r.n_points = n;

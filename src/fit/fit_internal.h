@@ -38,11 +38,13 @@ double fit_minimize(const fit_data *d, const fit_tolerances *tol, double *theta)
 int64_t fit_grid_size(int nvars);
 void fit_grid_start(int nvars, int64_t index, double *theta);
 
-/* Run every grid start (in parallel when `parallel`), keep the best: writes
- * best theta, best objective and the fraction of starts within 0.1 % of it. */
-void fit_multistart(const fit_data *d, const fit_tolerances *tol, const int64_t *starts,
-                    int64_t nstarts, const double *extra_start, int threads, double *best_theta,
-                    double *best_obj, double *fraction);
+/* Run every grid start (on `threads` OpenMP threads), keep the best: writes
+ * best theta, best objective and the fraction of starts within 0.1 % of it.
+ * No start reaching a finite objective gives CLS_OK with *best_obj = +inf;
+ * CLS_E_NOMEM (with a message) when the per-start buffers cannot be allocated. */
+cls_status fit_multistart(const fit_data *d, const fit_tolerances *tol, const int64_t *starts,
+                          int64_t nstarts, const double *extra_start, int threads, double *best_theta,
+                          double *best_obj, double *fraction);
 
 /* Power law by least squares on (log10 x, log10 y) with weights w (counts;
  * points with w == 0 are absent); binned: bin centres vs min log10 y per bin.

@@ -5,6 +5,7 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,7 +77,7 @@ cls_status cls_fit_save(const cls_fit_result *f, const char *const *xnames, cons
     FILE *fp = fopen(path, "w");
     if (!fp) {
         free(text);
-        return cls_set_error(CLS_E_IO, "cannot write %s: %s", path, strerror(errno));
+        return cls_set_error(CLS_E_IO, "cannot write %s: %s", path, cls_errno_string(errno, (char[128]){0}, 128));
     }
     int bad = fputs(text, fp) < 0;
     bad |= fputc('\n', fp) == EOF;
@@ -88,11 +89,19 @@ cls_status cls_fit_save(const cls_fit_result *f, const char *const *xnames, cons
 
 static double get_num(const cJSON *v) { return cJSON_IsNumber(v) ? v->valuedouble : NAN; }
 
+/* An integer field: the number if it is finite and within [lo, hi], else dflt
+ * (a cast of NaN or of an out-of-range double to an integer is undefined). */
+static int64_t get_int(const cJSON *o, const char *key, int64_t lo, int64_t hi, int64_t dflt)
+{
+    double v = get_num(cJSON_GetObjectItemCaseSensitive(o, key));
+    return isfinite(v) && v >= (double)lo && v <= (double)hi ? (int64_t)v : dflt;
+}
+
 cls_status cls_fit_load(const char *path, cls_fit_result *out)
 {
     if (!path || !out) return cls_set_error(CLS_E_INVALID_ARG, "fit load: NULL argument");
     FILE *fp = fopen(path, "rb");
-    if (!fp) return cls_set_error(CLS_E_IO, "cannot open %s: %s", path, strerror(errno));
+    if (!fp) return cls_set_error(CLS_E_IO, "cannot open %s: %s", path, cls_errno_string(errno, (char[128]){0}, 128));
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap + 1);
     for (;;) {
@@ -114,8 +123,16 @@ cls_status cls_fit_load(const char *path, cls_fit_result *out)
     fclose(fp);
     if (!buf) return cls_set_error(CLS_E_NOMEM, "out of memory reading %s", path);
     buf[len] = '\0';
-    cJSON *o = cJSON_Parse(buf);
+    cls_status st = cls_fit_parse_json(buf, len, path, out);
     free(buf);
+    return st;
+}
+
+cls_status cls_fit_parse_json(const char *text, size_t len, const char *name, cls_fit_result *out)
+{
+    if (!out || (!text && len)) return cls_set_error(CLS_E_INVALID_ARG, "fit parse: NULL argument");
+    const char *path = name ? name : "<memory>";
+    cJSON *o = text ? cJSON_ParseWithLength(text, len) : NULL;
     if (!o) return cls_set_error(CLS_E_FORMAT, "%s: not valid JSON", path);
     cls_fit_result r;
     memset(&r, 0, sizeof r);
@@ -126,13 +143,13 @@ cls_status cls_fit_load(const char *path, cls_fit_result *out)
         st = cls_set_error(CLS_E_FORMAT, "%s: missing or unknown \"law\"", path);
         goto done;
     }
-    r.nvars = cls_fit_law_nvars(r.law, (int)get_num(cJSON_GetObjectItemCaseSensitive(o, "nvars")));
+    r.nvars = cls_fit_law_nvars(r.law, (int)get_int(o, "nvars", 0, CLS_FIT_MAX_VARS, 0));
     if (r.nvars < 0) {
         st = cls_set_error(CLS_E_FORMAT, "%s: bad \"nvars\"", path);
         goto done;
     }
     r.frontier_binned = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "frontier_binned"));
-    r.bins = (int)get_num(cJSON_GetObjectItemCaseSensitive(o, "bins"));
+    r.bins = (int)get_int(o, "bins", 0, INT_MAX, 0);
     fit_describe(&r);
     if (!cJSON_IsArray(raw) || cJSON_GetArraySize(raw) != r.nraw) {
         st = cls_set_error(CLS_E_FORMAT, "%s: \"raw\" must be an array of %d numbers", path, r.nraw);
@@ -146,11 +163,11 @@ cls_status cls_fit_load(const char *path, cls_fit_result *out)
         }
     }
     r.objective = get_num(cJSON_GetObjectItemCaseSensitive(o, "objective"));
-    r.n_points = (int64_t)get_num(cJSON_GetObjectItemCaseSensitive(o, "n_points"));
-    r.n_starts = (int64_t)get_num(cJSON_GetObjectItemCaseSensitive(o, "n_starts"));
+    r.n_points = get_int(o, "n_points", 0, INT64_MAX / 2, 0);
+    r.n_starts = get_int(o, "n_starts", 0, INT64_MAX / 2, 0);
     r.starts_converged_fraction = get_num(cJSON_GetObjectItemCaseSensitive(o, "starts_converged_fraction"));
-    r.bootstrap_failed = (int)get_num(cJSON_GetObjectItemCaseSensitive(o, "bootstrap_failed"));
-    r.warning_flags = (unsigned)get_num(cJSON_GetObjectItemCaseSensitive(o, "warning_flags"));
+    r.bootstrap_failed = (int)get_int(o, "bootstrap_failed", 0, INT_MAX, 0);
+    r.warning_flags = (unsigned)get_int(o, "warning_flags", 0, UINT_MAX, 0);
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "warnings");
     for (int i = 0; cJSON_IsArray(w) && i < cJSON_GetArraySize(w) && i < CLS_FIT_MAX_WARNINGS; i++) {
         const cJSON *s = cJSON_GetArrayItem(w, i);

@@ -49,21 +49,21 @@ void fit_grid_start(int nvars, int64_t index, double *theta)
     theta[0] = g.e0 + g.de * (double)(index % g.ne);
 }
 
-void fit_multistart(const fit_data *d, const fit_tolerances *tol, const int64_t *starts,
-                    int64_t nstarts, const double *extra_start, int threads, double *best_theta,
-                    double *best_obj, double *fraction)
+cls_status fit_multistart(const fit_data *d, const fit_tolerances *tol, const int64_t *starts,
+                          int64_t nstarts, const double *extra_start, int threads, double *best_theta,
+                          double *best_obj, double *fraction)
 {
     const int nraw = 1 + 2 * d->nvars;
     int64_t total = nstarts + (extra_start ? 1 : 0);
-    double *obj = malloc(sizeof(double) * (size_t)total);
-    double *th = malloc(sizeof(double) * (size_t)total * (size_t)nraw);
-    if (!obj || !th) { /* tiny; treat as a failed fit */
-        free(obj);
-        free(th);
-        *best_obj = INFINITY;
-        *fraction = 0.0;
-        return;
-    }
+    *best_obj = INFINITY;
+    *fraction = 0.0;
+    size_t bytes;
+    if (!cls_size_mul(&bytes, total, nraw + 1, (int64_t)sizeof(double))) return CLS_E_NOMEM;
+    double *obj = malloc(bytes ? bytes : 1);
+    if (!obj)
+        return cls_set_error(CLS_E_NOMEM, "fit: cannot allocate %zu bytes for %lld starts", bytes,
+                             (long long)total);
+    double *th = obj + total;
     int nth = threads > 0 ? threads : 1;
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nth) if (nth > 1)
     for (int64_t s = 0; s < total; s++) {
@@ -77,10 +77,7 @@ void fit_multistart(const fit_data *d, const fit_tolerances *tol, const int64_t 
     int64_t best = -1;
     for (int64_t s = 0; s < total; s++)
         if (isfinite(obj[s]) && (best < 0 || obj[s] < obj[best])) best = s;
-    if (best < 0) {
-        *best_obj = INFINITY;
-        *fraction = 0.0;
-    } else {
+    if (best >= 0) {
         double f = obj[best], thr = f + 1e-3 * fabs(f);
         int64_t hit = 0;
         for (int64_t s = 0; s < total; s++) hit += obj[s] <= thr;
@@ -89,5 +86,5 @@ void fit_multistart(const fit_data *d, const fit_tolerances *tol, const int64_t 
         for (int i = 0; i < nraw; i++) best_theta[i] = th[best * nraw + i];
     }
     free(obj);
-    free(th);
+    return CLS_OK;
 }

@@ -13,7 +13,7 @@
 cls_status lab_read_file(const char *path, char **text, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return cls_set_error(CLS_E_IO, "%s: cannot open (%s)", path, strerror(errno));
+    if (!f) return cls_set_error(CLS_E_IO, "%s: cannot open (%s)", path, cls_errno_string(errno, (char[128]){0}, 128));
     char *buf = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
@@ -51,7 +51,7 @@ cls_status lab_write_file_atomic(const char *path, const char *text, size_t len)
     snprintf(tmp, pl + 16, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        cls_status st = cls_set_error(CLS_E_IO, "%s: cannot create (%s)", tmp, strerror(errno));
+        cls_status st = cls_set_error(CLS_E_IO, "%s: cannot create (%s)", tmp, cls_errno_string(errno, (char[128]){0}, 128));
         free(tmp);
         return st;
     }
@@ -61,7 +61,7 @@ cls_status lab_write_file_atomic(const char *path, const char *text, size_t len)
     bad |= fsync(fileno(f)) != 0 && errno != EINVAL;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
-        cls_status st = cls_set_error(CLS_E_IO, "%s: cannot write (%s)", path, strerror(errno));
+        cls_status st = cls_set_error(CLS_E_IO, "%s: cannot write (%s)", path, cls_errno_string(errno, (char[128]){0}, 128));
         unlink(tmp);
         free(tmp);
         return st;
@@ -77,7 +77,7 @@ static cls_status mkdir_one(const char *path)
         if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return CLS_OK;
         return cls_set_error(CLS_E_IO, "%s: exists and is not a directory", path);
     }
-    return cls_set_error(CLS_E_IO, "%s: cannot create directory (%s)", path, strerror(errno));
+    return cls_set_error(CLS_E_IO, "%s: cannot create directory (%s)", path, cls_errno_string(errno, (char[128]){0}, 128));
 }
 
 cls_status lab_mkdir(const char *path)

@@ -214,7 +214,7 @@ cls_status cls_checkpoint_read(cls_checkpoint *out, const char *path)
     if (!out || !path) return cls_set_error(CLS_E_INVALID_ARG, "checkpoint: NULL argument");
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
-    if (!f) return cls_set_error(CLS_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return cls_set_error(CLS_E_IO, "%s: cannot open: %s", path, cls_errno_string(errno, (char[128]){0}, 128));
     if (fseeko(f, 0, SEEK_END) != 0) {
         fclose(f);
         return cls_set_error(CLS_E_IO, "%s: cannot seek", path);
@@ -266,7 +266,7 @@ cls_status cls_checkpoint_write(const cls_checkpoint *ck, const char *path, cons
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
         free(buf);
-        return cls_set_error(CLS_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        return cls_set_error(CLS_E_IO, "%s: cannot create: %s", tmp, cls_errno_string(errno, (char[128]){0}, 128));
     }
     size_t done = 0;
     while (done < n) {
@@ -277,14 +277,14 @@ cls_status cls_checkpoint_write(const cls_checkpoint *ck, const char *path, cons
             close(fd);
             unlink(tmp);
             free(buf);
-            return cls_set_error(CLS_E_IO, "%s: write failed: %s", tmp, strerror(e));
+            return cls_set_error(CLS_E_IO, "%s: write failed: %s", tmp, cls_errno_string(e, (char[128]){0}, 128));
         }
         done += (size_t)k;
     }
     free(buf);
     if (fsync(fd) != 0 || close(fd) != 0) {
         unlink(tmp);
-        return cls_set_error(CLS_E_IO, "%s: fsync/close failed: %s", tmp, strerror(errno));
+        return cls_set_error(CLS_E_IO, "%s: fsync/close failed: %s", tmp, cls_errno_string(errno, (char[128]){0}, 128));
     }
     /* Keep the current checkpoint as prev_path without ever leaving path
      * missing: hard-link it to a temporary name, rename that over prev_path
@@ -307,7 +307,7 @@ cls_status cls_checkpoint_write(const cls_checkpoint *ck, const char *path, cons
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
-        return cls_set_error(CLS_E_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(e));
+        return cls_set_error(CLS_E_IO, "%s: cannot rename to %s: %s", tmp, path, cls_errno_string(e, (char[128]){0}, 128));
     }
     return fsync_dir_of(path);
 }

@@ -533,7 +533,7 @@ static cls_status make_dir(const char *dir)
         return CLS_OK;
     }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return cls_set_error(CLS_E_IO, "cannot create %s: %s", dir, strerror(errno));
+        return cls_set_error(CLS_E_IO, "cannot create %s: %s", dir, cls_errno_string(errno, (char[128]){0}, 128));
     return CLS_OK;
 }
 
