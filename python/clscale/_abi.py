@@ -31,7 +31,7 @@ class LossResult(_Struct):
 class SpectrumOptions(_Struct):
     _c_name_ = "cls_spectrum_options"
     _fields_ = [("center", i32), ("rankme_center", i32), ("method", i32), ("fit_lo", i64),
-                ("fit_hi", i64), ("weights", i32), ("bootstrap", i32), ("seed", u64),
+                ("fit_hi", i64), ("weights", i32), ("bootstrap", i64), ("seed", u64),
                 ("threads", i32), ("chunk_rows", i64), ("oversample", i32),
                 ("power_iters", i32), ("rank", i64)]
 
@@ -51,7 +51,7 @@ class SpectrumResult(_Struct):
     _c_name_ = "cls_spectrum_result"
     _fields_ = [("n", i64), ("d", i64), ("method", i32), ("centered", i32), ("eig", SpectrumEig),
                 ("fit_lo", i64), ("fit_hi", i64), ("alpha", f64), ("intercept", f64),
-                ("r2", f64), ("bootstrap", i32), ("alpha_ci95", f64 * 2), ("rankme", f64),
+                ("r2", f64), ("bootstrap", i64), ("alpha_ci95", f64 * 2), ("rankme", f64),
                 ("effective_rank", f64), ("effective_rank_eig", f64),
                 ("participation_ratio", f64), ("warnings", u32), ("n_warnings", i32),
                 ("warning_text", (ctypes.c_char * SPECTRUM_WARNING_LEN) * SPECTRUM_MAX_WARNINGS)]
@@ -130,17 +130,17 @@ LCL_SWEEP_MAXCOLS = 12
 
 class LclSweepConfig(_Struct):
     _c_name_ = "cls_lcl_sweep_config"
-    _fields_ = [("sweep", i32), ("data", LclData), ("M", i64), ("N", i64), ("ngrid", i32),
-                ("grid", ctypes.POINTER(f64)), ("nt", i32), ("t_grid", ctypes.POINTER(f64)),
+    _fields_ = [("sweep", i32), ("data", LclData), ("M", i64), ("N", i64), ("ngrid", i64),
+                ("grid", ctypes.POINTER(f64)), ("nt", i64), ("t_grid", ctypes.POINTER(f64)),
                 ("lr", f64), ("draws", i64), ("seed", u64), ("data_seed", u64), ("threads", i32)]
 
 
 class LclSweepResult(_Struct):
     _c_name_ = "cls_lcl_sweep_result"
-    _fields_ = [("sweep", i32), ("npoints", i32), ("ncols", i32),
+    _fields_ = [("sweep", i32), ("npoints", i64), ("ncols", i32),
                 ("colnames", (ctypes.c_char * 24) * LCL_SWEEP_MAXCOLS),
                 ("table", ctypes.POINTER(f64)), ("xcol", i32), ("ycol", i32), ("predcol", i32),
-                ("slope", f64), ("intercept", f64), ("used", i32), ("predicted_slope", f64),
+                ("slope", f64), ("intercept", f64), ("used", i64), ("predicted_slope", f64),
                 ("predicted_effective", f64), ("predicted_text", ctypes.c_char * 96),
                 ("x_label", ctypes.c_char * 32), ("y_label", ctypes.c_char * 48),
                 ("x_opt", f64), ("x_opt_predicted", f64), ("M", i64), ("d", i64), ("N", i64),
@@ -171,7 +171,7 @@ class DynThreshold(_Struct):
 class FeatlearnConfig(_Struct):
     _c_name_ = "cls_featlearn_config"
     _fields_ = [("alpha", f64), ("beta", f64), ("N", i64), ("M", i64), ("gamma", f64),
-                ("eta", f64), ("batch", i64), ("steps", i64), ("seeds", i32), ("seed", u64),
+                ("eta", f64), ("batch", i64), ("steps", i64), ("seeds", i64), ("seed", u64),
                 ("checkpoints_per_decade", i32), ("threads", i32), ("engine", i32)]
 
 
