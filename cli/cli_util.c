@@ -173,6 +173,29 @@ static int choice_index(const char *choices, const char *value)
     return -1;
 }
 
+/* BYTES: an integer >= 1 with an optional binary K/M/G suffix. */
+static int parse_bytes(const char *command, const char *name, const char *text, int64_t *out)
+{
+    char buf[64];
+    size_t n = strlen(text);
+    if (n == 0 || n >= sizeof buf) return cli_parse_int64(name, text, out);
+    memcpy(buf, text, n + 1);
+    int64_t mul = 1;
+    char last = buf[n - 1];
+    if (last == 'K' || last == 'k') mul = (int64_t)1 << 10;
+    if (last == 'M' || last == 'm') mul = (int64_t)1 << 20;
+    if (last == 'G' || last == 'g') mul = (int64_t)1 << 30;
+    if (mul > 1) buf[n - 1] = 0;
+    int64_t v;
+    if (!cli_parse_int64(name, buf, &v)) return 0;
+    if (v < 1 || v > INT64_MAX / mul) {
+        cli_usage_error(command, "%s %s: out of range", name, text);
+        return 0;
+    }
+    *out = v * mul;
+    return 1;
+}
+
 static int parse_value(const char *command, const cli_option *o, const char *arg)
 {
     char name[80];
@@ -181,6 +204,8 @@ static int parse_value(const char *command, const cli_option *o, const char *arg
     case CLI_OPT_FLAG: *(int *)o->dest = 1; return 1;
     case CLI_OPT_STRING: *(const char **)o->dest = arg; return 1;
     case CLI_OPT_STRINGS: ((const char **)o->dest)[(*o->count)++] = arg; return 1;
+    case CLI_OPT_BYTES: return parse_bytes(command, name, arg, (int64_t *)o->dest);
+    case CLI_OPT_STRING_PAIR: return 0; /* taken in cli_parse_options */
     case CLI_OPT_CHOICE: {
         int k = choice_index(o->choices, arg);
         if (k < 0) {
@@ -260,7 +285,16 @@ int cli_parse_options(const char *command, const cli_option *opts, int argc, cha
         } else {
             const cli_option *o = &opts[c - 256];
             if (o->seen) *o->seen = 1;
-            if (!parse_value(command, o, optarg)) rc = CLI_USAGE;
+            if (o->kind == CLI_OPT_STRING_PAIR) {
+                if (optind >= argc || argv[optind][0] == '-') {
+                    rc = cli_usage_error(command, "--%s needs two values", o->name);
+                } else {
+                    ((const char **)o->dest)[0] = optarg;
+                    ((const char **)o->dest)[1] = argv[optind++];
+                }
+            } else if (!parse_value(command, o, optarg)) {
+                rc = CLI_USAGE;
+            }
         }
     }
     free(lo);
