@@ -38,12 +38,15 @@ int cli_parse_double_list(const char *option, const char *text, double **out, in
 /* ---- table-driven option parsing (use it for every new command) ----------
  *
  * A command describes its options in a table ended by {0}; cli_parse_options
- * walks argv with getopt_long and, for every problem, prints
+ * walks argv (options before, between or after the positional arguments;
+ * --name=value or --name value; unambiguous prefixes of a name; "--" ends the
+ * options) and, for every problem, prints
  * "clscale: error: ..." plus a pointer to --help and returns CLI_USAGE (exit 2):
  * unknown options, missing values, values that do not parse, are not finite,
  * or are outside [min, max], and choices not in the list. -h / --help call
  * `usage` (on stdout) and return CLI_HELP: the command then exits 0.
- * Positional arguments start at argv[*first_arg].
+ * Positional arguments, in their order, start at argv[*first_arg] (argv is
+ * permuted: the options come first).
  *
  *     double eta = 0.1; int json = 0, loss = 0; const char *out = NULL;
  *     const cli_option opts[] = {

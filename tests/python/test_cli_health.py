@@ -164,3 +164,28 @@ def test_plot_says_wrote_and_quotes_paths(tmp_path):
     if shutil.which("gnuplot"):
         assert f"wrote {out}" in p.stderr
         assert out.exists() and out.stat().st_size > 0
+
+
+def test_parser_order_prefixes_and_double_dash(tmp_path):
+    """The shared parser (no getopt): options before or after positional
+    arguments, --name=value, unambiguous prefixes, '--' ends the options."""
+    x = np.random.default_rng(3).standard_normal((64, 8)).astype(np.float32)
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    ref = run("spectrum", path, "--json")
+    assert ref.returncode == 0, ref.stderr
+    want = json.loads(ref.stdout)
+    for args in (["--json", path], ["--js", path], ["--json", "--", path]):
+        p = run("spectrum", *args)
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout) == want
+    p = run("bench", "gemm", "--re", "0")  # prefix of --repeats: parsed and range-checked
+    assert p.returncode == 2 and "--repeats" in p.stderr
+    p = run("train", "--out", "d", "--l", "1")  # --loss, --lr, --log-every, ...
+    assert p.returncode == 2 and "ambiguous option '--l'" in p.stderr
+    p = run("eval", "--threads=-1")
+    assert p.returncode == 2 and "--threads" in p.stderr
+    p = run("spectrum", "--", "--json")  # after '--' a name is a file
+    assert p.returncode == 1 and "--json" in p.stderr
+    p = run("train", "-x")
+    assert p.returncode == 2 and "unknown option '-x'" in p.stderr
