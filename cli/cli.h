@@ -38,12 +38,15 @@ int cli_parse_double_list(const char *option, const char *text, double **out, in
 /* ---- table-driven option parsing (use it for every new command) ----------
  *
  * A command describes its options in a table ended by {0}; cli_parse_options
- * walks argv with getopt_long and, for every problem, prints
+ * walks argv (options before, between or after the positional arguments;
+ * --name=value or --name value; unambiguous prefixes of a name; "--" ends the
+ * options) and, for every problem, prints
  * "clscale: error: ..." plus a pointer to --help and returns CLI_USAGE (exit 2):
  * unknown options, missing values, values that do not parse, are not finite,
  * or are outside [min, max], and choices not in the list. -h / --help call
  * `usage` (on stdout) and return CLI_HELP: the command then exits 0.
- * Positional arguments start at argv[*first_arg].
+ * Positional arguments, in their order, start at argv[*first_arg] (argv is
+ * permuted: the options come first).
  *
  *     double eta = 0.1; int json = 0, loss = 0; const char *out = NULL;
  *     const cli_option opts[] = {
@@ -61,12 +64,14 @@ int cli_parse_double_list(const char *option, const char *text, double **out, in
  * index of the value in `choices`, a "|"-separated list such as "clip|siglip"),
  * DOUBLE_LIST double** (malloc'd; the caller frees) with its length in *count,
  * STRINGS const char** array of at least argc entries, appended to, length in
- * *count. `seen` (optional) is set to 1 when the option is given, so a command
+ * *count. BYTES int64_t*: a size >= 1 with an optional binary K/M/G suffix
+ * ("512M" = 512 * 2^20). STRING_PAIR const char *[2]: an option followed by
+ * two values ("--pairs A.npy B.npy"). `seen` (optional) is set to 1 when the option is given, so a command
  * can refuse options that do not apply ("--bias needs --loss siglip"). */
 enum { CLI_HELP = -1 };
 typedef enum {
     CLI_OPT_FLAG, CLI_OPT_INT, CLI_OPT_INT64, CLI_OPT_DOUBLE, CLI_OPT_STRING, CLI_OPT_CHOICE,
-    CLI_OPT_DOUBLE_LIST, CLI_OPT_STRINGS
+    CLI_OPT_DOUBLE_LIST, CLI_OPT_STRINGS, CLI_OPT_BYTES, CLI_OPT_STRING_PAIR
 } cli_opt_kind;
 typedef struct {
     const char *name;    /* long option name without "--" */
@@ -88,6 +93,8 @@ typedef struct {
 #define CLI_INT64(n, d, lo, hi) CLI_OPT_(n, CLI_OPT_INT64, d, lo, hi, !isnan((double)(lo)), NULL, NULL)
 #define CLI_DOUBLE(n, d, lo, hi) CLI_OPT_(n, CLI_OPT_DOUBLE, d, lo, hi, !isnan((double)(lo)), NULL, NULL)
 #define CLI_DOUBLE_LIST(n, d, cnt, lo, hi) CLI_OPT_(n, CLI_OPT_DOUBLE_LIST, d, lo, hi, !isnan((double)(lo)), NULL, cnt)
+#define CLI_BYTES(n, d) CLI_OPT_(n, CLI_OPT_BYTES, d, 0, 0, 0, NULL, NULL)
+#define CLI_STRING_PAIR(n, d) CLI_OPT_(n, CLI_OPT_STRING_PAIR, d, 0, 0, 0, NULL, NULL)
 #define CLI_END { .name = NULL }
 int cli_parse_options(const char *command, const cli_option *opts, int argc, char **argv,
                       void (*usage)(void), int *first_arg);

@@ -3,7 +3,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -173,6 +172,29 @@ static int choice_index(const char *choices, const char *value)
     return -1;
 }
 
+/* BYTES: an integer >= 1 with an optional binary K/M/G suffix. */
+static int parse_bytes(const char *command, const char *name, const char *text, int64_t *out)
+{
+    char buf[64];
+    size_t n = strlen(text);
+    if (n == 0 || n >= sizeof buf) return cli_parse_int64(name, text, out);
+    memcpy(buf, text, n + 1);
+    int64_t mul = 1;
+    char last = buf[n - 1];
+    if (last == 'K' || last == 'k') mul = (int64_t)1 << 10;
+    if (last == 'M' || last == 'm') mul = (int64_t)1 << 20;
+    if (last == 'G' || last == 'g') mul = (int64_t)1 << 30;
+    if (mul > 1) buf[n - 1] = 0;
+    int64_t v;
+    if (!cli_parse_int64(name, buf, &v)) return 0;
+    if (v < 1 || v > INT64_MAX / mul) {
+        cli_usage_error(command, "%s %s: out of range", name, text);
+        return 0;
+    }
+    *out = v * mul;
+    return 1;
+}
+
 static int parse_value(const char *command, const cli_option *o, const char *arg)
 {
     char name[80];
@@ -181,6 +203,8 @@ static int parse_value(const char *command, const cli_option *o, const char *arg
     case CLI_OPT_FLAG: *(int *)o->dest = 1; return 1;
     case CLI_OPT_STRING: *(const char **)o->dest = arg; return 1;
     case CLI_OPT_STRINGS: ((const char **)o->dest)[(*o->count)++] = arg; return 1;
+    case CLI_OPT_BYTES: return parse_bytes(command, name, arg, (int64_t *)o->dest);
+    case CLI_OPT_STRING_PAIR: return 0; /* taken in cli_parse_options */
     case CLI_OPT_CHOICE: {
         int k = choice_index(o->choices, arg);
         if (k < 0) {
@@ -229,42 +253,95 @@ static int parse_value(const char *command, const cli_option *o, const char *arg
     return 0;
 }
 
+/* The option named by the n characters at `name`: an exact match, else the
+ * one option it is an unambiguous prefix of ("--temp" for "--temperature");
+ * -1 when none, -2 when several. Index nopts is the built-in "help". */
+static int find_option(const cli_option *opts, int nopts, const char *name, size_t n)
+{
+    int found = -1;
+    for (int i = 0; i <= nopts; i++) {
+        const char *o = i < nopts ? opts[i].name : "help";
+        if (strncmp(o, name, n) != 0) continue;
+        if (o[n] == 0) return i;
+        found = found == -1 ? i : -2;
+    }
+    return found;
+}
+
+/* One option at argv[*i] (its value, if any, at argv[*i + 1]); advances *i
+ * past what it used. CLI_OK, CLI_HELP or CLI_USAGE. */
+static int parse_one(const char *command, const cli_option *opts, int nopts, int argc, char **argv,
+                     int *i, void (*usage)(void))
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "-h") == 0) {
+        if (usage) usage();
+        return CLI_HELP;
+    }
+    if (a[1] != '-') return cli_usage_error(command, "unknown option '%s'", a);
+    const char *name = a + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    int k = find_option(opts, nopts, name, len);
+    if (k == -2) return cli_usage_error(command, "ambiguous option '%.*s'", (int)len + 2, a);
+    if (k < 0) return cli_usage_error(command, "unknown option '%s'", a);
+    if ((k == nopts || opts[k].kind == CLI_OPT_FLAG) && eq)
+        return cli_usage_error(command, "%s takes no value", a);
+    if (k == nopts) {
+        if (usage) usage();
+        return CLI_HELP;
+    }
+    const cli_option *o = &opts[k];
+    if (o->seen) *o->seen = 1;
+    if (o->kind == CLI_OPT_FLAG) return parse_value(command, o, NULL) ? CLI_OK : CLI_USAGE;
+    const char *value = eq ? eq + 1 : NULL;
+    if (!value) {
+        if (*i + 1 >= argc) return cli_usage_error(command, "%s needs a value", a);
+        value = argv[++*i];
+    }
+    if (o->kind == CLI_OPT_STRING_PAIR) {
+        if (*i + 1 >= argc || argv[*i + 1][0] == '-')
+            return cli_usage_error(command, "--%s needs two values", o->name);
+        ((const char **)o->dest)[0] = value;
+        ((const char **)o->dest)[1] = argv[++*i];
+        return CLI_OK;
+    }
+    return parse_value(command, o, value) ? CLI_OK : CLI_USAGE;
+}
+
 int cli_parse_options(const char *command, const cli_option *opts, int argc, char **argv,
                       void (*usage)(void), int *first_arg)
 {
     int n = 0;
     while (opts[n].name) n++;
-    struct option *lo = calloc((size_t)n + 2, sizeof *lo);
-    if (!lo) return cli_error("out of memory");
-    for (int i = 0; i < n; i++) {
-        lo[i].name = opts[i].name;
-        lo[i].has_arg = opts[i].kind == CLI_OPT_FLAG ? no_argument : required_argument;
-        lo[i].val = 256 + i;
-    }
-    lo[n].name = "help";
-    lo[n].val = 'h';
-    int rc = CLI_OK, c, idx = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == CLI_OK && (c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
-        if (c == 'h') {
-            if (usage) usage();
-            rc = CLI_HELP;
-        } else if (c == ':') {
-            rc = cli_usage_error(command, "%s needs a value", argv[optind - 1]);
-        } else if (c == '?') {
-            const char *bad = argv[optind - 1];
-            if (optopt > 0 && optopt < 256) rc = cli_usage_error(command, "unknown option '-%c'", optopt);
-            else if (optopt >= 256) rc = cli_usage_error(command, "%s takes no value", bad);
-            else rc = cli_usage_error(command, "unknown option '%s'", bad);
+    /* Options may come before, between or after the positional arguments
+     * (which keep their order); "--" ends the options. On return argv holds
+     * the options first and the positional arguments from argv[*first_arg]. */
+    char **pos = malloc(((size_t)argc + 1) * sizeof *pos);
+    if (!pos) return cli_error("out of memory");
+    int npos = 0, out = 1, rc = CLI_OK, i = 1, start = 1;
+    while (rc == CLI_OK && i < argc) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) { /* stays in front of the positional arguments */
+            argv[out++] = argv[i++];
+            break;
+        }
+        if (a[0] != '-' || a[1] == 0) {
+            pos[npos++] = argv[i++];
+            continue;
+        }
+        start = i;
+        rc = parse_one(command, opts, n, argc, argv, &i, usage);
+        if (rc == CLI_OK) {
+            for (int j = start; j <= i; j++) argv[out++] = argv[j];
+            i++;
         } else {
-            const cli_option *o = &opts[c - 256];
-            if (o->seen) *o->seen = 1;
-            if (!parse_value(command, o, optarg)) rc = CLI_USAGE;
+            i = start; /* argv stays a permutation: what is left keeps its place */
         }
     }
-    free(lo);
-    if (first_arg) *first_arg = optind;
+    while (i < argc) pos[npos++] = argv[i++];
+    if (first_arg) *first_arg = out;
+    memcpy(argv + out, pos, (size_t)npos * sizeof *pos);
+    free(pos);
     return rc;
 }
 

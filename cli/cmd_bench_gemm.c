@@ -6,7 +6,6 @@
 #include "cli.h"
 #include "cmd_bench_gemm.h"
 
-#include <getopt.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,37 +219,20 @@ static void usage(FILE *out)
           out);
 }
 
-enum { OPT_THREADS = 256, OPT_REPEATS, OPT_JSON };
+static void usage_stdout(void) { usage(stdout); }
 
 int cmd_bench_gemm(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"threads", required_argument, NULL, OPT_THREADS}, {"repeats", required_argument, NULL, OPT_REPEATS},
-        {"json", no_argument, NULL, OPT_JSON},             {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     int threads = 0, repeats = 5, json = 0;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_THREADS:
-            if (!cli_parse_int("--threads", optarg, &threads)) return CLI_USAGE;
-            if (threads < 0) return cli_usage_error("bench gemm", "--threads must be >= 0, got '%s'", optarg);
-            break;
-        case OPT_REPEATS:
-            if (!cli_parse_int("--repeats", optarg, &repeats)) return CLI_USAGE;
-            if (repeats < 1 || repeats > 1000)
-                return cli_usage_error("bench gemm", "--repeats must be in [1, 1000], got '%s'", optarg);
-            break;
-        case OPT_JSON: json = 1; break;
-        case 'h': usage(stdout); return CLI_OK;
-        case ':': return cli_usage_error("bench gemm", "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error("bench gemm", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) return cli_usage_error("bench gemm", "unexpected argument '%s'", argv[optind]);
+    const cli_option opts[] = {
+        CLI_INT("threads", &threads, 0, INFINITY),
+        CLI_INT("repeats", &repeats, 1, 1000),
+        CLI_FLAG("json", &json),
+        CLI_END};
+    int first, rc = cli_parse_options("bench gemm", opts, argc, argv, usage_stdout, &first);
+    if (rc == CLI_HELP) return CLI_OK;
+    if (rc) return rc;
+    if (first < argc) return cli_usage_error("bench gemm", "unexpected argument '%s'", argv[first]);
     const int nt = cls_threads_resolve(threads);
     bench_peak peaks[8];
     int np = bench_peaks_measure(peaks, 8, nt, repeats);

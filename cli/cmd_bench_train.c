@@ -3,7 +3,6 @@
 
 #include "clscale/train.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,7 +18,8 @@ static void usage(void)
            "  --width W              width / channels (default 0: mlp 1024, cnn 32)\n"
            "  --batch B              images per step (default 512)\n"
            "  --chunk C              views per chunk (default 0: from the memory budget)\n"
-           "  --memory-budget BYTES  activation budget for chunk 0 (default 1073741824)\n"
+           "  --memory-budget BYTES  activation budget for chunk 0; K/M/G suffixes\n"
+           "                         (default 1073741824)\n"
            "  --steps S              timed steps (default 3)\n"
            "  --optimizer lars|adamw|sgd  (default adamw)\n"
            "  --data SRC             fashion-mnist or an IDX directory (default fashion-mnist)\n"
@@ -31,60 +31,31 @@ static void usage(void)
 
 int cmd_bench_train(int argc, char **argv)
 {
-    enum { O_MODEL = 1000, O_WIDTH, O_BATCH, O_CHUNK, O_BUDGET, O_STEPS, O_OPT, O_DATA, O_THREADS,
-           O_JSON, O_HELP };
-    static const struct option longopts[] = {
-        {"model", required_argument, 0, O_MODEL}, {"width", required_argument, 0, O_WIDTH},
-        {"batch", required_argument, 0, O_BATCH}, {"chunk", required_argument, 0, O_CHUNK},
-        {"memory-budget", required_argument, 0, O_BUDGET}, {"steps", required_argument, 0, O_STEPS},
-        {"optimizer", required_argument, 0, O_OPT}, {"data", required_argument, 0, O_DATA},
-        {"threads", required_argument, 0, O_THREADS}, {"json", no_argument, 0, O_JSON},
-        {"help", no_argument, 0, O_HELP},         {0, 0, 0, 0}};
     cls_train_config cfg;
     cls_train_config_init(&cfg);
     int64_t steps = 3;
-    int json = 0, c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_MODEL:
-            if (cls_model_kind_parse(optarg, &cfg.model))
-                return cli_usage_error("bench train", "--model must be mlp or cnn, not '%s'", optarg);
-            break;
-        case O_WIDTH:
-            if (!cli_parse_int64("--width", optarg, &cfg.width)) return CLI_USAGE;
-            break;
-        case O_BATCH:
-            if (!cli_parse_int64("--batch", optarg, &cfg.batch)) return CLI_USAGE;
-            if (cfg.batch < 2) return cli_usage_error("bench train", "--batch must be >= 2");
-            break;
-        case O_CHUNK:
-            if (!cli_parse_int64("--chunk", optarg, &cfg.chunk)) return CLI_USAGE;
-            break;
-        case O_BUDGET:
-            if (!cli_parse_int64("--memory-budget", optarg, &cfg.memory_budget)) return CLI_USAGE;
-            break;
-        case O_STEPS:
-            if (!cli_parse_int64("--steps", optarg, &steps)) return CLI_USAGE;
-            if (steps < 1) return cli_usage_error("bench train", "--steps must be >= 1");
-            break;
-        case O_OPT:
-            if (cls_optim_kind_parse(optarg, &cfg.optimizer))
-                return cli_usage_error("bench train", "--optimizer must be lars, adamw or sgd");
-            break;
-        case O_DATA: cfg.data = optarg; break;
-        case O_THREADS:
-            if (!cli_parse_int("--threads", optarg, &cfg.threads)) return CLI_USAGE;
-            break;
-        case O_JSON: json = 1; break;
-        case O_HELP:
-        case 'h': usage(); return CLI_OK;
-        default:
-            return cli_usage_error("bench train", "unknown option or missing value: '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) return cli_usage_error("bench train", "unexpected argument '%s'", argv[optind]);
+    int json = 0;
+    const char *model = NULL, *optimizer = NULL;
+    const cli_option opts[] = {
+        CLI_STRING("model", &model),
+        CLI_INT64("width", &cfg.width, 0, INFINITY),
+        CLI_INT64("batch", &cfg.batch, 2, INFINITY),
+        CLI_INT64("chunk", &cfg.chunk, 0, INFINITY),
+        CLI_BYTES("memory-budget", &cfg.memory_budget),
+        CLI_INT64("steps", &steps, 1, INFINITY),
+        CLI_STRING("optimizer", &optimizer),
+        CLI_STRING("data", &cfg.data),
+        CLI_INT("threads", &cfg.threads, 0, INFINITY),
+        CLI_FLAG("json", &json),
+        CLI_END};
+    int first, rc = cli_parse_options("bench train", opts, argc, argv, usage, &first);
+    if (rc == CLI_HELP) return CLI_OK;
+    if (rc) return rc;
+    if (model && cls_model_kind_parse(model, &cfg.model))
+        return cli_usage_error("bench train", "--model must be mlp or cnn, not '%s'", model);
+    if (optimizer && cls_optim_kind_parse(optimizer, &cfg.optimizer))
+        return cli_usage_error("bench train", "--optimizer must be lars, adamw or sgd, not '%s'", optimizer);
+    if (first < argc) return cli_usage_error("bench train", "unexpected argument '%s'", argv[first]);
     cls_train_bench_result r;
     cls_status st = cls_train_bench(&cfg, steps, &r);
     if (st) return cli_status_error(st, "bench train");

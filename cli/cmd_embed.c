@@ -3,7 +3,6 @@
 
 #include "clscale/train.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,33 +23,20 @@ static void usage(void)
 
 int cmd_embed(int argc, char **argv)
 {
-    enum { O_OUT = 1000, O_SPLIT, O_LABELS, O_JSON, O_HELP };
-    static const struct option longopts[] = {
-        {"out", required_argument, 0, O_OUT},       {"split", required_argument, 0, O_SPLIT},
-        {"labels-out", required_argument, 0, O_LABELS}, {"json", no_argument, 0, O_JSON},
-        {"help", no_argument, 0, O_HELP},           {0, 0, 0, 0}};
     const char *out = NULL, *labels_out = NULL, *run = NULL;
-    cls_split split = CLS_SPLIT_TEST;
-    int json = 0, c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_OUT: out = optarg; break;
-        case O_LABELS: labels_out = optarg; break;
-        case O_SPLIT:
-            if (strcmp(optarg, "train") == 0) split = CLS_SPLIT_TRAIN;
-            else if (strcmp(optarg, "test") == 0) split = CLS_SPLIT_TEST;
-            else return cli_usage_error("embed", "--split must be train or test, not '%s'", optarg);
-            break;
-        case O_JSON: json = 1; break;
-        case O_HELP:
-        case 'h': usage(); return CLI_OK;
-        default: return cli_usage_error("embed", "unknown option or missing value: '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) run = argv[optind++];
-    if (optind < argc) return cli_usage_error("embed", "unexpected argument '%s'", argv[optind]);
+    int json = 0, which = 1;
+    const cli_option opts[] = {
+        CLI_STRING("out", &out),
+        CLI_CHOICE("split", &which, "train|test"),
+        CLI_STRING("labels-out", &labels_out),
+        CLI_FLAG("json", &json),
+        CLI_END};
+    int first, rc = cli_parse_options("embed", opts, argc, argv, usage, &first);
+    if (rc == CLI_HELP) return CLI_OK;
+    if (rc) return rc;
+    cls_split split = which == 0 ? CLS_SPLIT_TRAIN : CLS_SPLIT_TEST;
+    if (first < argc) run = argv[first++];
+    if (first < argc) return cli_usage_error("embed", "unexpected argument '%s'", argv[first]);
     if (!run) return cli_usage_error("embed", "RUN_DIR is required");
     if (!out) return cli_usage_error("embed", "--out Z.npy is required");
     float *h = NULL;

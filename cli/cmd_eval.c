@@ -5,7 +5,6 @@
 
 #include <clscale/train.h>
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,82 +199,45 @@ static int write_confusion(const char *path, const cls_probe_result *r)
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { O_TRAIN = 1000, O_TRAINY, O_TEST, O_TESTY, O_PROBE, O_KNN, O_VOTE, O_SPECTRUM, O_GRID, O_SEED,
-           O_THREADS, O_CONF, O_JSON, O_BASELINE, O_DATA, O_WIDTH, O_HELP };
-    static const struct option longopts[] = {
-        {"train", required_argument, 0, O_TRAIN},     {"train-labels", required_argument, 0, O_TRAINY},
-        {"test", required_argument, 0, O_TEST},       {"test-labels", required_argument, 0, O_TESTY},
-        {"probe", no_argument, 0, O_PROBE},           {"knn", required_argument, 0, O_KNN},
-        {"knn-vote", required_argument, 0, O_VOTE},   {"spectrum", no_argument, 0, O_SPECTRUM},
-        {"probe-grid", required_argument, 0, O_GRID}, {"seed", required_argument, 0, O_SEED},
-        {"threads", required_argument, 0, O_THREADS}, {"confusion", required_argument, 0, O_CONF},
-        {"json", no_argument, 0, O_JSON},             {"baseline", required_argument, 0, O_BASELINE},
-        {"data", required_argument, 0, O_DATA},       {"help", no_argument, 0, O_HELP},
-        {"width", required_argument, 0, O_WIDTH},
-        {0, 0, 0, 0}};
+    static const char *const baselines[] = {"pixels", "random-mlp", "random-cnn"};
     const char *train = NULL, *train_y = NULL, *test = NULL, *test_y = NULL, *confusion = NULL;
-    const char *baseline = NULL, *data = "fashion-mnist";
-    int do_probe = 0, do_knn = 0, do_spectrum = 0, json = 0, threads = 0, c;
-    int64_t v64, width = 0;
-    uint64_t seed = 0;
+    const char *baseline = NULL, *data = "fashion-mnist", *grid = NULL;
+    int do_probe = 0, do_knn = 0, do_spectrum = 0, json = 0, threads = 0, vote = 0, base = -1;
+    int64_t seed64 = 0, width = 0;
     cls_probe_options po;
     cls_probe_options_init(&po);
     cls_knn_options ko;
     cls_knn_options_init(&ko);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_TRAIN: train = optarg; break;
-        case O_TRAINY: train_y = optarg; break;
-        case O_TEST: test = optarg; break;
-        case O_TESTY: test_y = optarg; break;
-        case O_PROBE: do_probe = 1; break;
-        case O_KNN:
-            if (!cli_parse_int64("--knn", optarg, &ko.k)) return CLI_USAGE;
-            if (ko.k < 1) return cli_usage_error("eval", "--knn must be >= 1");
-            do_knn = 1;
-            break;
-        case O_VOTE:
-            if (strcmp(optarg, "weighted") == 0) ko.weighted = 1;
-            else if (strcmp(optarg, "majority") == 0) ko.weighted = 0;
-            else return cli_usage_error("eval", "--knn-vote must be weighted or majority, not '%s'", optarg);
-            break;
-        case O_SPECTRUM: do_spectrum = 1; break;
-        case O_GRID:
-            if (parse_grid(optarg, &po) != CLI_OK) return CLI_USAGE;
-            break;
-        case O_SEED:
-            if (!cli_parse_int64("--seed", optarg, &v64)) return CLI_USAGE;
-            seed = (uint64_t)v64;
-            break;
-        case O_THREADS:
-            if (!cli_parse_int("--threads", optarg, &threads)) return CLI_USAGE;
-            if (threads < 0) return cli_usage_error("eval", "--threads must be >= 0");
-            break;
-        case O_CONF: confusion = optarg; break;
-        case O_JSON: json = 1; break;
-        case O_BASELINE:
-            if (strcmp(optarg, "pixels") != 0 && strcmp(optarg, "random-mlp") != 0 &&
-                strcmp(optarg, "random-cnn") != 0)
-                return cli_usage_error("eval", "--baseline must be pixels, random-mlp or random-cnn, not '%s'",
-                                       optarg);
-            baseline = optarg;
-            break;
-        case O_WIDTH:
-            if (!cli_parse_int64("--width", optarg, &width)) return CLI_USAGE;
-            if (width < 1) return cli_usage_error("eval", "--width must be >= 1");
-            break;
-        case O_DATA: data = optarg; break;
-        case 'h':
-        case O_HELP: usage(); return CLI_OK;
-        default: return cli_usage_error("eval", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
+    cli_option opts[] = {
+        CLI_STRING("train", &train),
+        CLI_STRING("train-labels", &train_y),
+        CLI_STRING("test", &test),
+        CLI_STRING("test-labels", &test_y),
+        CLI_FLAG("probe", &do_probe),
+        CLI_INT64("knn", &ko.k, 1, INFINITY),
+        CLI_CHOICE("knn-vote", &vote, "weighted|majority"),
+        CLI_FLAG("spectrum", &do_spectrum),
+        CLI_STRING("probe-grid", &grid),
+        CLI_INT64("seed", &seed64, NAN, NAN),
+        CLI_INT("threads", &threads, 0, INFINITY),
+        CLI_STRING("confusion", &confusion),
+        CLI_FLAG("json", &json),
+        CLI_CHOICE("baseline", &base, "pixels|random-mlp|random-cnn"),
+        CLI_STRING("data", &data),
+        CLI_INT64("width", &width, 1, INFINITY),
+        CLI_END};
+    opts[5].seen = &do_knn;
+    int first, rc = cli_parse_options("eval", opts, argc, argv, usage, &first);
+    if (rc == CLI_HELP) return CLI_OK;
+    if (rc) return rc;
+    if (grid && parse_grid(grid, &po) != CLI_OK) return CLI_USAGE;
+    ko.weighted = vote == 0;
+    if (base >= 0) baseline = baselines[base];
+    uint64_t seed = (uint64_t)seed64;
     const char *run_dir = NULL;
-    if (optind < argc) {
-        if (optind != argc - 1) return cli_usage_error("eval", "at most one RUN_DIR expected");
-        run_dir = argv[optind];
+    if (first < argc) {
+        if (first != argc - 1) return cli_usage_error("eval", "at most one RUN_DIR expected");
+        run_dir = argv[first];
     }
     int have_files = train || train_y || test || test_y;
     if ((have_files != 0) + (baseline != NULL) + (run_dir != NULL) != 1)
@@ -294,7 +256,6 @@ int cmd_eval(int argc, char **argv)
 
     double t0 = cls_now_seconds();
     split_data tr, te;
-    int rc;
     if (run_dir) {
         struct stat sb;
         if (stat(run_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))

@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,10 +49,6 @@ static void usage(void)
          "bar when stderr is a terminal. Ctrl-C stops cleanly after a checkpoint; continue\n"
          "with --resume DIR. See docs/lab.md.");
 }
-
-enum { OPT_PRESET = 256, OPT_SWEEP, OPT_OUT, OPT_RESUME, OPT_REPORT, OPT_THREADS, OPT_DATA, OPT_PROBE,
-       OPT_BOOT, OPT_PERM, OPT_HOLD, OPT_SEED, OPT_NOPLOTS, OPT_JSON, OPT_RUNNER, OPT_SYN_DELAY,
-       OPT_SYN_FAIL, OPT_SYN_NOISE };
 
 static volatile sig_atomic_t interrupted = 0;
 static void on_sigint(int sig)
@@ -103,80 +98,45 @@ static int on_progress(void *user, const cls_lab_progress *p)
 
 int cmd_lab(int argc, char **argv)
 {
-    static const struct option long_opts[] = {
-        {"preset", required_argument, 0, OPT_PRESET},   {"sweep", required_argument, 0, OPT_SWEEP},
-        {"out", required_argument, 0, OPT_OUT},         {"resume", required_argument, 0, OPT_RESUME},
-        {"report-only", required_argument, 0, OPT_REPORT}, {"threads", required_argument, 0, OPT_THREADS},
-        {"data", required_argument, 0, OPT_DATA},       {"probe-train", required_argument, 0, OPT_PROBE},
-        {"bootstrap", required_argument, 0, OPT_BOOT},  {"permutations", required_argument, 0, OPT_PERM},
-        {"holdout", required_argument, 0, OPT_HOLD},    {"seed", required_argument, 0, OPT_SEED},
-        {"no-plots", no_argument, 0, OPT_NOPLOTS},      {"json", no_argument, 0, OPT_JSON},
-        /* hidden, for tests: the synthetic runner and its knobs */
-        {"runner", required_argument, 0, OPT_RUNNER},   {"synthetic-delay", required_argument, 0, OPT_SYN_DELAY},
-        {"synthetic-fail-width", required_argument, 0, OPT_SYN_FAIL},
-        {"synthetic-noise", required_argument, 0, OPT_SYN_NOISE},
-        {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
     const char *preset = NULL, *sweep_file = NULL, *out = NULL, *resume = NULL, *report = NULL, *data = NULL;
     const char *runner = NULL;
-    int threads = 0, json = 0, plots = 1;
+    int threads = 0, json = 0, no_plots = 0, seed_seen = 0, holdout_seen = 0;
     int64_t seed = 0, probe_train = 10000;
     cls_lab_analysis_options ao;
     cls_lab_analysis_options_init(&ao);
     cls_lab_synthetic syn;
     cls_lab_synthetic_init(&syn);
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_PRESET: preset = optarg; break;
-        case OPT_SWEEP: sweep_file = optarg; break;
-        case OPT_OUT: out = optarg; break;
-        case OPT_RESUME: resume = optarg; break;
-        case OPT_REPORT: report = optarg; break;
-        case OPT_DATA: data = optarg; break;
-        case OPT_RUNNER: runner = optarg; break;
-        case OPT_THREADS:
-            if (!cli_parse_int("--threads", optarg, &threads)) return CLI_USAGE;
-            if (threads < 0) return cli_usage_error("lab", "--threads must be >= 0, got %d", threads);
-            break;
-        case OPT_PROBE:
-            if (!cli_parse_int64("--probe-train", optarg, &probe_train)) return CLI_USAGE;
-            if (probe_train < 0) return cli_usage_error("lab", "--probe-train must be >= 0");
-            break;
-        case OPT_BOOT:
-            if (!cli_parse_int("--bootstrap", optarg, &ao.bootstrap)) return CLI_USAGE;
-            if (ao.bootstrap < 0) return cli_usage_error("lab", "--bootstrap must be >= 0");
-            break;
-        case OPT_PERM:
-            if (!cli_parse_int("--permutations", optarg, &ao.permutations)) return CLI_USAGE;
-            if (ao.permutations < 0) return cli_usage_error("lab", "--permutations must be >= 0");
-            break;
-        case OPT_HOLD:
-            if (!cli_parse_double("--holdout", optarg, &ao.holdout_fraction)) return CLI_USAGE;
-            if (!(ao.holdout_fraction > 0 && ao.holdout_fraction < 1))
-                return cli_usage_error("lab", "--holdout must be in (0, 1), got %s", optarg);
-            break;
-        case OPT_SEED:
-            if (!cli_parse_int64("--seed", optarg, &seed)) return CLI_USAGE;
-            if (seed < 0) return cli_usage_error("lab", "--seed must be >= 0");
-            ao.seed = (uint64_t)seed;
-            break;
-        case OPT_NOPLOTS: plots = 0; break;
-        case OPT_JSON: json = 1; break;
-        case OPT_SYN_DELAY:
-            if (!cli_parse_double("--synthetic-delay", optarg, &syn.delay_s)) return CLI_USAGE;
-            break;
-        case OPT_SYN_FAIL:
-            if (!cli_parse_int("--synthetic-fail-width", optarg, &syn.fail_width)) return CLI_USAGE;
-            break;
-        case OPT_SYN_NOISE:
-            if (!cli_parse_double("--synthetic-noise", optarg, &syn.noise)) return CLI_USAGE;
-            break;
-        case 'h': usage(); return CLI_OK;
-        default: return cli_usage_error("lab", "see 'clscale lab --help'");
-        }
-    }
-    if (optind < argc) return cli_usage_error("lab", "unexpected argument '%s'", argv[optind]);
+    cli_option opts[] = {
+        CLI_STRING("preset", &preset),
+        CLI_STRING("sweep", &sweep_file),
+        CLI_STRING("out", &out),
+        CLI_STRING("resume", &resume),
+        CLI_STRING("report-only", &report),
+        CLI_INT("threads", &threads, 0, INFINITY),
+        CLI_STRING("data", &data),
+        CLI_INT64("probe-train", &probe_train, 0, INFINITY),
+        CLI_INT("bootstrap", &ao.bootstrap, 0, INFINITY),
+        CLI_INT("permutations", &ao.permutations, 0, INFINITY),
+        CLI_DOUBLE("holdout", &ao.holdout_fraction, NAN, NAN),
+        CLI_INT64("seed", &seed, 0, INFINITY),
+        CLI_FLAG("no-plots", &no_plots),
+        CLI_FLAG("json", &json),
+        /* hidden, for tests: the synthetic runner and its knobs */
+        CLI_STRING("runner", &runner),
+        CLI_DOUBLE("synthetic-delay", &syn.delay_s, NAN, NAN),
+        CLI_INT("synthetic-fail-width", &syn.fail_width, NAN, NAN),
+        CLI_DOUBLE("synthetic-noise", &syn.noise, NAN, NAN),
+        CLI_END};
+    opts[10].seen = &holdout_seen;
+    opts[11].seen = &seed_seen;
+    int first, rc = cli_parse_options("lab", opts, argc, argv, usage, &first);
+    if (rc == CLI_HELP) return CLI_OK;
+    if (rc) return rc;
+    if (holdout_seen && !(ao.holdout_fraction > 0 && ao.holdout_fraction < 1))
+        return cli_usage_error("lab", "--holdout must be in (0, 1), got %g", ao.holdout_fraction);
+    if (seed_seen) ao.seed = (uint64_t)seed;
+    int plots = !no_plots;
+    if (first < argc) return cli_usage_error("lab", "unexpected argument '%s'", argv[first]);
     int modes = (resume != NULL) + (report != NULL) + (preset || sweep_file || out);
     if (modes > 1)
         return cli_usage_error("lab", "--resume DIR, --report-only DIR and a new sweep (--preset/--sweep/--out) "
@@ -266,7 +226,7 @@ int cmd_lab(int argc, char **argv)
     ro.plots = plots;
     ro.wall_seconds = wall;
     st = cls_lab_report_write(dir, &recs, &an, &ro);
-    int rc = CLI_OK;
+    rc = CLI_OK;
     if (st) rc = cli_status_error(st, "report");
     else if (json) {
         char *text = NULL;

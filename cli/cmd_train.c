@@ -5,7 +5,6 @@
 
 #include "clscale/train.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,28 +58,6 @@ static void usage(void)
            d.warmup_epochs, d.epochs, (unsigned long long)d.seed, (long long)d.log_every);
 }
 
-/* BYTES with an optional K/M/G (binary) suffix. */
-static int parse_bytes(const char *opt, const char *text, int64_t *out)
-{
-    char buf[64];
-    size_t n = strlen(text);
-    if (n == 0 || n >= sizeof buf) return cli_parse_int64(opt, text, out);
-    memcpy(buf, text, n + 1);
-    int64_t mul = 1;
-    char last = buf[n - 1];
-    if (last == 'K' || last == 'k') mul = (int64_t)1 << 10;
-    if (last == 'M' || last == 'm') mul = (int64_t)1 << 20;
-    if (last == 'G' || last == 'g') mul = (int64_t)1 << 30;
-    if (mul > 1) buf[n - 1] = 0;
-    if (!cli_parse_int64(opt, buf, out)) return 0;
-    if (*out < 1 || *out > INT64_MAX / mul) {
-        cli_usage_error("train", "%s %s: out of range", opt, text);
-        return 0;
-    }
-    *out *= mul;
-    return 1;
-}
-
 static volatile sig_atomic_t interrupted = 0;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
 
@@ -112,29 +89,11 @@ static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v)
 
 int cmd_train(int argc, char **argv)
 {
-    enum { O_OUT = 1000, O_RESUME, O_DATA, O_PAIRS, O_MODEL, O_WIDTH, O_LOSS, O_TEMP, O_LEARNT,
-           O_BATCH, O_CHUNK, O_BUDGET, O_OPT, O_LR, O_LRSCALE, O_WD, O_WARM, O_EPOCHS, O_STEPS,
-           O_SUBSET, O_SEED, O_THREADS, O_LOG, O_CKPT, O_JSON, O_HELP };
-    static const struct option longopts[] = {
-        {"out", required_argument, 0, O_OUT},         {"resume", no_argument, 0, O_RESUME},
-        {"data", required_argument, 0, O_DATA},       {"pairs", required_argument, 0, O_PAIRS},
-        {"model", required_argument, 0, O_MODEL},     {"width", required_argument, 0, O_WIDTH},
-        {"loss", required_argument, 0, O_LOSS},       {"temperature", required_argument, 0, O_TEMP},
-        {"learn-temperature", no_argument, 0, O_LEARNT}, {"batch", required_argument, 0, O_BATCH},
-        {"chunk", required_argument, 0, O_CHUNK},     {"memory-budget", required_argument, 0, O_BUDGET},
-        {"optimizer", required_argument, 0, O_OPT},   {"lr", required_argument, 0, O_LR},
-        {"lr-scaling", required_argument, 0, O_LRSCALE}, {"weight-decay", required_argument, 0, O_WD},
-        {"warmup-epochs", required_argument, 0, O_WARM}, {"epochs", required_argument, 0, O_EPOCHS},
-        {"steps", required_argument, 0, O_STEPS},     {"train-subset", required_argument, 0, O_SUBSET},
-        {"seed", required_argument, 0, O_SEED},       {"threads", required_argument, 0, O_THREADS},
-        {"log-every", required_argument, 0, O_LOG},   {"checkpoint-every", required_argument, 0, O_CKPT},
-        {"json", no_argument, 0, O_JSON},             {"help", no_argument, 0, O_HELP},
-        {0, 0, 0, 0}};
     cls_train_config cfg;
     cls_train_config_init(&cfg);
     /* First pass: --out and --resume decide the base configuration. */
     const char *out = NULL;
-    int resume = 0, json = 0, c;
+    int resume = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage();
@@ -152,105 +111,55 @@ int cmd_train(int argc, char **argv)
             if (st) return cli_status_error(st, "train --resume");
         }
     }
-    int64_t v;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_OUT: out = optarg; break;
-        case O_RESUME: resume = 1; break;
-        case O_DATA: cfg.data = optarg; break;
-        case O_PAIRS:
-            if (optind >= argc || argv[optind][0] == '-')
-                return cli_usage_error("train", "--pairs needs two files: --pairs A.npy B.npy");
-            cfg.pairs_a = optarg;
-            cfg.pairs_b = argv[optind++];
-            break;
-        case O_MODEL:
-            if (cls_model_kind_parse(optarg, &cfg.model))
-                return cli_usage_error("train", "--model must be mlp or cnn, not '%s'", optarg);
-            break;
-        case O_WIDTH:
-            if (!cli_parse_int64("--width", optarg, &cfg.width)) return CLI_USAGE;
-            if (cfg.width < 0) return cli_usage_error("train", "--width must be >= 0");
-            break;
-        case O_LOSS:
-            if (cls_loss_kind_parse(optarg, &cfg.loss) || cfg.loss == CLS_LOSS_INFONCE)
-                return cli_usage_error("train", "--loss must be ntxent, clip or siglip, not '%s'", optarg);
-            break;
-        case O_TEMP:
-            if (!cli_parse_double("--temperature", optarg, &cfg.temperature)) return CLI_USAGE;
-            if (!(cfg.temperature > 0)) return cli_usage_error("train", "--temperature must be > 0");
-            break;
-        case O_LEARNT: cfg.learn_temperature = 1; break;
-        case O_BATCH:
-            if (!cli_parse_int64("--batch", optarg, &cfg.batch)) return CLI_USAGE;
-            if (cfg.batch < 2) return cli_usage_error("train", "--batch must be >= 2");
-            break;
-        case O_CHUNK:
-            if (!cli_parse_int64("--chunk", optarg, &cfg.chunk)) return CLI_USAGE;
-            if (cfg.chunk < 0) return cli_usage_error("train", "--chunk must be >= 0");
-            break;
-        case O_BUDGET:
-            if (!parse_bytes("--memory-budget", optarg, &cfg.memory_budget)) return CLI_USAGE;
-            break;
-        case O_OPT:
-            if (cls_optim_kind_parse(optarg, &cfg.optimizer))
-                return cli_usage_error("train", "--optimizer must be lars, adamw or sgd, not '%s'", optarg);
-            break;
-        case O_LR:
-            if (!cli_parse_double("--lr", optarg, &cfg.lr)) return CLI_USAGE;
-            if (!(cfg.lr > 0)) return cli_usage_error("train", "--lr must be > 0");
-            break;
-        case O_LRSCALE:
-            if (cls_lr_scaling_parse(optarg, &cfg.lr_scaling))
-                return cli_usage_error("train", "--lr-scaling must be none, linear or sqrt, not '%s'", optarg);
-            break;
-        case O_WD:
-            if (!cli_parse_double("--weight-decay", optarg, &cfg.weight_decay)) return CLI_USAGE;
-            if (cfg.weight_decay < 0) return cli_usage_error("train", "--weight-decay must be >= 0");
-            break;
-        case O_WARM:
-            if (!cli_parse_double("--warmup-epochs", optarg, &cfg.warmup_epochs)) return CLI_USAGE;
-            if (cfg.warmup_epochs < 0) return cli_usage_error("train", "--warmup-epochs must be >= 0");
-            break;
-        case O_EPOCHS:
-            if (!cli_parse_double("--epochs", optarg, &cfg.epochs)) return CLI_USAGE;
-            if (!(cfg.epochs > 0)) return cli_usage_error("train", "--epochs must be > 0");
-            cfg.steps = 0;
-            break;
-        case O_STEPS:
-            if (!cli_parse_int64("--steps", optarg, &cfg.steps)) return CLI_USAGE;
-            if (cfg.steps < 1) return cli_usage_error("train", "--steps must be >= 1");
-            break;
-        case O_SUBSET:
-            if (!cli_parse_int64("--train-subset", optarg, &cfg.train_subset)) return CLI_USAGE;
-            if (cfg.train_subset < 0) return cli_usage_error("train", "--train-subset must be >= 0");
-            break;
-        case O_SEED:
-            if (!cli_parse_int64("--seed", optarg, &v)) return CLI_USAGE;
-            cfg.seed = (uint64_t)v;
-            break;
-        case O_THREADS:
-            if (!cli_parse_int("--threads", optarg, &cfg.threads)) return CLI_USAGE;
-            if (cfg.threads < 0) return cli_usage_error("train", "--threads must be >= 0");
-            break;
-        case O_LOG:
-            if (!cli_parse_int64("--log-every", optarg, &cfg.log_every)) return CLI_USAGE;
-            if (cfg.log_every < 1) return cli_usage_error("train", "--log-every must be >= 1");
-            break;
-        case O_CKPT:
-            if (!cli_parse_int64("--checkpoint-every", optarg, &cfg.checkpoint_every)) return CLI_USAGE;
-            if (cfg.checkpoint_every < 0) return cli_usage_error("train", "--checkpoint-every must be >= 0");
-            break;
-        case O_JSON: json = 1; break;
-        case O_HELP:
-        case 'h': usage(); return CLI_OK;
-        default:
-            return cli_usage_error("train", "unknown option or missing value: '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
+    int64_t seed64 = (int64_t)cfg.seed;
+    int epochs_seen = 0, steps_seen = 0;
+    const char *model = NULL, *loss = NULL, *optimizer = NULL, *lr_scaling = NULL;
+    const char *pairs[2] = {cfg.pairs_a, cfg.pairs_b};
+    cli_option opts[] = {
+        CLI_STRING("out", &out),
+        CLI_FLAG("resume", &resume),
+        CLI_STRING("data", &cfg.data),
+        CLI_STRING_PAIR("pairs", pairs),
+        CLI_STRING("model", &model),
+        CLI_INT64("width", &cfg.width, 0, INFINITY),
+        CLI_STRING("loss", &loss),
+        CLI_DOUBLE("temperature", &cfg.temperature, 1e-300, INFINITY),
+        CLI_FLAG("learn-temperature", &cfg.learn_temperature),
+        CLI_INT64("batch", &cfg.batch, 2, INFINITY),
+        CLI_INT64("chunk", &cfg.chunk, 0, INFINITY),
+        CLI_BYTES("memory-budget", &cfg.memory_budget),
+        CLI_STRING("optimizer", &optimizer),
+        CLI_DOUBLE("lr", &cfg.lr, 1e-300, INFINITY),
+        CLI_STRING("lr-scaling", &lr_scaling),
+        CLI_DOUBLE("weight-decay", &cfg.weight_decay, 0, INFINITY),
+        CLI_DOUBLE("warmup-epochs", &cfg.warmup_epochs, 0, INFINITY),
+        CLI_DOUBLE("epochs", &cfg.epochs, 1e-300, INFINITY),
+        CLI_INT64("steps", &cfg.steps, 1, INFINITY),
+        CLI_INT64("train-subset", &cfg.train_subset, 0, INFINITY),
+        CLI_INT64("seed", &seed64, NAN, NAN),
+        CLI_INT("threads", &cfg.threads, 0, INFINITY),
+        CLI_INT64("log-every", &cfg.log_every, 1, INFINITY),
+        CLI_INT64("checkpoint-every", &cfg.checkpoint_every, 0, INFINITY),
+        CLI_FLAG("json", &json),
+        CLI_END};
+    opts[17].seen = &epochs_seen;
+    opts[18].seen = &steps_seen;
+    int first, rc = cli_parse_options("train", opts, argc, argv, usage, &first);
+    if (rc == CLI_HELP) return CLI_OK;
+    if (rc) return rc;
+    cfg.pairs_a = pairs[0];
+    cfg.pairs_b = pairs[1];
+    cfg.seed = (uint64_t)seed64;
+    if (epochs_seen && !steps_seen) cfg.steps = 0; /* --steps overrides --epochs */
+    if (model && cls_model_kind_parse(model, &cfg.model))
+        return cli_usage_error("train", "--model must be mlp or cnn, not '%s'", model);
+    if (loss && (cls_loss_kind_parse(loss, &cfg.loss) || cfg.loss == CLS_LOSS_INFONCE))
+        return cli_usage_error("train", "--loss must be ntxent, clip or siglip, not '%s'", loss);
+    if (optimizer && cls_optim_kind_parse(optimizer, &cfg.optimizer))
+        return cli_usage_error("train", "--optimizer must be lars, adamw or sgd, not '%s'", optimizer);
+    if (lr_scaling && cls_lr_scaling_parse(lr_scaling, &cfg.lr_scaling))
+        return cli_usage_error("train", "--lr-scaling must be none, linear or sqrt, not '%s'", lr_scaling);
+    if (first < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[first]);
     if (!out) return cli_usage_error("train", "--out DIR is required");
     progress_state ps = {isatty(STDERR_FILENO)};
     cfg.progress = on_progress;

@@ -207,7 +207,7 @@ def test_usage_errors(data):
     fail(run(), 2, "--train")
     fail(run("--train", data / "xtr.npy"), 2, "go together")
     fail(run(*files(data), "--knn", "0"), 2, "--knn")
-    fail(run(*files(data), "--knn-vote", "soft"), 2, "weighted or majority")
+    fail(run(*files(data), "--knn-vote", "soft"), 2, "--knn-vote", "soft", "majority")
     fail(run(*files(data), "--probe-grid", "1:0.1:3"), 2, "--probe-grid")
     fail(run(*files(data), "--probe-grid", "1:2"), 2, "LO:HI:N")
     fail(run(*files(data), "--knn", "3", "--confusion", "c.csv"), 2, "--confusion")
