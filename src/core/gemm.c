@@ -84,7 +84,7 @@ static int backend(void)
 {
     int b = __atomic_load_n(&g_backend, __ATOMIC_ACQUIRE);
     if (b != BACKEND_UNSET) return b;
-#pragma omp critical(cls_gemm_init)
+#pragma omp critical
     {
         if (g_backend == BACKEND_UNSET) {
             /* an unusable CLS_GEMM value falls back to the automatic rule */

@@ -135,7 +135,7 @@ done:
 static conv_set *get_set(cls_nn_dnnl *d, int layer, int64_t n)
 {
     conv_set *found = NULL;
-#pragma omp critical(cls_nn_dnnl_sets)
+#pragma omp critical
     {
         for (int k = 0; k < SETS && !found; k++) {
             conv_set *s = &d->set[layer][k];

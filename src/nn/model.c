@@ -585,7 +585,7 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
                                      z ? z + r0 * m->out_dim : NULL, col, packed, cache != NULL);
         if (!st && h) memcpy(h + r0 * m->repr_dim, a.h, (size_t)(rows * m->repr_dim) * sizeof(float));
         if (st) {
-#pragma omp critical(cls_nn_status)
+#pragma omp critical
             if (!status) status = st;
         }
     }
@@ -629,7 +629,7 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
                                       dz ? dz + r0 * m->out_dim : NULL,
                                       dh ? dh + r0 * m->repr_dim : NULL, G, col, dcol, gA, gB, tmp_w);
         if (st) {
-#pragma omp critical(cls_nn_status)
+#pragma omp critical
             if (!status) status = st;
         }
     }

@@ -68,7 +68,7 @@ def test_layout(prefix):
                 "lib/cmake/clscale/clscaleConfig.cmake", "lib/cmake/clscale/clscaleTargets.cmake",
                 "bin/clscale"):
         assert (prefix / rel).exists(), rel
-    assert run([str(prefix / "bin" / "clscale"), "--version"]).strip().endswith("0.1.0")
+    assert run([str(prefix / "bin" / "clscale"), "--version"]).splitlines()[0].endswith("0.1.0")
 
 
 def test_c_program_with_pkg_config(prefix, tmp_path):
