@@ -16,7 +16,6 @@
 #include "clscale/loss_mpi.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -263,6 +262,8 @@ static void bench_usage(FILE *out)
           out);
 }
 
+static void bench_usage_stdout(void) { bench_usage(stdout); }
+
 static int cmp_double(const void *x, const void *y)
 {
     double u = *(const double *)x, v = *(const double *)y;
@@ -271,40 +272,20 @@ static int cmp_double(const void *x, const void *y)
 
 int cmd_bench_loss_mpi(int argc, char **argv)
 {
-    enum { O_ROWS = 256, O_DIM, O_LOSS, O_THREADS, O_REPEATS, O_TILE, O_JSON };
-    static const struct option longopts[] = {
-        {"rows", required_argument, NULL, O_ROWS},       {"dim", required_argument, NULL, O_DIM},
-        {"loss", required_argument, NULL, O_LOSS},       {"threads", required_argument, NULL, O_THREADS},
-        {"repeats", required_argument, NULL, O_REPEATS}, {"tile", required_argument, NULL, O_TILE},
-        {"json", no_argument, NULL, O_JSON},             {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     int64_t rows = 16384, d = 512;
-    int repeats = 3, json = 0, c;
+    int repeats = 3, json = 0, kind = CLS_LOSS_CLIP, first = 0;
     cls_loss_options o;
     cls_loss_options_init(&o, CLS_LOSS_CLIP);
     o.threads = 1;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_ROWS: if (!cli_parse_int64("--rows", optarg, &rows)) return CLI_USAGE; break;
-        case O_DIM: if (!cli_parse_int64("--dim", optarg, &d)) return CLI_USAGE; break;
-        case O_LOSS:
-            if (cls_loss_kind_parse(optarg, &o.kind) != CLS_OK)
-                return cli_usage_error("bench loss", "--loss: unknown loss '%s' (clip, infonce, ntxent, siglip)", optarg);
-            break;
-        case O_THREADS: if (!cli_parse_int("--threads", optarg, &o.threads)) return CLI_USAGE; break;
-        case O_REPEATS: if (!cli_parse_int("--repeats", optarg, &repeats)) return CLI_USAGE; break;
-        case O_TILE: if (!cli_parse_int64("--tile", optarg, &o.tile)) return CLI_USAGE; break;
-        case O_JSON: json = 1; break;
-        case 'h': bench_usage(stdout); return CLI_OK;
-        case ':': return cli_usage_error("bench loss", "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error("bench loss", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (rows < 1 || d < 1 || repeats < 1 || o.threads < 0 || o.tile < 0)
-        return cli_usage_error("bench loss", "--rows, --dim, --repeats must be >= 1; --threads, --tile >= 0");
+    const cli_option table[] = {
+        CLI_INT64("rows", &rows, 1, 1e12), CLI_INT64("dim", &d, 1, 1e9),
+        CLI_CHOICE("loss", &kind, "clip|infonce|ntxent|siglip"), /* the order of cls_loss_kind */
+        CLI_INT("threads", &o.threads, 0, 4096), CLI_INT("repeats", &repeats, 1, 1000),
+        CLI_INT64("tile", &o.tile, 0, 1e15), CLI_FLAG("json", &json), CLI_END};
+    int prc = cli_parse_options("bench loss", table, argc, argv, bench_usage_stdout, &first);
+    if (prc) return prc == CLI_HELP ? CLI_OK : prc;
+    if (first < argc) return cli_usage_error("bench loss", "unexpected argument '%s'", argv[first]);
+    o.kind = (cls_loss_kind)kind;
     MPI_Init(NULL, NULL);
     int P, p, rc = CLI_FAIL;
     MPI_Comm_size(MPI_COMM_WORLD, &P);
