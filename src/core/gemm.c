@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,7 +112,17 @@ const char *cls_gemm_backend(void) { return backend() == BACKEND_ONEDNN ? "onedn
 static int backend_for(int64_t m, int64_t n, int64_t k)
 {
     int b = backend();
-    if (b == BACKEND_ONEDNN && !g_forced && m * n * k < CLS_GEMM_SMALL_FLOPS) return BACKEND_OPENBLAS;
+    if (b != BACKEND_ONEDNN || g_forced) return b;
+    if (m * n * k < CLS_GEMM_SMALL_FLOPS) return BACKEND_OPENBLAS;
+    /* oneDNN's automatic use is for single-threaded products: the loss's and
+     * the probe's tiles inside our parallel regions, where it measured 1.4x
+     * OpenBLAS (clscale bench gemm, *_tiles). A multi-threaded call from
+     * outside a parallel region goes to OpenBLAS: for k-NN's
+     * chunk x 60000 x 512 product with B transposed, oneDNN's threaded sgemm
+     * took 4x OpenBLAS's time (44 s vs 11 s for the whole k-NN, 2 threads,
+     * bench/bench_eval_sklearn.py --what knn), and at 4096x4096x512 the two
+     * were level. CLS_GEMM=onednn forces it everywhere. */
+    if (!omp_in_parallel() && omp_get_max_threads() > 1) return BACKEND_OPENBLAS;
     return b;
 }
 #endif
