@@ -64,8 +64,13 @@ static char *read_all(const char *path, size_t *n)
     fseek(f, 0, SEEK_END);
     long len = ftell(f);
     rewind(f);
-    char *b = malloc((size_t)len + 1);
+    char *b = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    if (!b) {
+        fclose(f);
+        return NULL;
+    }
     *n = fread(b, 1, (size_t)len, f);
+    b[*n] = 0; /* read as a C string (strstr) */
     fclose(f);
     return b;
 }
