@@ -56,27 +56,12 @@ double lab_pearson(const double *x, const double *y, int64_t n)
     return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
+/* The shared percentile (src/core/stats.c: NumPy's linear rule over the
+ * finite values), NaN when it cannot be computed. */
 double lab_percentile(const double *v, int64_t n, double q)
 {
-    double *s = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    if (!s) return NAN;
-    int64_t m = 0;
-    for (int64_t i = 0; i < n; i++)
-        if (isfinite(v[i])) s[m++] = v[i];
     double r = NAN;
-    if (m > 0) {
-        qsort(s, (size_t)m, sizeof *s, cmp_double);
-        double pos = q / 100.0 * (double)(m - 1);
-        int64_t lo = (int64_t)floor(pos);
-        r = lo >= m - 1 ? s[m - 1] : s[lo] + (pos - (double)lo) * (s[lo + 1] - s[lo]);
-    }
-    free(s);
+    if (cls_stats_percentile(v, n, q, &r) != CLS_OK) return NAN;
     return r;
 }
 
