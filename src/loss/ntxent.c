@@ -127,10 +127,10 @@ static int64_t ntx_rounds(int64_t nT) { return nT + (nT & 1); } /* 1 + (M - 1) *
 static int64_t ntx_tasks(int64_t nT, int64_t r) { return r == 0 ? nT : (nT + (nT & 1)) / 2; }
 
 /* A tile takes the fused path (one exp per entry, shifted by the tile max)
- * when every row and column max lies within this of the tile max: the
- * smallest kept sum is then >= e^-60, far inside float's range, and entries
- * lost to underflow are below e^-27 of their row's max. */
-#define FUSE_SPAN 60.0f
+ * when every row and column max lies within CLS_LSE_FUSE_SPAN (vexp.h) of the
+ * tile max: the smallest kept sum is then >= e^-60, far inside float's range,
+ * and entries lost to underflow are below e^-27 of their row's max. */
+#define FUSE_SPAN CLS_LSE_FUSE_SPAN
 
 /* Merge a partial (m2, l2 = sum e^{x - m2}) into the state (m, l). */
 static inline void state_merge(double *m, double *l, double m2, double l2)

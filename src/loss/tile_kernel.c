@@ -109,14 +109,6 @@ static double row_sum_exp(const float *x, int64_t n, float m)
     return s;
 }
 
-/* cm[j] = max(cm[j], x[j]) */
-static void col_max_update(float *cm, const float *x, int64_t n)
-{
-    int64_t j = 0;
-    for (; j + CLS_VW <= n; j += CLS_VW) cls_vf_store(cm + j, cls_vf_max(cls_vf_load(cm + j), cls_vf_load(x + j)));
-    for (; j < n; j++) cm[j] = x[j] > cm[j] ? x[j] : cm[j];
-}
-
 /* acc[j] += e^{x[j] - cm[j]} */
 static void col_sum_update(float *acc, const float *x, const float *cm, int64_t n)
 {
@@ -126,6 +118,47 @@ static void col_sum_update(float *acc, const float *x, const float *cm, int64_t 
         cls_vf_store(acc + j, cls_vf_load(acc + j) + e);
     }
     for (; j < n; j++) acc[j] += cls_sexp(x[j] - cm[j]);
+}
+
+/* Max of the row x[0..n), and cm[j] = max(cm[j], x[j]) in the same sweep. */
+static float row_col_max(float *cm, const float *x, int64_t n)
+{
+    int64_t j = 0;
+    float m = -INFINITY;
+    if (n >= CLS_VW) {
+        cls_vf v = cls_vf_set1(-INFINITY);
+        for (; j + CLS_VW <= n; j += CLS_VW) {
+            const cls_vf xv = cls_vf_load(x + j);
+            v = cls_vf_max(v, xv);
+            cls_vf_store(cm + j, cls_vf_max(cls_vf_load(cm + j), xv));
+        }
+        m = cls_vf_hmax(v);
+    }
+    for (; j < n; j++) {
+        m = x[j] > m ? x[j] : m;
+        cm[j] = x[j] > cm[j] ? x[j] : cm[j];
+    }
+    return m;
+}
+
+/* The fused sweep: e = e^{x[j] - m} once per entry; acc[j] += e (column
+ * sums) and the row's sum of e is returned (float lanes, then double). */
+static double row_col_sum_exp(float *acc, const float *x, int64_t n, float m)
+{
+    cls_vf racc = cls_vf_set1(0.0f), vm = cls_vf_set1(m);
+    int64_t j = 0;
+    for (; j + CLS_VW <= n; j += CLS_VW) {
+        const cls_vf e = cls_vexp(cls_vf_load(x + j) - vm);
+        racc += e;
+        cls_vf_store(acc + j, cls_vf_load(acc + j) + e);
+    }
+    double s = cls_vf_hsum(racc);
+    for (; j < n; j++) {
+        const float e = cls_sexp(x[j] - m);
+        s += (double)e;
+        acc[j] += e;
+    }
+    return s;
 }
 
 /* Online merge of (m2, l2) into (m, l); `have` says whether (m, l) holds data. */
@@ -154,7 +187,7 @@ cls_status cls_tile_forward(const cls_tile_problem *p, cls_lse rows, cls_lse col
     const int64_t nblocks = (na + T - 1) / T, npanels = (nb + T - 1) / T;
 
     const int64_t ngroups = group_count(nblocks, nt);
-    size_t per_thread_f = (size_t)T * (size_t)ld + 2 * (size_t)ld; /* X, tile col max, col chunk sums */
+    size_t per_thread_f = (size_t)T * (size_t)ld + 3 * (size_t)ld; /* X, tile col max, col chunk sums, row max */
     float *fbuf = cls_alloc(per_thread_f * (size_t)nt * sizeof(float), "forward tile buffers");
     double *dbuf =
         cls_alloc((size_t)ld * ((size_t)nt + 4 * (size_t)ngroups) * sizeof(double), "forward column partials");
@@ -183,7 +216,7 @@ cls_status cls_tile_forward(const cls_tile_problem *p, cls_lse rows, cls_lse col
         const int t = omp_get_thread_num();
         float *X = fbuf + (size_t)t * per_thread_f;
         float *tmax = X + (size_t)T * (size_t)ld;
-        float *facc = tmax + ld;
+        float *facc = tmax + ld, *rmx = facc + ld;
         double *tsum = dbuf + (size_t)t * (size_t)ld;
 
         for (int64_t jb = 0; jb < npanels; jb++) {
@@ -201,25 +234,58 @@ cls_status cls_tile_forward(const cls_tile_problem *p, cls_lse rows, cls_lse col
                     if (p->exclude_diag)
                         for (int64_t i = 0; i < ti; i++)
                             if (i0 + i >= j0 && i0 + i < j0 + tj) X[i * ld + (i0 + i - j0)] = -INFINITY;
+                    /* one sweep: row maxima, column maxima (CLIP) and positives */
+                    float M = -INFINITY, rmin = INFINITY, cmin = INFINITY;
+                    if (p->columns)
+                        for (int64_t j = 0; j < tj; j++) tmax[j] = -INFINITY;
+                    for (int64_t i = 0; i < ti; i++) {
+                        const float *x = X + i * ld;
+                        const int64_t gi = i0 + i;
+                        rmx[i] = p->columns ? row_col_max(tmax, x, tj) : row_max(x, tj);
+                        M = rmx[i] > M ? rmx[i] : M;
+                        rmin = rmx[i] < rmin ? rmx[i] : rmin;
+                        int64_t lab = p->labels ? p->labels[gi] : gi;
+                        if (lab >= j0 && lab < j0 + tj) row_pos[gi] = x[lab - j0];
+                    }
+                    if (p->columns)
+                        for (int64_t j = 0; j < tj; j++) cmin = tmax[j] < cmin ? tmax[j] : cmin;
+                    if (p->columns && M - rmin <= CLS_LSE_FUSE_SPAN && M - cmin <= CLS_LSE_FUSE_SPAN) {
+                        /* Fused: every row and column max lies within the span of
+                         * the tile max M, so one exponential per logit, e^{x - M},
+                         * feeds both its row sum and its column sum (no sum can
+                         * underflow; terms that flush to 0 are below e^-27 of
+                         * their row's or column's largest). */
+                        for (int64_t j = 0; j < tj; j++) tsum[j] = 0.0;
+                        for (int64_t c0 = 0; c0 < ti; c0 += COL_CHUNK) {
+                            int64_t c1 = c0 + COL_CHUNK < ti ? c0 + COL_CHUNK : ti;
+                            for (int64_t j = 0; j < tj; j++) facc[j] = 0.0f;
+                            for (int64_t i = c0; i < c1; i++) {
+                                const double rs = row_col_sum_exp(facc, X + i * ld, tj, M);
+                                lse_merge(&rows.max[i0 + i], &rows.log_sum[i0 + i], rows.max[i0 + i] != -INFINITY,
+                                          M, rs);
+                            }
+                            for (int64_t j = 0; j < tj; j++) tsum[j] += (double)facc[j];
+                        }
+                        for (int64_t j = 0; j < tj; j++) lse_merge(&pm[j], &pl[j], have, M, tsum[j]);
+                        have = 1;
+                        continue;
+                    }
                     /* rows: merge this tile's (max, sum) into the running state */
                     for (int64_t i = 0; i < ti; i++) {
                         const float *x = X + i * ld;
                         const int64_t gi = i0 + i;
-                        double mo = rows.max[gi], mn = row_max(x, tj);
+                        double mo = rows.max[gi], mn = rmx[i];
+                        if (mn == -INFINITY) continue; /* nothing in this row of the tile */
                         int first = (mo == -INFINITY);
                         if (!first && mo > mn) mn = mo;
                         double s = row_sum_exp(x, tj, (float)mn);
                         rows.log_sum[gi] = first ? s : rows.log_sum[gi] * exp(mo - mn) + s;
                         rows.max[gi] = mn;
-                        int64_t lab = p->labels ? p->labels[gi] : gi;
-                        if (lab >= j0 && lab < j0 + tj) row_pos[gi] = x[lab - j0];
                     }
                     if (p->columns) {
-                        /* columns: tile max, then sums of e^{x - max} (float over
+                        /* columns: sums of e^{x - column max} (float over
                          * COL_CHUNK rows, then double), merged into the group's
                          * partial for the panel */
-                        for (int64_t j = 0; j < tj; j++) tmax[j] = -INFINITY;
-                        for (int64_t i = 0; i < ti; i++) col_max_update(tmax, X + i * ld, tj);
                         for (int64_t j = 0; j < tj; j++) tsum[j] = 0.0;
                         for (int64_t c0 = 0; c0 < ti; c0 += COL_CHUNK) {
                             int64_t c1 = c0 + COL_CHUNK < ti ? c0 + COL_CHUNK : ti;
@@ -269,7 +335,7 @@ cls_status cls_tile_backward(const cls_tile_problem *p, const cls_tile_weights *
     if (p->columns && p->labels) return cls_set_error(CLS_E_INTERNAL, "tile kernel: column softmax with labels");
 
     const int64_t ngroups = group_count(nblocks, nt);
-    size_t per_thread = (size_t)T * (size_t)ld + (size_t)ld; /* X tile, positives */
+    size_t per_thread = (size_t)T * (size_t)ld + 3 * (size_t)ld; /* X tile, positives, fused row / column factors */
     const int bf16 = p->precision == CLS_PRECISION_BF16;
     size_t part_size = (size_t)T * (size_t)d;                /* one group's dB partial */
     float *fbuf =
@@ -305,6 +371,7 @@ cls_status cls_tile_backward(const cls_tile_problem *p, const cls_tile_weights *
         const int t = omp_get_thread_num();
         float *X = fbuf + (size_t)t * per_thread;
         float *xpos = X + (size_t)T * (size_t)ld; /* positive logit of each tile row */
+        float *fr = xpos + ld, *fc = fr + ld;      /* fused path: w e^{C - lse} per row / column */
         cls_bf16 *Xh = bf16 ? gbuf + (size_t)t * (size_t)T * (size_t)ld : NULL;
 
         for (int64_t jb = 0; jb < npanels; jb++) {
@@ -320,6 +387,33 @@ cls_status cls_tile_backward(const cls_tile_problem *p, const cls_tile_weights *
                     CLS_TILE_TRY(fail, cls_tile_gemm(CLS_NO_TRANS, CLS_TRANS, ti, tj, d, p->scale, AI, d, BJ, d, 0.0f,
                                                      X, ld));
                     const float *cmx = colf ? colf + j0 : NULL, *cll = colf ? colf + nb + j0 : NULL;
+                    /* Fused (CLIP): when the tile's row and column LSE values span
+                     * <= CLS_LSE_FUSE_SPAN, with C their midpoint,
+                     * wr P^r + wc P^c = e^{x - C} (wr e^{C - r_i} + wc e^{C - c_j}):
+                     * one exponential per logit (x - C <= lse - C <= span / 2). */
+                    int fused = 0;
+                    float cf = 0.0f;
+                    if (cmx) {
+                        double lmin = INFINITY, lmax = -INFINITY;
+                        for (int64_t i = 0; i < ti; i++) {
+                            const double l = rows.max[i0 + i] + rows.log_sum[i0 + i];
+                            lmin = l < lmin ? l : lmin;
+                            lmax = l > lmax ? l : lmax;
+                        }
+                        for (int64_t j = 0; j < tj; j++) {
+                            const double l = cols.max[j0 + j] + cols.log_sum[j0 + j];
+                            lmin = l < lmin ? l : lmin;
+                            lmax = l > lmax ? l : lmax;
+                        }
+                        fused = lmax - lmin <= CLS_LSE_FUSE_SPAN;
+                        if (fused) {
+                            cf = (float)(0.5 * (lmin + lmax));
+                            for (int64_t i = 0; i < ti; i++)
+                                fr[i] = (float)(w->row * exp((double)cf - (rows.max[i0 + i] + rows.log_sum[i0 + i])));
+                            for (int64_t j = 0; j < tj; j++)
+                                fc[j] = (float)(w->col * exp((double)cf - (cols.max[j0 + j] + cols.log_sum[j0 + j])));
+                        }
+                    }
                     for (int64_t i = 0; i < ti; i++) {
                         float *x = X + i * ld;
                         const int64_t lab0 = p->labels ? p->labels[i0 + i] : i0 + i;
@@ -328,7 +422,14 @@ cls_status cls_tile_backward(const cls_tile_problem *p, const cls_tile_weights *
                         const cls_vf vrm = cls_vf_set1(rm), vrl = cls_vf_set1(rl);
                         const cls_vf vwr = cls_vf_set1(wr), vwc = cls_vf_set1(wc), vwu = cls_vf_set1(wu);
                         int64_t j = 0;
-                        if (cmx) {
+                        if (fused) {
+                            const cls_vf vc = cls_vf_set1(cf), vfr = cls_vf_set1(fr[i]);
+                            for (; j + CLS_VW <= tj; j += CLS_VW) {
+                                cls_vf v = cls_vf_load(x + j);
+                                cls_vf_store(x + j, cls_vexp(v - vc) * (vfr + cls_vf_load(fc + j)) - vwu);
+                            }
+                            for (; j < tj; j++) x[j] = cls_sexp(x[j] - cf) * (fr[i] + fc[j]) - wu;
+                        } else if (cmx) {
                             for (; j + CLS_VW <= tj; j += CLS_VW) {
                                 cls_vf v = cls_vf_load(x + j);
                                 cls_vf g = vwr * cls_vexp((v - vrm) - vrl) +

@@ -27,6 +27,13 @@ typedef int32_t cls_vi __attribute__((vector_size(64)));
 #define CLS_EXP_C2 (-2.12194440e-4f)
 #define CLS_EXP_ROUND 12582912.0f /* 1.5 * 2^23: adding it rounds to an integer */
 
+/* The fused tile passes (one exponential per logit, shifted by one value per
+ * tile instead of per row / column) are taken when every row and column max
+ * (forward) or log-sum-exp (backward) lies within this span: no kept sum can
+ * underflow, and the terms flushed to 0 are below e^-27 of the largest term
+ * of their row or column. */
+#define CLS_LSE_FUSE_SPAN 60.0f
+
 static inline cls_vf cls_vf_load(const float *p)
 {
     cls_vf v;
