@@ -354,6 +354,54 @@ static void test_stress(void)
     free(gbd);
 }
 
+/* The CLIP tile passes take one exponential per logit where a tile's row and
+ * column maxima (forward) / LSE values (backward) span <= 60, and per-row /
+ * per-column shifts elsewhere. Rows 0..63 of A scaled by 12 at s = 14.3 (tile
+ * 64, d = 16) give both kinds in one problem: tiles of row block 0 have row
+ * and column LSE values near 100 (fused), the other row blocks have row LSE
+ * values near 15 against column LSE values near 100 (unfused); row block 0's
+ * forward tiles mix row maxima that span less than 60. Tolerances of
+ * check_fast_vs_ref (the absolute floor uses the largest row norm). */
+static void test_fused_and_unfused_tiles(void)
+{
+    const int64_t n = 300, d = 16;
+    float *a = random_rows(11, n, d), *b = random_rows(12, n, d);
+    for (int64_t k = 0; k < 64 * d; k++) a[k] *= 12.0f;
+    double *ad = to_double(a, n * d), *bd = to_double(b, n * d);
+    float *ga = malloc((size_t)(n * d) * sizeof(float)), *gb = malloc((size_t)(n * d) * sizeof(float));
+    double *gad = malloc((size_t)(n * d) * sizeof(double)), *gbd = malloc((size_t)(n * d) * sizeof(double));
+    double amax = 0.0, bmax = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double sa = 0.0, sb = 0.0;
+        for (int64_t k = 0; k < d; k++) sa += ad[i * d + k] * ad[i * d + k], sb += bd[i * d + k] * bd[i * d + k];
+        amax = fmax(amax, sqrt(sa));
+        bmax = fmax(bmax, sqrt(sb));
+    }
+    for (int threads = 1; threads <= 2; threads++) {
+        cls_loss_options o;
+        cls_loss_options_init(&o, CLS_LOSS_CLIP);
+        o.tile = 64;
+        o.threads = threads;
+        cls_loss_result rf, rr;
+        CHECK_STATUS(cls_loss_compute(&rf, ga, gb, a, n, b, n, d, NULL, &o), CLS_OK, "mixed spans fast");
+        CHECK_STATUS(cls_loss_compute_ref(&rr, gad, gbd, ad, n, bd, n, d, NULL, &o), CLS_OK, "mixed spans ref");
+        CHECK_CLOSE(rf.loss, rr.loss, 1e-7 * o.logit_scale * amax * bmax, 1e-6, "mixed spans loss (%d threads)",
+                    threads);
+        double gmax = fmax(max_abs_d(gad, n * d), max_abs_d(gbd, n * d));
+        double da = max_diff_fd(ga, gad, n * d), db = max_diff_fd(gb, gbd, n * d);
+        CHECK(da <= 1e-5 * gmax, "mixed spans grad_a max|diff| %.3g > 1e-5 * %.3g", da, gmax);
+        CHECK(db <= 1e-5 * gmax, "mixed spans grad_b max|diff| %.3g > 1e-5 * %.3g", db, gmax);
+    }
+    free(a);
+    free(b);
+    free(ad);
+    free(bd);
+    free(ga);
+    free(gb);
+    free(gad);
+    free(gbd);
+}
+
 /* ---- determinism and thread counts ------------------------------------------ */
 
 static void test_determinism(void)
@@ -611,6 +659,7 @@ int main(void)
     test_bad_input();
     test_closed_forms();
     test_stress();
+    test_fused_and_unfused_tiles();
     test_determinism();
     test_split_api();
     test_finite_differences();
