@@ -392,14 +392,8 @@ static void test_fused_and_unfused_tiles(void)
         CHECK(da <= 1e-5 * gmax, "mixed spans grad_a max|diff| %.3g > 1e-5 * %.3g", da, gmax);
         CHECK(db <= 1e-5 * gmax, "mixed spans grad_b max|diff| %.3g > 1e-5 * %.3g", db, gmax);
     }
-    free(a);
-    free(b);
-    free(ad);
-    free(bd);
-    free(ga);
-    free(gb);
-    free(gad);
-    free(gbd);
+    void *bufs[] = {a, b, ad, bd, ga, gb, gad, gbd};
+    for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
 }
 
 /* ---- determinism and thread counts ------------------------------------------ */

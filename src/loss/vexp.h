@@ -74,7 +74,7 @@ static inline double cls_vf_hsum(cls_vf v)
     return s;
 }
 
-static inline cls_vf cls_vexp(cls_vf x)
+static inline __attribute__((always_inline)) cls_vf cls_vexp(cls_vf x)
 {
     cls_vi keep = x >= cls_vf_set1(CLS_EXP_LO);
     cls_vf hi = cls_vf_set1(CLS_EXP_HI), lo = cls_vf_set1(CLS_EXP_LO);
