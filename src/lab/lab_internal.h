@@ -28,6 +28,13 @@ void lab_ranks(const double *x, int64_t n, double *rank);
 double lab_pearson(const double *x, const double *y, int64_t n);
 double lab_percentile(const double *v, int64_t n, double q);
 
+/* 1 if the analysis fits this run (finished, C, N, D, loss and probe error > 0). */
+int lab_record_fittable(const cls_lab_record *r);
+/* The compute frontier of points (C[i], y[i]) as the analysis fits it: the
+ * points no cheaper (or equally cheap) point beats, by increasing C, into
+ * fc, fy (n each); returns their count (-1: out of memory). */
+int64_t lab_frontier(const double *C, const double *y, int64_t n, double *fc, double *fy);
+
 /* A relative cost of a spec (for the ETA): steps-equivalent x width terms. */
 double lab_spec_cost(const cls_lab_spec *s);
 
