@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "locale_testutil.h"
 #include "clscale.h"
 
 static char tmpdir[256];
@@ -90,7 +92,8 @@ static void test_sweep_files(void)
         {"{\"grid\": {\"width\": []}}", "b.json", "grid.width must be a non-empty array"},
         {"{\"runs\": [{\"width\": 4, \"steps\": 0, \"epochs\": 0}]}", "b.json", "neither steps nor epochs"},
         {"width,depth\n4,5\n", "b.csv", "unknown column 'depth'"},
-        {"width,steps\n4,x5\n", "b.csv", "line 2, column steps: 'x5' is not a number"},
+        {"width,steps\n4,x5\n", "b.csv", "line 2, column 'steps': 'x5' is not a finite number"},
+        {"width,epochs\n4,\n", "b.csv", "line 2, column 'epochs': empty cell"},
         {"width,steps\n4,5,6\n", "b.csv", "b.csv"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -437,6 +440,58 @@ static void test_executor(void)
     cls_lab_sweep_free(&sw);
 }
 
+/* Under a comma-decimal LC_NUMERIC (set by a host program): sweep CSV files,
+ * runs.csv and the report's numbers still use and read '.' */
+static void test_locale(void)
+{
+    locale_t loc = comma_locale();
+    if (loc == (locale_t)0) {
+        comma_locale_skip_note("lab");
+        return;
+    }
+    locale_t old = uselocale(loc);
+    char probe[16];
+    snprintf(probe, sizeof probe, "%.1f", 2.5);
+    CHECK(strcmp(probe, "2,5") == 0, "the comma locale is active (%s)", probe);
+    const char *c = "width,epochs,steps\n64,2.5,0\n";
+    cls_lab_sweep sw;
+    CHECK_STATUS(cls_lab_sweep_parse(c, strlen(c), "l.csv", &sw), CLS_OK, "csv sweep under the comma locale");
+    CHECK(sw.n == 1 && sw.runs[0].epochs == 2.5, "epochs 2.5 read as 2.5 (%g)", sw.n ? sw.runs[0].epochs : -1.0);
+    cls_lab_records recs = {1, calloc(1, sizeof(cls_lab_record))};
+    cls_lab_record_init(&recs.runs[0]);
+    recs.runs[0].spec = sw.runs[0];
+    recs.runs[0].ok = 1;
+    recs.runs[0].heldout_loss = 4.123456789012345;
+    recs.runs[0].alpha = 1.25;
+    char d[300], p[320];
+    snprintf(d, sizeof d, "%s/locale", tmpdir);
+    mkdir(d, 0777);
+    snprintf(p, sizeof p, "%s/runs.csv", d);
+    CHECK_STATUS(cls_lab_records_write_csv(&recs, p), CLS_OK, "runs.csv under the comma locale");
+    char *text = slurp(p);
+    CHECK(text && strstr(text, ",2.5,") && strstr(text, "4.123456789012345") && !strstr(text, "4,12"),
+          "runs.csv numbers with '.': %s", text ? text : "none");
+    free(text);
+    cls_lab_records back;
+    CHECK_STATUS(cls_lab_records_read(d, &back), CLS_OK, "runs.csv read back under the comma locale");
+    CHECK(back.n == 1 && back.runs[0].heldout_loss == recs.runs[0].heldout_loss && back.runs[0].spec.epochs == 2.5,
+          "numbers round-trip to the bit");
+    cls_lab_analysis an;
+    CHECK_STATUS(cls_lab_analyze(&back, NULL, &an), CLS_OK, "analysis of one run");
+    char *json = NULL;
+    CHECK_STATUS(cls_lab_summary_json(&back, &an, 0, &json), CLS_OK, "summary");
+    CHECK(json && strstr(json, "\"heldout_loss\":4.12346") && strstr(json, "\"alpha\":1.25"),
+          "summary numbers rounded with '.': %.300s", json ? json : "none");
+    free(json);
+    cls_lab_analysis_free(&an);
+    cls_lab_records_free(&back);
+    cls_lab_records_free(&recs);
+    cls_lab_sweep_free(&sw);
+    uselocale(old);
+    freelocale(loc);
+    printf("comma-decimal locale check ran\n");
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/cls_test_lab_XXXXXX");
@@ -446,6 +501,7 @@ int main(void)
     }
     test_ids_and_presets();
     test_sweep_files();
+    test_locale();
     test_spearman();
     test_sweep_and_resume();
     test_executor();

@@ -19,6 +19,14 @@ char *lab_path(const char *dir, const char *name);
 /* 1 if path exists. */
 int lab_exists(const char *path);
 
+/* Column `name` of a CSV as doubles (out: one per row), parsed by the core's
+ * cls_csv_column_f64 ('.' is the decimal point whatever the locale; errors
+ * name the file, line and column); empty cells are NaN when empty_ok. */
+cls_status lab_csv_column(const cls_csv *csv, const char *name, int empty_ok, double *out);
+/* snprintf of one number with '.' as the decimal point whatever LC_NUMERIC
+ * the host program set (fmt has one double conversion); returns buf. */
+const char *lab_fmt_num(char *buf, size_t len, const char *fmt, double v);
+
 /* Record <-> JSON (record.json of a run; eigenvalues included). */
 cls_status lab_record_save_json(const cls_lab_record *r, const char *path);
 cls_status lab_record_load_eig(cls_lab_record *r, const char *path);

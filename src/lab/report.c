@@ -26,20 +26,19 @@ void cls_lab_report_options_init(cls_lab_report_options *opt)
 
 /* ---- numbers ---- */
 
+/* Text of a number as both the report and summary.json show it ('.' the
+ * decimal point whatever the locale). */
+static const char *fmt(char *b, double v)
+{
+    if (!isfinite(v)) return "n/a";
+    return lab_fmt_num(b, 40, "%.6g", v);
+}
+
 static double round6(double v)
 {
     if (!isfinite(v)) return v;
     char b[40];
-    snprintf(b, sizeof b, "%.6g", v);
-    return strtod(b, NULL);
-}
-
-/* Text of a number as both the report and summary.json show it. */
-static const char *fmt(char *b, double v)
-{
-    if (!isfinite(v)) return "n/a";
-    snprintf(b, 40, "%.6g", v);
-    return b;
+    return cls_strtod_c(fmt(b, v), NULL);
 }
 
 static cJSON *jnum(double v) { return isfinite(v) ? cJSON_CreateNumber(round6(v)) : cJSON_CreateNull(); }

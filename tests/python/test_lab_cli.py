@@ -256,7 +256,7 @@ def test_failed_run_recorded_and_sweep_goes_on(tmp):
     ('{"runs": [{"width": 4, "steps": 5}', "b.json", "not valid JSON"),
     ('{"runs": [{"width": -1, "steps": 5}]}', "b.json", "runs[0]: width = -1"),
     ('{"runs": [{"width": 4, "steps": 5}, {"width": 4, "steps": 5}]}', "b.json", "same run"),
-    ("width,steps\n4,five\n", "b.csv", "line 2, column steps"),
+    ("width,steps\n4,five\n", "b.csv", "line 2, column 'steps'"),
     ("", "b.csv", ""),
 ])
 def test_bad_sweep_files(tmp, text, name, msg):
