@@ -322,7 +322,8 @@ CLS_API cls_status cls_lab_analyze(const cls_lab_records *recs,
 CLS_API void cls_lab_analysis_free(cls_lab_analysis *a);
 
 /* Spearman rank correlation (average ranks for ties) and a two-sided
- * permutation p-value (|rho_perm| >= |rho|, (count + 1) / (P + 1)), seeded. */
+ * permutation p-value (|rho_perm| >= |rho|, (count + 1) / (P + 1)), seeded:
+ * cls_stats_spearman (clscale/stats.h), kept under this name. */
 CLS_API cls_status cls_lab_spearman(const double *x, const double *y, int64_t n, int permutations,
                                     uint64_t seed, double *rho, double *p_value);
 

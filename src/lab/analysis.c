@@ -9,7 +9,8 @@
  *  - the extrapolation check: chinchilla fitted without the top fraction of
  *    runs by compute, predicting them, with bootstrap intervals;
  *  - compute-optimal N*(C), D*(C) with bands (cls_fit_plan, C = k N D);
- *  - Spearman(|alpha - 1|, probe accuracy) and Spearman(RankMe, accuracy). */
+ *  - Spearman(|alpha - 1|, probe accuracy) and Spearman(RankMe, accuracy)
+ *    (cls_stats_spearman, src/core/stats.c). */
 #include "lab_internal.h"
 
 #include <math.h>
@@ -94,6 +95,22 @@ int64_t lab_frontier(const double *C, const double *y, int64_t n, double *fc, do
     free(idx);
     free(work);
     return k;
+}
+
+/* The shared percentile (src/core/stats.c: NumPy's linear rule over the
+ * finite values), NaN when it cannot be computed. */
+static double lab_percentile(const double *v, int64_t n, double q)
+{
+    double r = NAN;
+    if (cls_stats_percentile(v, n, q, &r) != CLS_OK) return NAN;
+    return r;
+}
+
+/* Kept for the public API: the shared Spearman of src/core/stats.c. */
+cls_status cls_lab_spearman(const double *x, const double *y, int64_t n, int permutations, uint64_t seed,
+                            double *rho, double *p_value)
+{
+    return cls_stats_spearman(x, y, n, permutations, seed, rho, p_value);
 }
 
 static void percentile_ci(const double *v, int64_t B, double (*ci80)[2], double (*ci95)[2], int q)

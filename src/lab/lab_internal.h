@@ -6,6 +6,8 @@
 
 #include <stdio.h>
 
+#include <cJSON.h>
+
 #include "../core/internal.h"
 
 /* Read a whole file into a malloc'd NUL-terminated buffer. */
@@ -27,14 +29,14 @@ cls_status lab_csv_column(const cls_csv *csv, const char *name, int empty_ok, do
  * the host program set (fmt has one double conversion); returns buf. */
 const char *lab_fmt_num(char *buf, size_t len, const char *fmt, double v);
 
+/* The measurements of a record (params, samples_seen, flops ... seconds) as
+ * members of the JSON object o, each number through num (which writes null
+ * for NaN): record.json and summary.json's runs. */
+void lab_record_json_measurements(cJSON *o, const cls_lab_record *r, cJSON *(*num)(double));
 /* Record <-> JSON (record.json of a run; eigenvalues included). */
 cls_status lab_record_save_json(const cls_lab_record *r, const char *path);
 cls_status lab_record_load_eig(cls_lab_record *r, const char *path);
 
-/* Spearman helpers and percentiles (stats.c). */
-void lab_ranks(const double *x, int64_t n, double *rank);
-double lab_pearson(const double *x, const double *y, int64_t n);
-double lab_percentile(const double *v, int64_t n, double q);
 
 /* 1 if the analysis fits this run (finished, C, N, D, loss and probe error > 0). */
 int lab_record_fittable(const cls_lab_record *r);

@@ -316,22 +316,24 @@ cls_status cls_lab_records_read(const char *dir, cls_lab_records *out)
 
 static cJSON *jnum(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
+void lab_record_json_measurements(cJSON *o, const cls_lab_record *r, cJSON *(*num)(double))
+{
+    cJSON_AddNumberToObject(o, "params", (double)r->params);
+    cJSON_AddNumberToObject(o, "samples_seen", (double)r->samples_seen);
+    const char *key[8] = {"flops", "heldout_loss", "probe_error", "knn_error", "alpha", "alpha_r2", "rankme",
+                          "seconds"};
+    const double v[8] = {r->flops, r->heldout_loss, r->probe_error, r->knn_error, r->alpha, r->alpha_r2,
+                         r->rankme, r->seconds};
+    for (int k = 0; k < 8; k++) cJSON_AddItemToObject(o, key[k], num(v[k]));
+}
+
 cls_status lab_record_save_json(const cls_lab_record *r, const char *path)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", r->spec.id);
     cJSON_AddStringToObject(o, "status", r->ok ? "ok" : "failed");
     cJSON_AddStringToObject(o, "error", r->error);
-    cJSON_AddNumberToObject(o, "params", (double)r->params);
-    cJSON_AddNumberToObject(o, "samples_seen", (double)r->samples_seen);
-    cJSON_AddItemToObject(o, "flops", jnum(r->flops));
-    cJSON_AddItemToObject(o, "heldout_loss", jnum(r->heldout_loss));
-    cJSON_AddItemToObject(o, "probe_error", jnum(r->probe_error));
-    cJSON_AddItemToObject(o, "knn_error", jnum(r->knn_error));
-    cJSON_AddItemToObject(o, "alpha", jnum(r->alpha));
-    cJSON_AddItemToObject(o, "alpha_r2", jnum(r->alpha_r2));
-    cJSON_AddItemToObject(o, "rankme", jnum(r->rankme));
-    cJSON_AddItemToObject(o, "seconds", jnum(r->seconds));
+    lab_record_json_measurements(o, r, jnum);
     cJSON *e = cJSON_AddArrayToObject(o, "eigenvalues");
     for (int64_t k = 0; k < r->n_eig; k++) cJSON_AddItemToArray(e, jnum(r->eig[k]));
     char *text = cJSON_PrintUnformatted(o);

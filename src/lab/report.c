@@ -125,16 +125,7 @@ static cJSON *summary_object(const cls_lab_records *recs, const cls_lab_analysis
         cJSON_AddItemToObject(o, "seed", jint((int64_t)r->spec.seed));
         cJSON_AddStringToObject(o, "status", r->ok ? "ok" : "failed");
         if (!r->ok) cJSON_AddStringToObject(o, "error", r->error);
-        cJSON_AddItemToObject(o, "params", jint(r->params));
-        cJSON_AddItemToObject(o, "samples_seen", jint(r->samples_seen));
-        cJSON_AddItemToObject(o, "flops", jnum(r->flops));
-        cJSON_AddItemToObject(o, "heldout_loss", jnum(r->heldout_loss));
-        cJSON_AddItemToObject(o, "probe_error", jnum(r->probe_error));
-        cJSON_AddItemToObject(o, "knn_error", jnum(r->knn_error));
-        cJSON_AddItemToObject(o, "alpha", jnum(r->alpha));
-        cJSON_AddItemToObject(o, "alpha_r2", jnum(r->alpha_r2));
-        cJSON_AddItemToObject(o, "rankme", jnum(r->rankme));
-        cJSON_AddItemToObject(o, "seconds", jnum(r->seconds));
+        lab_record_json_measurements(o, r, jnum); /* as in record.json, rounded as the report shows them */
         cJSON_AddItemToArray(runs, o);
     }
     cJSON_AddItemToObject(root, "n_runs", jint(a->n_runs));
