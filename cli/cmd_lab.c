@@ -35,7 +35,8 @@ static void usage(void)
          "  --resume DIR         continue the lab in DIR: finished runs are skipped, an\n"
          "                       interrupted run continues from its checkpoint\n"
          "  --report-only DIR    rebuild the report from DIR/runs.csv and the run files alone\n"
-         "  --threads T          threads per run, 0 = all cores (default 0)\n"
+         "  --threads T          threads per run, 0 = all cores (default 0; under mpirun:\n"
+         "                       the node's cores over its ranks)\n"
          "  --data SOURCE        fashion-mnist or an IDX directory (default fashion-mnist)\n"
          "  --probe-train N      training images used for the probe and k-NN, 0 = all\n"
          "                       (default 10000)\n"
@@ -50,7 +51,11 @@ static void usage(void)
          "\n"
          "Progress: a line per run on stderr (which run, how long, the sweep's ETA) and a\n"
          "bar when stderr is a terminal. Ctrl-C stops cleanly after a checkpoint; continue\n"
-         "with --resume DIR. See docs/lab.md.");
+         "with --resume DIR.\n"
+         "\n"
+         "Under mpirun -np P, rank 0 deals the runs to ranks 1 .. P-1 (a free rank gets the\n"
+         "next run) and alone writes runs.csv and the report, equal to a serial sweep's; DIR\n"
+         "must be on a filesystem every rank sees. See docs/lab.md.");
 }
 
 static volatile sig_atomic_t interrupted = 0;

@@ -5,7 +5,8 @@ and the report; each run is trained by one rank. Checks (a 12-run sweep whose
 width-64 runs fail, seconds in all):
 - P = 3 and P = 1 under mpirun: runs.csv equals the serial one in every column
   but the wall time `seconds` (status and error of the failed runs included),
-  summary.json too (but the seconds), rank 0 alone prints the report lines,
+  summary.json too (but the seconds), rank 0 alone prints (--json: one line,
+  summary.json's object),
   and with P = 3 both workers trained runs;
 - rank 2 killed with SIGKILL mid-sweep: mpirun fails, rank 0 says how to
   continue, runs.csv is a valid part of the sweep (no partial row), and
@@ -82,7 +83,7 @@ def ref(tmp_path_factory):
 @pytest.mark.parametrize("P", [1, 3])
 def test_mpi_sweep_equals_serial(ref, P):
     out = str(ref / ("mpi%d" % P))
-    r = mpi(P, ["--sweep", str(ref / "s.json"), "--out", out] + FAST)
+    r = mpi(P, ["--sweep", str(ref / "s.json"), "--out", out, "--json"] + FAST)
     if P > 1 and "on %d ranks" % P not in r.stderr:
         pytest.skip("clscale built without MPI")
     assert r.returncode == 0, r.stderr
@@ -91,7 +92,9 @@ def test_mpi_sweep_equals_serial(ref, P):
     assert len(want) == 12 and [x["status"] for x in want].count("failed") == 3
     assert got == want
     assert summary(out) == summary(str(ref / "serial"))
-    assert r.stdout.count("report: ") == 1, r.stdout  # rank 0 alone
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1, r.stdout  # rank 0 alone prints: --json is one object on one line
+    assert json.loads(lines[0]) == json.load(open(os.path.join(out, "summary.json")))
     if P == 3:
         assert "running on rank 1" in r.stderr and "running on rank 2" in r.stderr, r.stderr
         assert r.stderr.count(": done in ") == 9 and r.stderr.count("FAILED") == 3, r.stderr
