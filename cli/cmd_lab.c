@@ -2,12 +2,15 @@
  * and write a self-contained report (src/lab). */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "cmd_lab_mpi.h"
+#include "cmd_loss_mpi.h"
 
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(void)
 {
@@ -32,7 +35,8 @@ static void usage(void)
          "  --resume DIR         continue the lab in DIR: finished runs are skipped, an\n"
          "                       interrupted run continues from its checkpoint\n"
          "  --report-only DIR    rebuild the report from DIR/runs.csv and the run files alone\n"
-         "  --threads T          threads per run, 0 = all cores (default 0)\n"
+         "  --threads T          threads per run, 0 = all cores (default 0; under mpirun:\n"
+         "                       the node's cores over its ranks)\n"
          "  --data SOURCE        fashion-mnist or an IDX directory (default fashion-mnist)\n"
          "  --probe-train N      training images used for the probe and k-NN, 0 = all\n"
          "                       (default 10000)\n"
@@ -47,13 +51,26 @@ static void usage(void)
          "\n"
          "Progress: a line per run on stderr (which run, how long, the sweep's ETA) and a\n"
          "bar when stderr is a terminal. Ctrl-C stops cleanly after a checkpoint; continue\n"
-         "with --resume DIR. See docs/lab.md.");
+         "with --resume DIR.\n"
+         "\n"
+         "Under mpirun -np P, rank 0 deals the runs to ranks 1 .. P-1 (a free rank gets the\n"
+         "next run) and alone writes runs.csv and the report, equal to a serial sweep's; DIR\n"
+         "must be on a filesystem every rank sees. See docs/lab.md.");
 }
 
 static volatile sig_atomic_t interrupted = 0;
+/* Said at once by rank 0 of an MPI job on SIGINT/SIGTERM: mpirun sends
+ * SIGTERM to every rank when one dies and may kill rank 0 before it gets
+ * another word out (write(2) is async-signal-safe). */
+static char sig_note[600];
+static size_t sig_note_len;
 static void on_sigint(int sig)
 {
     (void)sig;
+    if (!interrupted && sig_note_len) {
+        ssize_t w = write(2, sig_note, sig_note_len);
+        (void)w;
+    }
     interrupted = 1;
 }
 
@@ -79,9 +96,14 @@ static int on_progress(void *user, const cls_lab_progress *p)
     }
     cli_progress_done();
     const cls_lab_record *r = p->record;
+    char where[32] = "";
+#ifdef CLS_HAVE_MPI
+    int rank = lab_mpi_rank_of(p->index);
+    if (rank > 0) snprintf(where, sizeof where, " on rank %d", rank);
+#endif
     if (p->event == CLS_LAB_EVENT_START)
-        fprintf(stderr, "[%lld/%lld] %s: running (sweep %.0f %%, ETA %s)\n", (long long)p->index + 1,
-                (long long)p->total, p->id, 100 * p->sweep_frac, eta);
+        fprintf(stderr, "[%lld/%lld] %s: running%s (sweep %.0f %%, ETA %s)\n", (long long)p->index + 1,
+                (long long)p->total, p->id, where, 100 * p->sweep_frac, eta);
     else if (p->event == CLS_LAB_EVENT_SKIPPED)
         fprintf(stderr, "[%lld/%lld] %s: already finished, skipped\n", (long long)p->index + 1, (long long)p->total,
                 p->id);
@@ -96,11 +118,84 @@ static int on_progress(void *user, const cls_lab_progress *p)
     return interrupted;
 }
 
+/* Threads per run when --threads is not given: all cores, shared by the
+ * ranks of this node under mpirun. */
+static int default_threads(void)
+{
+    int cores = cls_threads_resolve(0);
+#ifdef CLS_HAVE_MPI
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    int64_t ranks = 1;
+    if (local && cli_mpi_launched() && cli_parse_int64("OMPI_COMM_WORLD_LOCAL_SIZE", local, &ranks) && ranks > 1)
+        return cores / (int)ranks > 1 ? cores / (int)ranks : 1;
+#endif
+    return cores;
+}
+
+/* A new sweep or --resume: runs it into *dir (rank 0 of an MPI job deals the
+ * runs to the other ranks through `ex`). */
+static int run_sweep(const char *preset, const char *sweep_file, const char *out, const char *resume,
+                     cls_lab_options *lo, int ranks, char *dir_buf, size_t dir_len,
+                     const char **dir)
+{
+    cls_lab_sweep sweep = {0};
+    cls_status st = CLS_OK;
+    *dir = resume;
+    if (!resume) {
+        if (sweep_file) {
+            st = cls_lab_sweep_load(sweep_file, &sweep);
+            if (st) return cli_status_error(st, "sweep file");
+        } else {
+            st = cls_lab_sweep_preset(preset ? preset : "demo", &sweep);
+            if (st) return cli_usage_error("lab", "%s", cls_last_error());
+        }
+        if (!out) {
+            snprintf(dir_buf, dir_len, "lab-%s", sweep.name);
+            for (char *p = dir_buf; *p; p++)
+                if (*p == '/' || *p == ' ') *p = '_';
+            char *dot = strrchr(dir_buf, '.');
+            if (dot && (strcmp(dot, ".json") == 0 || strcmp(dot, ".csv") == 0)) *dot = 0;
+        }
+        *dir = out ? out : dir_buf;
+    }
+    if (lo->runner == cls_lab_runner_train && !cls_lab_have_train()) {
+        cls_lab_sweep_free(&sweep);
+        return cli_error("this build has no training module (src/train, src/eval): the lab cannot train; "
+                         "--report-only DIR still works");
+    }
+    char on[48] = "";
+    if (ranks > 1) snprintf(on, sizeof on, " on %d ranks (%d training)", ranks, ranks - 1);
+    if (!resume)
+        fprintf(stderr, "clscale lab: %lld runs of sweep '%s' into %s%s\n", (long long)sweep.n, sweep.name, *dir, on);
+    else fprintf(stderr, "clscale lab: resuming %s%s\n", *dir, on);
+#ifdef CLS_HAVE_MPI
+    cls_lab_executor ex;
+    if (ranks > 1) {
+        lab_mpi_executor(&ex, *dir, &interrupted);
+        int n = snprintf(sig_note, sizeof sig_note, "clscale lab: stopping (interrupted, or mpirun is ending the job "
+                         "because a rank died); the finished runs are in %s/runs.csv: continue with 'clscale lab "
+                         "--resume %s' (under mpirun or not)\n", *dir, *dir);
+        sig_note_len = n > 0 && (size_t)n < sizeof sig_note ? (size_t)n : 0;
+        lo->executor = &ex;
+    }
+#endif
+    int stopped = 0;
+    st = cls_lab_run(resume ? NULL : &sweep, *dir, resume != NULL, lo, &stopped);
+    cli_progress_done();
+    cls_lab_sweep_free(&sweep);
+#ifdef CLS_HAVE_MPI
+    if (st && lab_mpi_error()) return cli_error("lab: %s", lab_mpi_error());
+#endif
+    if (st) return cli_status_error(st, "lab");
+    if (stopped) return cli_error("interrupted: continue with 'clscale lab --resume %s'", *dir);
+    return CLI_OK;
+}
+
 int cmd_lab(int argc, char **argv)
 {
     const char *preset = NULL, *sweep_file = NULL, *out = NULL, *resume = NULL, *report = NULL, *data = NULL;
     const char *runner = NULL;
-    int threads = 0, json = 0, no_plots = 0, seed_seen = 0, holdout_seen = 0;
+    int threads = 0, json = 0, no_plots = 0, seed_seen = 0, holdout_seen = 0, threads_seen = 0;
     int64_t seed = 0, probe_train = 10000;
     cls_lab_analysis_options ao;
     cls_lab_analysis_options_init(&ao);
@@ -127,6 +222,7 @@ int cmd_lab(int argc, char **argv)
         CLI_INT("synthetic-fail-width", &syn.fail_width, NAN, NAN),
         CLI_DOUBLE("synthetic-noise", &syn.noise, NAN, NAN),
         CLI_END};
+    opts[5].seen = &threads_seen;
     opts[10].seen = &holdout_seen;
     opts[11].seen = &seed_seen;
     int first, rc = cli_parse_options("lab", opts, argc, argv, usage, &first);
@@ -142,7 +238,7 @@ int cmd_lab(int argc, char **argv)
         return cli_usage_error("lab", "--resume DIR, --report-only DIR and a new sweep (--preset/--sweep/--out) "
                                       "exclude each other");
     if (preset && sweep_file) return cli_usage_error("lab", "give --preset or --sweep, not both");
-    threads = cls_threads_resolve(threads);
+    threads = threads_seen ? cls_threads_resolve(threads) : default_threads();
     ao.threads = threads;
 
     cls_lab_options lo;
@@ -163,53 +259,44 @@ int cmd_lab(int argc, char **argv)
         return cli_usage_error("lab", "--runner must be train or synthetic, got '%s'", runner);
     }
 
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    int ranks = 1, mpi = 0;
+#ifdef CLS_HAVE_MPI
+    if (cli_mpi_launched()) { /* mpirun -np P clscale lab ...: rank 0 deals the runs to ranks 1 .. P-1 */
+        int rank = 0;
+        lab_mpi_init(&rank, &ranks);
+        mpi = 1;
+        if (rank > 0 && report) { /* rank 0 alone rebuilds the report */
+            lab_mpi_finish(0);
+            return CLI_OK;
+        }
+        if (rank > 0) {
+            sigaction(SIGINT, &sa, &old_int);
+            sigaction(SIGTERM, &sa, &old_term);
+            return lab_mpi_worker(&lo, &interrupted);
+        }
+    }
+#endif
+
     char default_out[128];
-    const char *dir = report ? report : resume;
+    const char *dir = report;
     double t0 = cls_now_seconds();
     double wall = 0;
     if (!report) {
-        cls_lab_sweep sweep = {0};
-        cls_status st = CLS_OK;
-        if (!resume) {
-            if (sweep_file) {
-                st = cls_lab_sweep_load(sweep_file, &sweep);
-                if (st) return cli_status_error(st, "sweep file");
-            } else {
-                st = cls_lab_sweep_preset(preset ? preset : "demo", &sweep);
-                if (st) return cli_usage_error("lab", "%s", cls_last_error());
-            }
-            if (!out) {
-                snprintf(default_out, sizeof default_out, "lab-%s", sweep.name);
-                for (char *p = default_out; *p; p++)
-                    if (*p == '/' || *p == ' ') *p = '_';
-                char *dot = strrchr(default_out, '.');
-                if (dot && (strcmp(dot, ".json") == 0 || strcmp(dot, ".csv") == 0)) *dot = 0;
-            }
-            dir = out ? out : default_out;
-        }
-        if (lo.runner == cls_lab_runner_train && !cls_lab_have_train()) {
-            cls_lab_sweep_free(&sweep);
-            return cli_error("this build has no training module (src/train, src/eval): the lab cannot train; "
-                             "--report-only DIR still works");
-        }
-        struct sigaction sa, old_int, old_term;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigint;
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
-        if (!resume) fprintf(stderr, "clscale lab: %lld runs of sweep '%s' into %s\n", (long long)sweep.n, sweep.name,
-                             dir);
-        else fprintf(stderr, "clscale lab: resuming %s\n", dir);
-        int stopped = 0;
-        st = cls_lab_run(resume ? NULL : &sweep, dir, resume != NULL, &lo, &stopped);
-        cli_progress_done();
+        rc = run_sweep(preset, sweep_file, out, resume, &lo, ranks, default_out, sizeof default_out, &dir);
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
-        cls_lab_sweep_free(&sweep);
-        if (st) return cli_status_error(st, "lab");
-        if (stopped) return cli_error("interrupted: continue with 'clscale lab --resume %s'", dir);
         wall = cls_now_seconds() - t0;
     }
+#ifdef CLS_HAVE_MPI
+    if (mpi) lab_mpi_finish(!report); /* the workers exit; the analysis is rank 0's alone */
+#endif
+    (void)mpi;
+    if (rc) return rc;
 
     cls_lab_records recs;
     cls_status st = cls_lab_records_read(dir, &recs);

@@ -1,15 +1,19 @@
 /* Tests of the lab (src/lab): sweep files, run ids, records round trip,
  * Spearman against closed forms, the sweep loop with a failing run,
- * interruption + resume (same runs.csv as an uninterrupted sweep), and the
- * fit recovering the exponents of a known law from synthetic runs. */
+ * interruption + resume (same runs.csv as an uninterrupted sweep), a sweep
+ * through an executor (runs ending out of order, stopped and resumed: the
+ * same runs.csv as the serial sweep), and the fit recovering the exponents
+ * of a known law from synthetic runs. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "locale_testutil.h"
 #include "clscale.h"
 
 static char tmpdir[256];
@@ -88,7 +92,8 @@ static void test_sweep_files(void)
         {"{\"grid\": {\"width\": []}}", "b.json", "grid.width must be a non-empty array"},
         {"{\"runs\": [{\"width\": 4, \"steps\": 0, \"epochs\": 0}]}", "b.json", "neither steps nor epochs"},
         {"width,depth\n4,5\n", "b.csv", "unknown column 'depth'"},
-        {"width,steps\n4,x5\n", "b.csv", "line 2, column steps: 'x5' is not a number"},
+        {"width,steps\n4,x5\n", "b.csv", "line 2, column 'steps': 'x5' is not a finite number"},
+        {"width,epochs\n4,\n", "b.csv", "line 2, column 'epochs': empty cell"},
         {"width,steps\n4,5,6\n", "b.csv", "b.csv"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -134,18 +139,25 @@ static int stop_at(void *user, const cls_lab_progress *p)
     return p->event == CLS_LAB_EVENT_STEP && p->index == target[0] && p->run_frac >= 0.5;
 }
 
+/* A sweep parsed from JSON and the synthetic runner's options for it. */
+static void synthetic_setup(const char *json, const char *name, cls_lab_sweep *sw, cls_lab_synthetic *syn,
+                            cls_lab_options *opt)
+{
+    CHECK_STATUS(cls_lab_sweep_parse(json, strlen(json), name, sw), CLS_OK, "sweep %s", name);
+    cls_lab_synthetic_init(syn);
+    cls_lab_options_init(opt);
+    opt->runner = cls_lab_runner_synthetic;
+    opt->runner_user = syn;
+}
+
 static void test_sweep_and_resume(void)
 {
     const char *j = "{\"grid\": {\"width\": [32, 64, 128], \"train_subset\": [1000, 4000], \"steps\": [20]}}";
     cls_lab_sweep sw;
-    CHECK_STATUS(cls_lab_sweep_parse(j, strlen(j), "r.json", &sw), CLS_OK, "sweep");
     cls_lab_synthetic syn;
-    cls_lab_synthetic_init(&syn);
-    syn.fail_width = 64; /* two runs fail; the sweep goes on */
     cls_lab_options opt;
-    cls_lab_options_init(&opt);
-    opt.runner = cls_lab_runner_synthetic;
-    opt.runner_user = &syn;
+    synthetic_setup(j, "r.json", &sw, &syn, &opt);
+    syn.fail_width = 64; /* two runs fail; the sweep goes on */
     char a[300], b[300], pa[320], pb[320];
     snprintf(a, sizeof a, "%s/full", tmpdir);
     snprintf(b, sizeof b, "%s/interrupted", tmpdir);
@@ -215,14 +227,10 @@ static void test_fit_recovers(void)
     const char *j = "{\"grid\": {\"width\": [16, 32, 64, 128, 256, 512, 1024], \"train_subset\": [60000],"
                     " \"steps\": [10, 30, 100, 300, 1000, 3000]}}";
     cls_lab_sweep sw;
-    CHECK_STATUS(cls_lab_sweep_parse(j, strlen(j), "fit.json", &sw), CLS_OK, "sweep");
     cls_lab_synthetic syn;
-    cls_lab_synthetic_init(&syn);
-    syn.noise = 0.005;
     cls_lab_options opt;
-    cls_lab_options_init(&opt);
-    opt.runner = cls_lab_runner_synthetic;
-    opt.runner_user = &syn;
+    synthetic_setup(j, "fit.json", &sw, &syn, &opt);
+    syn.noise = 0.005;
     char d[300];
     snprintf(d, sizeof d, "%s/fit", tmpdir);
     CHECK_STATUS(cls_lab_run(&sw, d, 0, &opt, NULL), CLS_OK, "sweep");
@@ -294,6 +302,196 @@ static void test_fit_recovers(void)
     cls_lab_sweep_free(&sw);
 }
 
+/* An executor in this process with 3 slots that ends the runs in reverse
+ * order of starting them (the last started first), each through
+ * cls_lab_run_one, as an MPI worker would. */
+typedef struct {
+    const cls_lab_options *opt; /* the runner's */
+    const char *dir;
+    int64_t idx[3];
+    cls_lab_spec spec[3];
+    int resume[3], n, stop, stops_asked, max_flying;
+} fake_exec;
+
+static cls_status fake_start(void *user, int64_t index, const cls_lab_spec *spec, int resume)
+{
+    fake_exec *f = user;
+    if (f->n >= 3) return CLS_E_INTERNAL;
+    f->idx[f->n] = index;
+    f->spec[f->n] = *spec;
+    f->resume[f->n] = resume;
+    f->n++;
+    if (f->n > f->max_flying) f->max_flying = f->n;
+    return CLS_OK;
+}
+
+static int fake_progress(void *user, const cls_lab_progress *p)
+{
+    (void)p;
+    return ((fake_exec *)user)->stop;
+}
+
+static cls_status fake_wait(void *user, int64_t *index, cls_lab_record *out, int *stopped)
+{
+    fake_exec *f = user;
+    if (f->n == 0) return CLS_E_INTERNAL;
+    int k = --f->n;
+    cls_lab_options o = *f->opt;
+    o.progress = fake_progress;
+    o.progress_user = f;
+    *index = f->idx[k];
+    cls_lab_record_clear(out);
+    return cls_lab_run_one(&f->spec[k], f->dir, f->resume[k], &o, f->idx[k], out, stopped);
+}
+
+static void fake_stop(void *user)
+{
+    fake_exec *f = user;
+    f->stop = 1;
+    f->stops_asked++;
+}
+
+static int stop_after_results(void *user, const cls_lab_progress *p)
+{
+    int *left = user;
+    if (p->event == CLS_LAB_EVENT_DONE || p->event == CLS_LAB_EVENT_FAILED) --*left;
+    return *left <= 0;
+}
+
+static void test_executor(void)
+{
+    const char *j = "{\"grid\": {\"width\": [32, 64, 128], \"train_subset\": [1000, 4000, 9000], \"steps\": [20]}}";
+    cls_lab_sweep sw;
+    cls_lab_synthetic syn;
+    cls_lab_options opt;
+    synthetic_setup(j, "x.json", &sw, &syn, &opt);
+    syn.fail_width = 64;
+    char ser[300], par[300], stp[300], p1[320], p2[320];
+    snprintf(ser, sizeof ser, "%s/ex_serial", tmpdir);
+    snprintf(par, sizeof par, "%s/ex_parallel", tmpdir);
+    snprintf(stp, sizeof stp, "%s/ex_stopped", tmpdir);
+    CHECK_STATUS(cls_lab_run(&sw, ser, 0, &opt, NULL), CLS_OK, "serial sweep");
+
+    /* cls_lab_run_one alone writes only the run's own directory */
+    char one[300];
+    snprintf(one, sizeof one, "%s/ex_one", tmpdir);
+    cls_lab_record r;
+    int stopped = -1;
+    CHECK_STATUS(cls_lab_run_one(&sw.runs[3], one, 0, &opt, 3, &r, &stopped), CLS_OK, "run one (width 64)");
+    CHECK(stopped == 0 && r.ok == 0 && strstr(r.error, "width 64 diverged"), "a failing run is a failed record: %s",
+          r.error);
+    cls_lab_record_clear(&r);
+    CHECK_STATUS(cls_lab_run_one(&sw.runs[0], one, 0, &opt, 0, &r, &stopped), CLS_OK, "run one");
+    CHECK(r.ok == 1 && r.n_eig == 128 && isfinite(r.heldout_loss), "a measured record");
+    cls_lab_record_clear(&r);
+    snprintf(p1, sizeof p1, "%s/runs.csv", one);
+    snprintf(p2, sizeof p2, "%s/runs/%s/record.json", one, sw.runs[0].id);
+    CHECK(access(p1, F_OK) != 0 && access(p2, F_OK) != 0, "no runs.csv, no record.json from cls_lab_run_one");
+
+    /* 3 runs in flight, ending out of order: runs.csv still in sweep order, equal to the serial one */
+    fake_exec f;
+    memset(&f, 0, sizeof f);
+    f.opt = &opt;
+    f.dir = par;
+    cls_lab_executor ex = {3, fake_start, fake_wait, fake_stop, &f};
+    cls_lab_options po = opt;
+    po.executor = &ex;
+    CHECK_STATUS(cls_lab_run(&sw, par, 0, &po, &stopped), CLS_OK, "sweep through the executor");
+    CHECK(stopped == 0 && f.max_flying == 3, "3 runs in flight at once (max %d)", f.max_flying);
+    snprintf(p1, sizeof p1, "%s/runs.csv", ser);
+    snprintf(p2, sizeof p2, "%s/runs.csv", par);
+    char *a = slurp(p1), *b = slurp(p2);
+    CHECK(a && b && strcmp(a, b) == 0, "runs.csv through the executor equals the serial one");
+    free(b);
+    snprintf(p2, sizeof p2, "%s/runs/%s/record.json", par, sw.runs[8].id);
+    CHECK(access(p2, F_OK) == 0, "record.json written by the lab for a run ended by the executor");
+
+    /* stopped after 4 results: the runs in flight are asked to stop and not recorded; resume completes */
+    fake_exec g;
+    memset(&g, 0, sizeof g);
+    g.opt = &opt;
+    g.dir = stp;
+    cls_lab_executor ex2 = {3, fake_start, fake_wait, fake_stop, &g};
+    po.executor = &ex2;
+    int left = 4;
+    po.progress = stop_after_results;
+    po.progress_user = &left;
+    CHECK_STATUS(cls_lab_run(&sw, stp, 0, &po, &stopped), CLS_OK, "stopped sweep");
+    CHECK(stopped == 1 && g.stops_asked == 1 && g.n == 0, "stopped once, nothing left in flight (%d asks, %d left)",
+          g.stops_asked, g.n);
+    cls_lab_records part;
+    CHECK_STATUS(cls_lab_records_read(stp, &part), CLS_OK, "partial records");
+    CHECK(part.n == 4, "4 results recorded, got %lld", (long long)part.n);
+    cls_lab_records_free(&part);
+    g.stop = 0;
+    po.progress = NULL;
+    CHECK_STATUS(cls_lab_run(NULL, stp, 1, &po, &stopped), CLS_OK, "resume through the executor");
+    snprintf(p2, sizeof p2, "%s/runs.csv", stp);
+    b = slurp(p2);
+    CHECK(a && b && strcmp(a, b) == 0, "stopped + resumed runs.csv equals the serial one");
+    free(a);
+    free(b);
+
+    /* an executor that fails ends the sweep with its error */
+    cls_lab_executor bad = {0, fake_start, fake_wait, NULL, &f};
+    po.executor = &bad;
+    snprintf(p2, sizeof p2, "%s/ex_bad", tmpdir);
+    CHECK_STATUS(cls_lab_run(&sw, p2, 0, &po, &stopped), CLS_E_INVALID_ARG, "an executor with 0 slots");
+    cls_lab_sweep_free(&sw);
+}
+
+/* Under a comma-decimal LC_NUMERIC (set by a host program): sweep CSV files,
+ * runs.csv and the report's numbers still use and read '.' */
+static void test_locale(void)
+{
+    locale_t loc = comma_locale();
+    if (loc == (locale_t)0) {
+        comma_locale_skip_note("lab");
+        return;
+    }
+    locale_t old = uselocale(loc);
+    char probe[16];
+    snprintf(probe, sizeof probe, "%.1f", 2.5);
+    CHECK(strcmp(probe, "2,5") == 0, "the comma locale is active (%s)", probe);
+    const char *c = "width,epochs,steps\n64,2.5,0\n";
+    cls_lab_sweep sw;
+    CHECK_STATUS(cls_lab_sweep_parse(c, strlen(c), "l.csv", &sw), CLS_OK, "csv sweep under the comma locale");
+    CHECK(sw.n == 1 && sw.runs[0].epochs == 2.5, "epochs 2.5 read as 2.5 (%g)", sw.n ? sw.runs[0].epochs : -1.0);
+    cls_lab_records recs = {1, calloc(1, sizeof(cls_lab_record))};
+    cls_lab_record_init(&recs.runs[0]);
+    recs.runs[0].spec = sw.runs[0];
+    recs.runs[0].ok = 1;
+    recs.runs[0].heldout_loss = 4.123456789012345;
+    recs.runs[0].alpha = 1.25;
+    char d[300], p[320];
+    snprintf(d, sizeof d, "%s/locale", tmpdir);
+    mkdir(d, 0777);
+    snprintf(p, sizeof p, "%s/runs.csv", d);
+    CHECK_STATUS(cls_lab_records_write_csv(&recs, p), CLS_OK, "runs.csv under the comma locale");
+    char *text = slurp(p);
+    CHECK(text && strstr(text, ",2.5,") && strstr(text, "4.123456789012345") && !strstr(text, "4,12"),
+          "runs.csv numbers with '.': %s", text ? text : "none");
+    free(text);
+    cls_lab_records back;
+    CHECK_STATUS(cls_lab_records_read(d, &back), CLS_OK, "runs.csv read back under the comma locale");
+    CHECK(back.n == 1 && back.runs[0].heldout_loss == recs.runs[0].heldout_loss && back.runs[0].spec.epochs == 2.5,
+          "numbers round-trip to the bit");
+    cls_lab_analysis an;
+    CHECK_STATUS(cls_lab_analyze(&back, NULL, &an), CLS_OK, "analysis of one run");
+    char *json = NULL;
+    CHECK_STATUS(cls_lab_summary_json(&back, &an, 0, &json), CLS_OK, "summary");
+    CHECK(json && strstr(json, "\"heldout_loss\":4.12346") && strstr(json, "\"alpha\":1.25"),
+          "summary numbers rounded with '.': %.300s", json ? json : "none");
+    free(json);
+    cls_lab_analysis_free(&an);
+    cls_lab_records_free(&back);
+    cls_lab_records_free(&recs);
+    cls_lab_sweep_free(&sw);
+    uselocale(old);
+    freelocale(loc);
+    printf("comma-decimal locale check ran\n");
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/cls_test_lab_XXXXXX");
@@ -303,8 +501,10 @@ int main(void)
     }
     test_ids_and_presets();
     test_sweep_files();
+    test_locale();
     test_spearman();
     test_sweep_and_resume();
+    test_executor();
     test_fit_recovers();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

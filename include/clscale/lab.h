@@ -197,6 +197,26 @@ typedef struct {
  * checkpoint and is not recorded; --resume continues it). */
 typedef int (*cls_lab_progress_fn)(void *user, const cls_lab_progress *p);
 
+/* An executor runs several runs of a sweep at once, elsewhere (the CLI's
+ * deals them to MPI ranks: docs/lab.md). cls_lab_run keeps all the
+ * bookkeeping (which runs are left, runs.csv in sweep order after every
+ * result, record.json, progress); the executor only moves runs out and
+ * records back. Its workers call cls_lab_run_one. */
+typedef struct {
+    int slots; /* runs in flight at once (>= 1) */
+    /* Start run `index` of the sweep on a free slot (resume as in
+     * cls_lab_run_context). An error ends the sweep. */
+    cls_status (*start)(void *user, int64_t index, const cls_lab_spec *spec, int resume);
+    /* Wait until a started run ends: set *index and fill *out (initialised
+     * by the caller with cls_lab_record_init; ok = 1 measured, ok = 0 failed
+     * with its error) or set *stopped = 1 (stopped at a checkpoint: not a
+     * result). An error (a lost worker) ends the sweep. */
+    cls_status (*wait)(void *user, int64_t *index, cls_lab_record *out, int *stopped);
+    /* Ask the runs in flight to stop at their next checkpoint (may be NULL). */
+    void (*stop)(void *user);
+    void *user;
+} cls_lab_executor;
+
 typedef struct {
     cls_lab_runner runner;        /* default cls_lab_runner_train */
     void *runner_user;
@@ -204,6 +224,7 @@ typedef struct {
     const char *data;             /* NULL = "fashion-mnist" */
     cls_lab_progress_fn progress; /* may be NULL */
     void *progress_user;
+    const cls_lab_executor *executor; /* NULL (default): one run at a time in this process */
 } cls_lab_options;
 CLS_API void cls_lab_options_init(cls_lab_options *opt);
 
@@ -216,6 +237,19 @@ CLS_API void cls_lab_options_init(cls_lab_options *opt);
  * the sweep. */
 CLS_API cls_status cls_lab_run(const cls_lab_sweep *sweep, const char *dir, int resume,
                                const cls_lab_options *opt, int *stopped);
+
+/* One run of the lab in dir, as cls_lab_run does it: create dir/runs/<id>/,
+ * call opt->runner (with opt->threads, opt->data) there and time it. The
+ * runner's failure becomes a failed record (out->ok = 0, out->error: not an
+ * error of this call); the lab's shared files (sweep.json, runs.csv,
+ * record.json) are not touched: this is what a worker of an executor calls.
+ * opt->progress gets CLS_LAB_EVENT_STEP events (index as given, total 0); a
+ * nonzero return stops the run at its next checkpoint and sets *stopped = 1
+ * (out is then not a result). out is initialised here; free it with
+ * cls_lab_record_clear. */
+CLS_API cls_status cls_lab_run_one(const cls_lab_spec *spec, const char *dir, int resume,
+                                   const cls_lab_options *opt, int64_t index, cls_lab_record *out,
+                                   int *stopped);
 
 /* ---- analysis ---- */
 
@@ -288,7 +322,8 @@ CLS_API cls_status cls_lab_analyze(const cls_lab_records *recs,
 CLS_API void cls_lab_analysis_free(cls_lab_analysis *a);
 
 /* Spearman rank correlation (average ranks for ties) and a two-sided
- * permutation p-value (|rho_perm| >= |rho|, (count + 1) / (P + 1)), seeded. */
+ * permutation p-value (|rho_perm| >= |rho|, (count + 1) / (P + 1)), seeded:
+ * cls_stats_spearman (clscale/stats.h), kept under this name. */
 CLS_API cls_status cls_lab_spearman(const double *x, const double *y, int64_t n, int permutations,
                                     uint64_t seed, double *rho, double *p_value);
 

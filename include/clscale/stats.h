@@ -1,6 +1,7 @@
 /* Small statistics shared by every module: a weighted log-log least-squares
- * fit, NumPy's linear percentile and the mean with its standard error. One
- * implementation of each, used by the spectrum, fit and theory modules. */
+ * fit, NumPy's linear percentile, the mean with its standard error, average
+ * ranks and the Pearson and Spearman correlations. One implementation of
+ * each, used by the spectrum, fit, theory and lab modules. */
 #ifndef CLSCALE_STATS_H
 #define CLSCALE_STATS_H
 
@@ -37,6 +38,23 @@ CLS_API double cls_stats_percentile_sorted(const double *sorted, int64_t n, doub
  * (n - 1 in the denominator) over sqrt(n); se is 0 when n == 1. se may be
  * NULL. Fails with CLS_E_INVALID_ARG when n < 1. */
 CLS_API cls_status cls_stats_mean_se(const double *x, int64_t n, double *mean, double *se);
+
+/* Ranks 1..n of x (the smallest has rank 1), tied values sharing the average
+ * of their ranks (SciPy's rankdata "average"). Fails with CLS_E_INVALID_ARG
+ * for NULL arguments or n < 0, CLS_E_NONFINITE for a NaN or infinity. */
+CLS_API cls_status cls_stats_ranks(const double *x, int64_t n, double *rank);
+
+/* Pearson correlation of n >= 2 finite pairs; *r is NaN when x or y is
+ * constant. */
+CLS_API cls_status cls_stats_pearson(const double *x, const double *y, int64_t n, double *r);
+
+/* Spearman rank correlation of n >= 3 finite pairs (Pearson of the average
+ * ranks; NaN when a side is constant) and, with permutations > 0, a
+ * two-sided permutation p-value: (count of |rho_perm| >= |rho| + 1) /
+ * (permutations + 1), the y ranks shuffled by Fisher-Yates from `seed`
+ * (NaN without permutations). p_value may be NULL. */
+CLS_API cls_status cls_stats_spearman(const double *x, const double *y, int64_t n, int permutations,
+                                      uint64_t seed, double *rho, double *p_value);
 
 #ifdef __cplusplus
 }

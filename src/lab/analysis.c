@@ -9,7 +9,8 @@
  *  - the extrapolation check: chinchilla fitted without the top fraction of
  *    runs by compute, predicting them, with bootstrap intervals;
  *  - compute-optimal N*(C), D*(C) with bands (cls_fit_plan, C = k N D);
- *  - Spearman(|alpha - 1|, probe accuracy) and Spearman(RankMe, accuracy). */
+ *  - Spearman(|alpha - 1|, probe accuracy) and Spearman(RankMe, accuracy)
+ *    (cls_stats_spearman, src/core/stats.c). */
 #include "lab_internal.h"
 
 #include <math.h>
@@ -75,6 +76,41 @@ static int64_t pareto(const double *C, const double *y, const int64_t *idx, int6
             k++;
         }
     return k;
+}
+
+int lab_record_fittable(const cls_lab_record *r)
+{
+    return r->ok && r->flops > 0 && r->params > 0 && r->samples_seen > 0 && r->heldout_loss > 0 && r->probe_error > 0;
+}
+
+int64_t lab_frontier(const double *C, const double *y, int64_t n, double *fc, double *fy)
+{
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1));
+    pt *work = malloc(sizeof(pt) * (size_t)(n > 0 ? n : 1));
+    int64_t k = -1;
+    if (idx && work) {
+        for (int64_t i = 0; i < n; i++) idx[i] = i;
+        k = pareto(C, y, idx, n, work, fc, fy);
+    }
+    free(idx);
+    free(work);
+    return k;
+}
+
+/* The shared percentile (src/core/stats.c: NumPy's linear rule over the
+ * finite values), NaN when it cannot be computed. */
+static double lab_percentile(const double *v, int64_t n, double q)
+{
+    double r = NAN;
+    if (cls_stats_percentile(v, n, q, &r) != CLS_OK) return NAN;
+    return r;
+}
+
+/* Kept for the public API: the shared Spearman of src/core/stats.c. */
+cls_status cls_lab_spearman(const double *x, const double *y, int64_t n, int permutations, uint64_t seed,
+                            double *rho, double *p_value)
+{
+    return cls_stats_spearman(x, y, n, permutations, seed, rho, p_value);
 }
 
 static void percentile_ci(const double *v, int64_t B, double (*ci80)[2], double (*ci95)[2], int q)
@@ -329,9 +365,7 @@ cls_status cls_lab_analyze(const cls_lab_records *recs, const cls_lab_analysis_o
         if (r->ok) a.n_ok++;
         else a.n_failed++;
         if (isfinite(r->seconds)) a.seconds += r->seconds;
-        if (!r->ok || !(r->flops > 0) || r->params <= 0 || r->samples_seen <= 0 || !(r->heldout_loss > 0) ||
-            !(r->probe_error > 0))
-            continue;
+        if (!lab_record_fittable(r)) continue;
         C[k] = r->flops;
         x[2 * k] = (double)r->params;
         x[2 * k + 1] = (double)r->samples_seen;

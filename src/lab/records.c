@@ -142,10 +142,20 @@ static const char *const csv_cols[] = {
     "rankme", "seconds"};
 #define N_CSV_COLS 20
 
+const char *lab_fmt_num(char *buf, size_t len, const char *fmt, double v)
+{
+    snprintf(buf, len, fmt, v);
+    /* a comma LC_NUMERIC writes "2,5": the only ',' a %e/%f/%g conversion can print */
+    for (char *p = buf; *p; p++)
+        if (*p == ',') *p = '.';
+    return buf;
+}
+
 static void put_num(FILE *f, double v)
 {
-    if (isfinite(v)) fprintf(f, ",%.17g", v);
-    else fputc(',', f);
+    char b[40];
+    fputc(',', f);
+    if (isfinite(v)) fputs(lab_fmt_num(b, sizeof b, "%.17g", v), f);
 }
 
 static void put_text(FILE *f, const char *s)
@@ -176,8 +186,9 @@ cls_status cls_lab_records_write_csv(const cls_lab_records *recs, const char *pa
         const cls_lab_spec *s = &r->spec;
         fputs(s->id, f);
         put_text(f, s->model);
-        fprintf(f, ",%lld,%lld,%lld,%.17g,%lld,%llu", (long long)s->width, (long long)s->train_subset,
-                (long long)s->steps, s->epochs, (long long)s->batch, (unsigned long long)s->seed);
+        fprintf(f, ",%lld,%lld,%lld", (long long)s->width, (long long)s->train_subset, (long long)s->steps);
+        put_num(f, s->epochs);
+        fprintf(f, ",%lld,%llu", (long long)s->batch, (unsigned long long)s->seed);
         put_text(f, r->ok ? "ok" : "failed");
         put_text(f, r->error);
         fprintf(f, ",%lld,%lld", (long long)r->params, (long long)r->samples_seen);
@@ -197,21 +208,28 @@ cls_status cls_lab_records_write_csv(const cls_lab_records *recs, const char *pa
     return st;
 }
 
-static cls_status cell_num(const cls_csv *csv, int64_t row, int64_t col, const char *name, double *v)
+cls_status lab_csv_column(const cls_csv *csv, const char *name, int empty_ok, double *out)
 {
-    const char *s = cls_csv_cell(csv, row, col);
-    if (!s || !*s) {
-        *v = NAN;
-        return CLS_OK;
+    int64_t n = cls_csv_rows(csv), col, k = 0;
+    cls_status st = cls_csv_column_index(csv, name, &col);
+    if (st || n == 0) return st;
+    if (!empty_ok) return cls_csv_column_f64(csv, name, NULL, n, out);
+    int64_t *rows = malloc(sizeof(int64_t) * (size_t)n);
+    double *v = malloc(sizeof(double) * (size_t)n);
+    if (!rows || !v) {
+        free(rows);
+        free(v);
+        return cls_set_error(CLS_E_NOMEM, "out of memory");
     }
-    char *e = NULL;
-    errno = 0;
-    double d = strtod(s, &e);
-    if (*e || errno)
-        return cls_set_error(CLS_E_FORMAT, "runs.csv line %lld, column %s: '%s' is not a number",
-                             (long long)cls_csv_line(csv, row), name, s);
-    *v = d;
-    return CLS_OK;
+    for (int64_t i = 0; i < n; i++) {
+        out[i] = NAN;
+        if (cls_csv_cell(csv, i, col)[0]) rows[k++] = i;
+    }
+    st = k ? cls_csv_column_f64(csv, name, rows, k, v) : CLS_OK;
+    for (int64_t j = 0; !st && j < k; j++) out[rows[j]] = v[j];
+    free(rows);
+    free(v);
+    return st;
 }
 
 cls_status cls_lab_records_read(const char *dir, cls_lab_records *out)
@@ -236,22 +254,25 @@ cls_status cls_lab_records_read(const char *dir, cls_lab_records *out)
     }
     cls_lab_records recs = {0};
     int64_t n = cls_csv_rows(csv);
-    recs.runs = calloc((size_t)(n > 0 ? n : 1), sizeof *recs.runs);
-    if (!recs.runs) {
+    size_t m = (size_t)(n > 0 ? n : 1);
+    recs.runs = calloc(m, sizeof *recs.runs);
+    double *num = malloc(sizeof(double) * m * N_CSV_COLS); /* the numeric columns, column-major */
+    if (!recs.runs || !num) {
+        free(recs.runs);
+        free(num);
         cls_csv_free(csv);
         free(path);
         return cls_set_error(CLS_E_NOMEM, "out of memory");
     }
+    /* numbers in the C locale (the core CSV parser); empty cells (a failed run's measurements) are NaN */
+    for (int c = 0; c < N_CSV_COLS && !st; c++)
+        if (c != 0 && c != 1 && c != 8 && c != 9) st = lab_csv_column(csv, csv_cols[c], 1, num + (size_t)c * m);
     for (int64_t i = 0; i < n && !st; i++) {
         cls_lab_record *r = &recs.runs[i];
         cls_lab_record_init(r);
         recs.n = i + 1;
         double v[N_CSV_COLS];
-        for (int c = 0; c < N_CSV_COLS && !st; c++) {
-            if (c == 0 || c == 1 || c == 8 || c == 9) continue;
-            st = cell_num(csv, i, col[c], csv_cols[c], &v[c]);
-        }
-        if (st) break;
+        for (int c = 0; c < N_CSV_COLS; c++) v[c] = num[(size_t)c * m + (size_t)i];
         snprintf(r->spec.id, sizeof r->spec.id, "%s", cls_csv_cell(csv, i, col[0]));
         snprintf(r->spec.model, sizeof r->spec.model, "%s", cls_csv_cell(csv, i, col[1]));
         r->spec.width = isfinite(v[2]) ? (int64_t)v[2] : 0;
@@ -279,7 +300,8 @@ cls_status cls_lab_records_read(const char *dir, cls_lab_records *out)
             free(rj);
         }
     }
-    cls_clear_error();
+    if (!st) cls_clear_error(); /* a missing or bad record.json only costs the spectrum plot */
+    free(num);
     cls_csv_free(csv);
     free(path);
     if (st) {
@@ -294,22 +316,24 @@ cls_status cls_lab_records_read(const char *dir, cls_lab_records *out)
 
 static cJSON *jnum(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
+void lab_record_json_measurements(cJSON *o, const cls_lab_record *r, cJSON *(*num)(double))
+{
+    cJSON_AddNumberToObject(o, "params", (double)r->params);
+    cJSON_AddNumberToObject(o, "samples_seen", (double)r->samples_seen);
+    const char *key[8] = {"flops", "heldout_loss", "probe_error", "knn_error", "alpha", "alpha_r2", "rankme",
+                          "seconds"};
+    const double v[8] = {r->flops, r->heldout_loss, r->probe_error, r->knn_error, r->alpha, r->alpha_r2,
+                         r->rankme, r->seconds};
+    for (int k = 0; k < 8; k++) cJSON_AddItemToObject(o, key[k], num(v[k]));
+}
+
 cls_status lab_record_save_json(const cls_lab_record *r, const char *path)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", r->spec.id);
     cJSON_AddStringToObject(o, "status", r->ok ? "ok" : "failed");
     cJSON_AddStringToObject(o, "error", r->error);
-    cJSON_AddNumberToObject(o, "params", (double)r->params);
-    cJSON_AddNumberToObject(o, "samples_seen", (double)r->samples_seen);
-    cJSON_AddItemToObject(o, "flops", jnum(r->flops));
-    cJSON_AddItemToObject(o, "heldout_loss", jnum(r->heldout_loss));
-    cJSON_AddItemToObject(o, "probe_error", jnum(r->probe_error));
-    cJSON_AddItemToObject(o, "knn_error", jnum(r->knn_error));
-    cJSON_AddItemToObject(o, "alpha", jnum(r->alpha));
-    cJSON_AddItemToObject(o, "alpha_r2", jnum(r->alpha_r2));
-    cJSON_AddItemToObject(o, "rankme", jnum(r->rankme));
-    cJSON_AddItemToObject(o, "seconds", jnum(r->seconds));
+    lab_record_json_measurements(o, r, jnum);
     cJSON *e = cJSON_AddArrayToObject(o, "eigenvalues");
     for (int64_t k = 0; k < r->n_eig; k++) cJSON_AddItemToArray(e, jnum(r->eig[k]));
     char *text = cJSON_PrintUnformatted(o);

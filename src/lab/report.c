@@ -26,20 +26,19 @@ void cls_lab_report_options_init(cls_lab_report_options *opt)
 
 /* ---- numbers ---- */
 
+/* Text of a number as both the report and summary.json show it ('.' the
+ * decimal point whatever the locale). */
+static const char *fmt(char *b, double v)
+{
+    if (!isfinite(v)) return "n/a";
+    return lab_fmt_num(b, 40, "%.6g", v);
+}
+
 static double round6(double v)
 {
     if (!isfinite(v)) return v;
     char b[40];
-    snprintf(b, sizeof b, "%.6g", v);
-    return strtod(b, NULL);
-}
-
-/* Text of a number as both the report and summary.json show it. */
-static const char *fmt(char *b, double v)
-{
-    if (!isfinite(v)) return "n/a";
-    snprintf(b, 40, "%.6g", v);
-    return b;
+    return cls_strtod_c(fmt(b, v), NULL);
 }
 
 static cJSON *jnum(double v) { return isfinite(v) ? cJSON_CreateNumber(round6(v)) : cJSON_CreateNull(); }
@@ -126,16 +125,7 @@ static cJSON *summary_object(const cls_lab_records *recs, const cls_lab_analysis
         cJSON_AddItemToObject(o, "seed", jint((int64_t)r->spec.seed));
         cJSON_AddStringToObject(o, "status", r->ok ? "ok" : "failed");
         if (!r->ok) cJSON_AddStringToObject(o, "error", r->error);
-        cJSON_AddItemToObject(o, "params", jint(r->params));
-        cJSON_AddItemToObject(o, "samples_seen", jint(r->samples_seen));
-        cJSON_AddItemToObject(o, "flops", jnum(r->flops));
-        cJSON_AddItemToObject(o, "heldout_loss", jnum(r->heldout_loss));
-        cJSON_AddItemToObject(o, "probe_error", jnum(r->probe_error));
-        cJSON_AddItemToObject(o, "knn_error", jnum(r->knn_error));
-        cJSON_AddItemToObject(o, "alpha", jnum(r->alpha));
-        cJSON_AddItemToObject(o, "alpha_r2", jnum(r->alpha_r2));
-        cJSON_AddItemToObject(o, "rankme", jnum(r->rankme));
-        cJSON_AddItemToObject(o, "seconds", jnum(r->seconds));
+        lab_record_json_measurements(o, r, jnum); /* as in record.json, rounded as the report shows them */
         cJSON_AddItemToArray(runs, o);
     }
     cJSON_AddItemToObject(root, "n_runs", jint(a->n_runs));
@@ -321,8 +311,10 @@ static void curve_range(const double *C, int64_t n, double *lo, double *hi)
         }
 }
 
-/* y (loss or probe error) against compute: every run (held-out ones marked),
- * the frontier runs, the fitted frontier law and the compute-optimal L(N, D). */
+/* y (loss or probe error) against compute: every run the analysis fits
+ * (held-out ones marked), the compute frontier (the runs the frontier law is
+ * fitted to, joined as the step envelope they define), the fitted frontier
+ * law and the compute-optimal L(N, D). */
 static char *script_vs_compute(const cls_lab_records *recs, const cls_lab_analysis *a, int probe)
 {
     char *s = NULL;
@@ -332,24 +324,32 @@ static char *script_vs_compute(const cls_lab_records *recs, const cls_lab_analys
     const cls_lab_law *fr = probe ? &a->probe_frontier : &a->loss_frontier;
     const cls_lab_law *nd = probe ? &a->probe_nd : &a->loss_nd;
     const cls_lab_extrapolation *ex = probe ? &a->probe_extra : &a->loss_extra;
-    fprintf(f, "set logscale xy\nset grid\nset key top right\nset xlabel 'training compute C (FLOP)'\n"
+    fprintf(f, "set logscale xy\nset grid\nset key below Left reverse\nset xlabel 'training compute C (FLOP)'\n"
                "set ylabel '%s'\nset title '%s against compute'\n",
             probe ? "linear probe error" : "held-out NT-Xent loss", probe ? "probe error" : "held-out loss");
     fputs("$runs << EOD\n", f);
-    double *Cs = malloc(sizeof(double) * (size_t)(recs->n + 1));
+    size_t m = (size_t)(recs->n > 0 ? recs->n : 1);
+    double *Cs = malloc(sizeof(double) * m * 4), *ys = Cs ? Cs + m : NULL, *fc = Cs ? Cs + 2 * m : NULL;
+    double *fy = Cs ? Cs + 3 * m : NULL;
     int64_t nc = 0;
     double ylo = INFINITY, yhi = 0;
     for (int64_t i = 0; i < recs->n; i++) {
         const cls_lab_record *r = &recs->runs[i];
+        if (!lab_record_fittable(r)) continue;
         double y = probe ? r->probe_error : r->heldout_loss;
-        if (!r->ok || !(r->flops > 0) || !(y > 0)) continue;
         int held = 0;
         for (int64_t h = 0; h < ex->n_holdout && ex->pred; h++) held |= ex->pred[h].run == i;
         fprintf(f, "%.10g %.10g %d\n", r->flops, y, held);
-        if (Cs) Cs[nc++] = r->flops;
+        if (Cs) {
+            Cs[nc] = r->flops;
+            ys[nc++] = y;
+        }
         ylo = fmin(ylo, y);
         yhi = fmax(yhi, y);
     }
+    fputs("EOD\n$front << EOD\n", f);
+    int64_t nf = Cs ? lab_frontier(Cs, ys, nc, fc, fy) : 0;
+    for (int64_t j = 0; j < nf; j++) fprintf(f, "%.10g %.10g\n", fc[j], fy[j]);
     fputs("EOD\n", f);
     double lo = 1, hi = 10;
     if (Cs) curve_range(Cs, nc, &lo, &hi);
@@ -358,7 +358,7 @@ static char *script_vs_compute(const cls_lab_records *recs, const cls_lab_analys
     /* a tight y range: the losses of a sweep often span less than a decade */
     if (yhi > 0 && ylo > 0 && yhi < 10 * ylo) { /* under a decade: linear y, no empty log axis */
         double pad = 0.12 * (yhi - ylo) + 1e-3 * yhi;
-        fprintf(f, "unset logscale y\nset yrange [%.10g:%.10g]\nset key top right\n", ylo - pad, yhi + pad);
+        fprintf(f, "unset logscale y\nset yrange [%.10g:%.10g]\n", ylo - pad, yhi + pad);
     }
     fputs("$law << EOD\n", f);
     if (fr->ok)
@@ -377,9 +377,13 @@ static char *script_vs_compute(const cls_lab_records *recs, const cls_lab_analys
     fputs("EOD\nplot $runs using 1:($3==0?$2:1/0) with points pt 7 ps 0.8 lc rgb '#1f77b4' title 'runs', "
           "$runs using 1:($3==1?$2:1/0) with points pt 9 ps 1.2 lc rgb '#d62728' title 'held out (extrapolation)'",
           f);
+    if (nf > 0)
+        fprintf(f, ", $front with steps lw 1 dt 3 lc rgb '#2ca02c' notitle, $front with points pt 6 ps 1.8 "
+                   "lc rgb '#2ca02c' title 'compute frontier (%lld runs no cheaper run beats)'", (long long)nf);
     if (fr->ok) fputs(", $law with lines lw 2 lc rgb '#2ca02c' title 'frontier fit E + A C^-alpha'", f);
     if (nd->ok && a->cost_factor > 0)
-        fputs(", $opt with lines lw 2 dt 2 lc rgb '#9467bd' title 'compute-optimal L(N, D)'", f);
+        fprintf(f, ", $opt with lines lw 2 dt 2 lc rgb '#9467bd' title 'compute-optimal %s(N, D)'",
+                probe ? "err" : "L");
     fputc('\n', f);
     fclose(f);
     return s;
@@ -393,7 +397,7 @@ static char *script_optimal(const cls_lab_analysis *a)
     FILE *f = open_memstream(&s, &len);
     if (!f) return NULL;
     fputs("set logscale xy\nset grid\nset key top left\nset xlabel 'compute C (FLOP)'\n"
-          "set ylabel 'N* (parameters), D* (samples)'\nset title 'compute-optimal allocation (95 % bands)'\n"
+          "set ylabel 'N* (parameters), D* (samples)'\nset title 'compute-optimal allocation (95 % intervals)'\n"
           "$opt << EOD\n", f);
     for (int i = 0; i < a->n_optimal; i++) {
         const cls_lab_optimal *o = &a->optimal[i];
@@ -433,7 +437,7 @@ static char *script_spectra(const cls_lab_records *recs)
     size_t len = 0;
     FILE *f = open_memstream(&s, &len);
     if (f) {
-        fputs("set logscale xy\nset grid\nset key top right\nset xlabel 'rank k'\n"
+        fputs("set logscale xy\nset grid\nset key bottom left\nset xlabel 'rank k'\nset format y '%.0e'\n"
               "set ylabel 'eigenvalue / trace'\nset title 'eigenspectra of the test representations'\n", f);
         for (int p = 0; p < np; p++) {
             const cls_lab_record *r = &recs->runs[pick[p]];
@@ -468,17 +472,22 @@ static char *script_alpha(const cls_lab_records *recs, const cls_lab_analysis *a
     if (!f) return NULL;
     char b1[40], b2[40];
     fprintf(f, "set grid\nset key top right\nset xlabel 'alpha (eigenspectrum exponent)'\n"
-               "set ylabel 'linear probe accuracy'\nset title 'alpha against accuracy: Spearman rho(|alpha-1|, "
-               "accuracy) = %s, p = %s'\nset arrow from 1, graph 0 to 1, graph 1 nohead dt 2\n$a << EOD\n",
+               "set ylabel 'linear probe accuracy'\nset title 'rho(|alpha - 1|, accuracy) = %s, p = %s'\n"
+               "set arrow from 1, graph 0 to 1, graph 1 nohead dt 2\n$a << EOD\n",
             fmt(b1, a->alpha_accuracy.rho), fmt(b2, a->alpha_accuracy.p_value));
     int64_t m = 0;
+    double lo = 1, hi = 1; /* the range shows alpha = 1, the reference of |alpha - 1| */
     for (int64_t i = 0; i < recs->n; i++) {
         const cls_lab_record *r = &recs->runs[i];
         if (!r->ok || !isfinite(r->alpha) || !isfinite(r->probe_error)) continue;
         fprintf(f, "%.10g %.10g\n", r->alpha, 1.0 - r->probe_error);
+        lo = fmin(lo, r->alpha);
+        hi = fmax(hi, r->alpha);
         m++;
     }
-    fputs("EOD\nplot $a with points pt 7 ps 1 title 'runs'\n", f);
+    double pad = 0.06 * (hi - lo) + 0.02;
+    fprintf(f, "EOD\nset xrange [%.10g:%.10g]\nplot $a with points pt 7 ps 1 title 'runs', 1/0 with lines dt 2 "
+               "lc rgb 'black' title 'alpha = 1'\n", lo - pad, hi + pad);
     fclose(f);
     if (m == 0) {
         free(s);
@@ -496,7 +505,7 @@ static char *script_extra(const cls_lab_extrapolation *ex, int probe)
     if (!f) return NULL;
     double lo = INFINITY, hi = 0;
     fprintf(f, "set logscale xy\nset grid\nset key top left\nset xlabel 'measured %s'\nset ylabel 'predicted'\n"
-               "set title 'extrapolation: law fitted without the held-out runs (95 %% intervals)'\n$p << EOD\n",
+               "set title 'extrapolation: L(N, D) fitted without the held-out runs'\n$p << EOD\n",
             probe ? "probe error" : "held-out loss");
     for (int64_t h = 0; h < ex->n_holdout; h++) {
         const cls_lab_prediction *p = &ex->pred[h];
@@ -506,9 +515,18 @@ static char *script_extra(const cls_lab_extrapolation *ex, int probe)
         hi = fmax(hi, fmax(p->measured, u));
     }
     if (!(lo > 0) || !isfinite(hi)) lo = 0.1, hi = 10;
-    fprintf(f, "EOD\nset xrange [%.10g:%.10g]\nset yrange [%.10g:%.10g]\n"
-               "plot $p using 1:2:3:4 with yerrorbars pt 7 ps 1 title 'held-out runs', x with lines dt 2 "
-               "title 'predicted = measured'\n", lo / 1.1, hi * 1.1, lo / 1.1, hi * 1.1);
+    double xlo = lo / 1.1, xhi = hi * 1.1;
+    if (hi < 10 * lo) { /* under a decade: linear axes (a log axis would have no labelled tick) */
+        double pad = 0.08 * (hi - lo) + 1e-3 * hi;
+        xlo = lo - pad;
+        xhi = hi + pad;
+        fputs("EOD\nunset logscale xy\n", f);
+    } else {
+        fputs("EOD\n", f);
+    }
+    fprintf(f, "set xrange [%.10g:%.10g]\nset yrange [%.10g:%.10g]\n"
+               "plot $p using 1:2:3:4 with yerrorbars pt 7 ps 1 title 'held-out runs (95 %% intervals)', x with "
+               "lines dt 2 title 'predicted = measured'\n", xlo, xhi, xlo, xhi);
     fclose(f);
     return s;
 }
@@ -675,9 +693,14 @@ static void write_body(out2 *o, plotter *pl, const cls_lab_records *recs, const 
 
     fputs("<h2>Scaling with compute</h2>\n", o->h);
     fputs("## Scaling with compute\n\n", o->m);
-    figure(o, pl, "loss_vs_compute", "held-out NT-Xent loss against training compute: runs, the fitted compute "
-           "frontier and the compute-optimal L(N, D)", script_vs_compute(recs, a, 0));
-    figure(o, pl, "error_vs_compute", "linear probe error against training compute", script_vs_compute(recs, a, 1));
+    figure(o, pl, "loss_vs_compute", "held-out NT-Xent loss against training compute: every run (red: the runs "
+           "the extrapolation check holds out), the compute frontier (green circles: the runs no cheaper run beats, "
+           "joined as the step envelope they define), the saturating law fitted to them, and the loss of the "
+           "compute-optimal L(N, D)", script_vs_compute(recs, a, 0));
+    figure(o, pl, "error_vs_compute", "linear probe error against training compute: every run (red: held out by "
+           "the extrapolation check), its compute frontier (green circles, step envelope), the saturating law "
+           "fitted to it, and the error of the compute-optimal err(N, D) under the same cost model",
+           script_vs_compute(recs, a, 1));
 
     fputs("<h2>Fitted laws</h2>\n", o->h);
     fputs("## Fitted laws\n\n", o->m);
@@ -693,8 +716,9 @@ static void write_body(out2 *o, plotter *pl, const cls_lab_records *recs, const 
             b[0], b[1]);
     extra_table(o, recs, &a->loss_extra, "held-out loss");
     extra_table(o, recs, &a->probe_extra, "probe error");
-    figure(o, pl, "extrapolation", "extrapolation of the held-out loss: predicted against measured",
-           script_extra(&a->loss_extra, 0));
+    figure(o, pl, "extrapolation", "extrapolation of the held-out loss: for each held-out run, the loss "
+           "predicted by L(N, D) fitted without the held-out runs (bars: 95 % interval from the bootstrap refits) "
+           "against the measured loss; dashed: predicted = measured", script_extra(&a->loss_extra, 0));
 
     fputs("<h2>Compute-optimal allocation</h2>\n", o->h);
     fputs("## Compute-optimal allocation\n\n", o->m);
@@ -727,7 +751,8 @@ static void write_body(out2 *o, plotter *pl, const cls_lab_records *recs, const 
         fputs("<p class=\"note\">no plan: L(N, D) of the loss was not fitted.</p>\n", o->h);
         fputs("no plan: L(N, D) of the loss was not fitted.\n\n", o->m);
     }
-    figure(o, pl, "optimal", "compute-optimal N*(C) and D*(C) with 95 % bands", script_optimal(a));
+    figure(o, pl, "optimal", "compute-optimal N*(C) and D*(C) at the budgets of the table above (bars: 95 % "
+           "intervals from the bootstrap refits)", script_optimal(a));
 
     fputs("<h2>Spectrum against accuracy</h2>\n", o->h);
     fputs("## Spectrum against accuracy\n\n", o->m);
@@ -739,8 +764,8 @@ static void write_body(out2 *o, plotter *pl, const cls_lab_records *recs, const 
     fprintf(o->m, "Spearman rho(|alpha - 1|, probe accuracy) over %lld runs: **%s**, permutation p-value %s "
                   "(%d permutations). Spearman rho(RankMe, accuracy): %s, p-value %s.\n\n",
             (long long)a->alpha_accuracy.n, b[0], b[1], a->permutations, b[2], b[3]);
-    figure(o, pl, "alpha_accuracy", "eigenspectrum exponent alpha against linear probe accuracy",
-           script_alpha(recs, a));
+    figure(o, pl, "alpha_accuracy", "eigenspectrum exponent alpha against linear probe accuracy, one point per "
+           "run (dashed: alpha = 1, the reference of |alpha - 1|)", script_alpha(recs, a));
     figure(o, pl, "spectra", "eigenspectra of the cheapest, the median and the most expensive run",
            script_spectra(recs));
 

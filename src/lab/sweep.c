@@ -4,7 +4,6 @@
 
 #include <cJSON.h>
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +47,10 @@ void cls_lab_spec_make_id(cls_lab_spec *s)
 {
     char len_part[48];
     if (s->steps > 0) snprintf(len_part, sizeof len_part, "s%lld", (long long)s->steps);
-    else snprintf(len_part, sizeof len_part, "e%g", s->epochs);
+    else {
+        char e[40];
+        snprintf(len_part, sizeof len_part, "e%s", lab_fmt_num(e, sizeof e, "%g", s->epochs));
+    }
     char batch_part[32] = "";
     if (s->batch > 0) snprintf(batch_part, sizeof batch_part, "-b%lld", (long long)s->batch);
     snprintf(s->id, sizeof s->id, "%s-w%lld-n%lld-%s%s-seed%llu", s->model, (long long)s->width,
@@ -303,6 +305,7 @@ done:
 static cls_status parse_csv(const char *text, size_t len, const char *name, cls_lab_sweep *sw, int64_t *cap)
 {
     cls_csv *csv = NULL;
+    double *num = NULL;
     cls_status st = cls_csv_parse(text, len, name, &csv);
     if (st) return st;
     int64_t cols = cls_csv_cols(csv), rows = cls_csv_rows(csv);
@@ -326,6 +329,15 @@ static cls_status parse_csv(const char *text, size_t len, const char *name, cls_
                 goto done;
             }
     }
+    /* the numeric columns, parsed in the C locale by the core CSV reader */
+    num = malloc(sizeof(double) * (size_t)(rows > 0 ? rows : 1) * (size_t)(cols > 0 ? cols : 1));
+    if (!num) {
+        st = cls_set_error(CLS_E_NOMEM, "%s: out of memory", name);
+        goto done;
+    }
+    for (int64_t c = 0; c < cols && !st; c++)
+        if (key[c] != 0) st = lab_csv_column(csv, cls_csv_header(csv, c), 0, num + (size_t)c * (size_t)rows);
+    if (st) goto done;
     for (int64_t r = 0; r < rows; r++) {
         cls_lab_spec s;
         cls_lab_spec_init(&s);
@@ -334,20 +346,8 @@ static cls_status parse_csv(const char *text, size_t len, const char *name, cls_
             char where[300];
             snprintf(where, sizeof where, "%s: line %lld, column %s", name, (long long)cls_csv_line(csv, r),
                      spec_keys[key[c]]);
-            cJSON *v;
-            if (key[c] == 0) {
-                v = cJSON_CreateString(cell);
-            } else {
-                char *e = NULL;
-                errno = 0;
-                double d = strtod(cell, &e);
-                while (e && isspace((unsigned char)*e)) e++;
-                if (!*cell || !e || *e || errno) {
-                    st = cls_set_error(CLS_E_FORMAT, "%s: '%s' is not a number", where, cell);
-                    goto done;
-                }
-                v = cJSON_CreateNumber(d);
-            }
+            cJSON *v = key[c] == 0 ? cJSON_CreateString(cell)
+                                   : cJSON_CreateNumber(num[(size_t)c * (size_t)rows + (size_t)r]);
             if (!v) {
                 st = cls_set_error(CLS_E_NOMEM, "%s: out of memory", name);
                 goto done;
@@ -359,6 +359,7 @@ static cls_status parse_csv(const char *text, size_t len, const char *name, cls_
         if ((st = sweep_push(sw, cap, &s))) goto done;
     }
 done:
+    free(num);
     cls_csv_free(csv);
     return st;
 }

@@ -88,6 +88,38 @@ def check_report(d, plots):
     return summary
 
 
+def gp_block(script, name):
+    """The rows of the inline data block $name of a gnuplot script."""
+    lines = script.split("\n")
+    i = lines.index("$%s << EOD" % name)
+    j = lines.index("EOD", i)
+    return [tuple(float(v) for v in l.split()) for l in lines[i + 1:j]]
+
+
+def check_frontier_plots(d, summary, plots):
+    """The loss/error plots draw the compute frontier the analysis fits: the
+    Pareto lower envelope computed here from summary.json's runs, as many
+    points as the fit reports, named in the legend of the SVG."""
+    if not plots:  # without gnuplot the scripts are not all written
+        return
+    for key, name, metric in [("loss_frontier", "loss_vs_compute", "heldout_loss"),
+                              ("probe_frontier", "error_vs_compute", "probe_error")]:
+        pts = sorted((r["flops"], r[metric]) for r in summary["runs"] if r["status"] == "ok")
+        env, best = [], math.inf
+        for c, y in pts:
+            if y < best:
+                env.append((c, y))
+                best = y
+        script = open(os.path.join(d, "plots", name + ".gp")).read()
+        front = gp_block(script, "front")
+        assert len(front) == len(env) == summary["fit"][key]["n_points"], (front, env)
+        for (c, y), (c2, y2) in zip(front, env):  # summary.json rounds to 6 digits, the script to 10
+            assert abs(c - c2) <= 1e-5 * c2 and abs(y - y2) <= 1e-5 * y2
+        assert "$front with points" in script and "$front with steps" in script
+        svg = open(os.path.join(d, "plots", name + ".svg")).read()
+        assert "compute frontier (%d runs" % len(env) in svg
+
+
 @pytest.fixture
 def tmp(tmp_path):
     return str(tmp_path)
@@ -111,6 +143,7 @@ def test_pipeline_files_html_numbers(tmp):
     plots = shutil.which("gnuplot") is not None
     summary = check_report(out, plots)
     assert summary["runs"] == obj["runs"]
+    check_frontier_plots(out, summary, plots)
     assert "[12/12]" in r.stderr  # a progress line per run
 
     # rebuilt from runs.csv and the run files alone: the same summary (but the lab's wall time)
@@ -223,7 +256,7 @@ def test_failed_run_recorded_and_sweep_goes_on(tmp):
     ('{"runs": [{"width": 4, "steps": 5}', "b.json", "not valid JSON"),
     ('{"runs": [{"width": -1, "steps": 5}]}', "b.json", "runs[0]: width = -1"),
     ('{"runs": [{"width": 4, "steps": 5}, {"width": 4, "steps": 5}]}', "b.json", "same run"),
-    ("width,steps\n4,five\n", "b.csv", "line 2, column steps"),
+    ("width,steps\n4,five\n", "b.csv", "line 2, column 'steps'"),
     ("", "b.csv", ""),
 ])
 def test_bad_sweep_files(tmp, text, name, msg):
