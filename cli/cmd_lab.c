@@ -26,7 +26,7 @@ static void usage(void)
          "fitted on, plan N*(C) and D*(C), test whether |alpha - 1| tracks accuracy, and\n"
          "write DIR/report.html (self-contained), DIR/report.md and DIR/summary.json.\n"
          "\n"
-         "  --preset NAME        demo (minutes on 2 cores) or full (an hour or two)\n"
+         "  --preset NAME        demo (minutes on 2 cores) or full (35 CPU-minutes)\n"
          "                       (default demo when no --sweep is given)\n"
          "  --sweep FILE         a sweep file: JSON {\"defaults\":{..},\"grid\":{..},\"runs\":[..]}\n"
          "                       or CSV with columns among model,width,train_subset,steps,\n"

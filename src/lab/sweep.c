@@ -18,7 +18,8 @@
  * evaluation of a run (embeddings of 70k images, held-out loss on 10k, probe
  * on 10k, k-NN) about 8 s. At 8 epochs the demo took 141 s of CPU (user +
  * sys) for the whole lab; at 16 it should take about 200 s: a few minutes
- * on 2 idle cores. full: about 4000 steps per width, 1.5 h of CPU. */
+ * on 2 idle cores. full: about 4000 steps per width; measured 35 CPU-minutes
+ * (2078 s user + sys, docs/lab-full/README.md). */
 typedef struct {
     const char *name;
     const char *model;
@@ -31,7 +32,7 @@ typedef struct {
 static const lab_preset presets[] = {
     /* demo: <= 10 minutes for the whole lab on 2 cores with the real runner */
     {"demo", "mlp", {32, 64, 128, 256, 0}, {2000, 6000, 20000, 0}, 16.0, 10},
-    /* full: an hour or two on 2 cores */
+    /* full: 30 runs, 35 CPU-minutes (about 20 minutes on 2 idle cores) */
     {"full", "mlp", {32, 64, 128, 256, 512, 1024, 0}, {1000, 3000, 10000, 30000, 60000, 0}, 20.0, 20},
 };
 #define LAB_PRESET_BATCH 512
