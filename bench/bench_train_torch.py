@@ -8,9 +8,18 @@ torch ops (random resized crop by affine_grid + bilinear grid_sample with zero
 padding, flip, contrast about the view mean, brightness, clamp). Each side runs
 in its own process so its peak RSS is its own; figures are medians of the
 timed steps after one warm-up step. Prints clscale/PyTorch samples/s ratios.
+With --repeats R the runs are paired (clscale, [baseline clscale,] PyTorch, R
+times, interleaved) and medians reported; --baseline BIN adds another clscale
+binary (e.g. a build of the previous commit) to each pair. Beside samples/s
+it prints each process's whole CPU time (user + system of all its threads,
+INCLUDING start-up, data loading and the warm-up step; PyTorch's import alone
+is ~1 s) divided by the timed steps: on a machine shared with other work wall
+time follows the share of the cores a process gets, CPU time the work done.
+Compare CPU columns between clscale binaries; against PyTorch only with
+many steps (the start-up share differs).
 
   bench_train_torch.py [--model mlp|cnn] [--width W] [--batch B ...] [--steps S]
-                       [--threads T] [--clscale BIN]
+                       [--threads T] [--repeats R] [--clscale BIN] [--baseline BIN]
 """
 import argparse
 import json
@@ -107,6 +116,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeats", type=int, default=1, help="paired runs; medians reported")
     ap.add_argument("--clscale", default=str(Path(__file__).resolve().parents[1] / "build" / "clscale"))
+    ap.add_argument("--baseline", default="", help="another clscale binary run in each pair")
     ap.add_argument("--torch-only", action="store_true")
     ap.add_argument("--child", action="store_true")
     a = ap.parse_args()
@@ -114,33 +124,58 @@ def main():
         torch_child(a)
         return
     env = dict(os.environ, OMP_WAIT_POLICY="passive")
-    print(f"# load {os.getloadavg()[0]:.2f}, threads {a.threads}, model {a.model} width {a.width or 'default'}")
-    print("batch,clscale_samples_per_s,torch_samples_per_s,ratio,clscale_peak_rss_mib,torch_peak_rss_mib")
+    print(f"# load {os.getloadavg()[0]:.2f}, threads {a.threads}, model {a.model} width {a.width or 'default'}, "
+          f"steps {a.steps}, repeats {a.repeats}")
+    print("batch,clscale_samples_per_s,torch_samples_per_s,ratio,clscale_peak_rss_mib,torch_peak_rss_mib,"
+          "clscale_cpu_s_per_step,torch_cpu_s_per_step,cpu_ratio" +
+          (",baseline_samples_per_s,speedup_vs_baseline,baseline_cpu_s_per_step,cpu_speedup_vs_baseline"
+           if a.baseline else ""))
+
+    def timed(cmd):
+        """Run cmd; its stdout's JSON and the CPU seconds it used."""
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        return p, cpu
+
+    def run_clscale(binary, B):
+        c, cpu = timed([binary, "bench", "train", "--model", a.model, "--width", str(a.width), "--batch", str(B),
+                        "--steps", str(a.steps), "--threads", str(a.threads), "--json"])
+        if c.returncode != 0:
+            sys.exit(c.stderr)
+        cj = json.loads(c.stdout)
+        return cj["samples_per_s"], cj["peak_rss_bytes"] / 2**20, cpu / a.steps
+
     for B in a.batch:
-        cs, ts, cr, tr = [], [], [], []
+        cs, ts, cr, tr, cc, tc, bs, bc = [], [], [], [], [], [], [], []
         for _ in range(a.repeats):
-            c = subprocess.run([a.clscale, "bench", "train", "--model", a.model, "--width", str(a.width),
-                                "--batch", str(B), "--steps", str(a.steps), "--threads", str(a.threads),
-                                "--json"], capture_output=True, text=True, env=env)
-            if c.returncode != 0:
-                sys.exit(c.stderr)
-            cj = json.loads(c.stdout)
-            cs.append(cj["samples_per_s"])
-            cr.append(cj["peak_rss_bytes"] / 2**20)
-            t = subprocess.run([sys.executable, __file__, "--child", "--model", a.model, "--width", str(a.width),
-                                "--batch", str(B), "--steps", str(a.steps), "--threads", str(a.threads)],
-                               capture_output=True, text=True, env=env)
+            v = run_clscale(a.clscale, B)
+            cs.append(v[0])
+            cr.append(v[1])
+            cc.append(v[2])
+            if a.baseline:
+                v = run_clscale(a.baseline, B)
+                bs.append(v[0])
+                bc.append(v[2])
+            t, cpu = timed([sys.executable, __file__, "--child", "--model", a.model, "--width", str(a.width),
+                            "--batch", str(B), "--steps", str(a.steps), "--threads", str(a.threads)])
             if t.returncode != 0:
                 ts.append(float("nan"))
                 tr.append(float("nan"))
+                tc.append(float("nan"))
                 print(f"# torch failed at batch {B}: {t.stderr.strip().splitlines()[-1:]}")
             else:
                 tj = json.loads(t.stdout)
                 ts.append(tj["samples_per_s"])
                 tr.append(tj["peak_rss_bytes"] / 2**20)
-        c_med, t_med = float(np.median(cs)), float(np.median(ts))
-        print(f"{B},{c_med:.1f},{t_med:.1f},{c_med / t_med:.2f},{np.median(cr):.0f},{np.median(tr):.0f}",
-              flush=True)
+                tc.append(cpu / a.steps)
+        med = lambda x: float(np.median(x))
+        line = (f"{B},{med(cs):.1f},{med(ts):.1f},{med(cs) / med(ts):.2f},{med(cr):.0f},{med(tr):.0f},"
+                f"{med(cc):.3f},{med(tc):.3f},{med(tc) / med(cc):.2f}")
+        if a.baseline:
+            line += f",{med(bs):.1f},{med(cs) / med(bs):.2f},{med(bc):.3f},{med(bc) / med(cc):.2f}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

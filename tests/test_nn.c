@@ -158,7 +158,18 @@ static void test_layer(layer_case *c, uint64_t seed)
         cls_nn_linear_forward(y2, x, w, b, pk, c->n, c->in, c->out);
         for (int64_t i = 0; i < ny; i++) CHECK_CLOSE(y2[i], y[i], 1e-5, 1e-5, "packed y[%lld]", (long long)i);
         free(pk), free(y2);
+        /* the thread-split backward (3 threads) against the plain one (1e-5) */
+        float *dx3 = malloc((size_t)nx * 4), *dw3 = malloc((size_t)nw * 4), *db3 = malloc((size_t)nb * 4);
+        for (int64_t i = 0; i < nx; i++) dx3[i] = 1e6f;
+        for (int64_t i = 0; i < nw; i++) dw3[i] = 0.5f;
+        for (int64_t i = 0; i < nb; i++) db3[i] = 0.5f;
         if (!st) st = cls_nn_linear_backward(dx, dw, db, dy, x, w, c->n, c->in, c->out);
+        CHECK_STATUS(cls_nn_linear_backward_par(dx3, dw3, db3, dy, x, w, c->n, c->in, c->out, 3), CLS_OK,
+                     "linear backward on 3 threads");
+        for (int64_t i = 0; i < nx; i++) CHECK_CLOSE(dx3[i], dx[i], 1e-5, 1e-5, "3-thread dx[%lld]", (long long)i);
+        for (int64_t i = 0; i < nw; i++) CHECK_CLOSE(dw3[i], dw[i], 1e-5, 1e-5, "3-thread dw[%lld]", (long long)i);
+        for (int64_t i = 0; i < nb; i++) CHECK_CLOSE(db3[i], db[i], 1e-5, 1e-5, "3-thread db[%lld]", (long long)i);
+        free(dx3), free(dw3), free(db3);
     } else if (c->kind == 1) {
         cls_nn_relu_forward(y, x, nx);
         cls_nn_relu_backward(dx, dy, y, nx);
@@ -200,6 +211,8 @@ static void test_layers(void)
     test_layer(&c, 1);
     c.n = 1, c.in = 33, c.out = 17;
     test_layer(&c, 2);
+    c.n = 40, c.in = 50, c.out = 37; /* several 16-row blocks per thread split */
+    test_layer(&c, 4);
     memset(&c, 0, sizeof(c));
     c.kind = 1, c.n = 4, c.in = 9;
     test_layer(&c, 3);
@@ -379,6 +392,38 @@ static void test_model_props(cls_model_kind kind, int64_t width, int64_t proj, i
     cls_model_free(m);
 }
 
+/* The forward keeps its packed weights between calls: after the parameters
+ * change (in place, through the pointer), z equals a fresh model's with the
+ * new parameters, bit for bit. */
+static void test_repack(cls_model_kind kind)
+{
+    cls_model_config cfg;
+    cls_model_config_init(&cfg, kind);
+    cfg.width = 8;
+    cls_model *m = NULL, *m2 = NULL;
+    if (cls_model_create(&m, &cfg) || cls_model_create(&m2, &cfg)) return;
+    int64_t n = 5, D = cls_model_in_dim(m), Z = cls_model_out_dim(m), np = cls_model_param_count(m);
+    float *x = malloc((size_t)(n * D) * 4), *z1 = malloc((size_t)(n * Z) * 4), *z2 = malloc((size_t)(n * Z) * 4);
+    for (int64_t i = 0; i < n * D; i++) x[i] = (float)(i % 11) / 11.0f;
+    cls_model_forward(m, x, n, NULL, z1, NULL, 1);
+    float *p = cls_model_params(m);
+    for (int64_t i = 0; i < np; i += 3) p[i] *= -1.5f;
+    p[np - 1] += 0.25f; /* a bias of the last layer alone changes z too */
+    memcpy(cls_model_params(m2), p, (size_t)np * 4);
+    cls_model_forward(m, x, n, NULL, z1, NULL, 1);
+    cls_model_forward(m2, x, n, NULL, z2, NULL, 1);
+    CHECK(!memcmp(z1, z2, (size_t)(n * Z) * 4), "%s: forward after a parameter change uses the new parameters",
+          cls_model_kind_name(kind));
+    p[np - 1] -= 0.25f;
+    cls_model_forward(m, x, n, NULL, z1, NULL, 1);
+    int changed = 0;
+    for (int64_t i = 0; i < n * Z; i++) changed += z1[i] != z2[i];
+    CHECK(changed > 0, "%s: a one-bias change reaches z", cls_model_kind_name(kind));
+    free(x), free(z1), free(z2);
+    cls_model_free(m);
+    cls_model_free(m2);
+}
+
 /* The two threading modes agree (to rounding: the gemm mode's OpenBLAS
  * products depend on a row's position in the call). */
 static void test_modes(cls_model_kind kind, int64_t width, int64_t n)
@@ -487,6 +532,8 @@ int main(void)
     test_model_props(CLS_MODEL_MLP, 16, 0, 20);
     test_model_props(CLS_MODEL_CNN, 4, 8, 19);
     test_model_props(CLS_MODEL_CNN, 3, 0, 11);
+    test_repack(CLS_MODEL_MLP);
+    test_repack(CLS_MODEL_CNN);
     test_modes(CLS_MODEL_MLP, 64, 300);
     test_modes(CLS_MODEL_CNN, 8, 70);
     test_dnnl_backward();

@@ -83,7 +83,7 @@ CLS_API void cls_model_segments(const cls_model *model, int64_t *count, const in
  * up to max_rows inputs. Bytes it needs (so a caller can pick a chunk size
  * from a memory budget): the cache of cls_model_cache_create(max_rows) plus
  * the larger of the workspaces a forward and a backward of max_rows rows
- * allocate (packed weights, per-thread im2col/gradient buffers, per-thread
+ * allocate (per-thread im2col/gradient buffers, per-thread
  * parameter gradients), at all cores; the _threads variant for a given
  * thread count (0 = all cores). Exact for the allocations of src/nn. */
 CLS_API int64_t cls_model_activation_bytes(const cls_model *model, int64_t max_rows);
@@ -103,7 +103,10 @@ CLS_API void cls_model_cache_free(cls_model_cache *cache);
  * Each row's h and z are bit-identical whatever the chunking of the batch and
  * the thread count (a forward of rows [0,n) equals forwards of [0,k) and
  * [k,n)): the forward products are computed row-independently (not through
- * OpenBLAS, whose results depend on a row's position in the call). */
+ * OpenBLAS, whose results depend on a row's position in the call). The
+ * model keeps the weights packed for that product between calls and packs
+ * them again when the parameters changed: calls on one model must not run
+ * concurrently. */
 CLS_API cls_status cls_model_forward(cls_model *model, const float *x, int64_t n, float *h,
                                      float *z, cls_model_cache *cache, int threads);
 

@@ -2,6 +2,7 @@
  * parameter gradients accumulate, activation gradients are overwritten). */
 #include "layers.h"
 
+#include <omp.h>
 #include <string.h>
 
 #include "../core/internal.h"
@@ -38,6 +39,51 @@ cls_status cls_nn_linear_backward(float *dx, float *dw, float *db, const float *
         }
     if (dx) st = cls_gemm_f32(CLS_NO_TRANS, CLS_NO_TRANS, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
     return st;
+}
+
+/* [lo, hi) of part t of `count` split in `parts`, boundaries on multiples of
+ * 16 (whole cache lines of floats) except the last. */
+static void split16(int64_t count, int t, int parts, int64_t *lo, int64_t *hi)
+{
+    int64_t blocks = (count + 15) / 16;
+    *lo = blocks * t / parts * 16;
+    *hi = blocks * (t + 1) / parts * 16;
+    if (*lo > count) *lo = count;
+    if (*hi > count) *hi = count;
+}
+
+cls_status cls_nn_linear_backward_par(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                      const float *w, int64_t n, int64_t in, int64_t out, int threads)
+{
+    if (n <= 0) return CLS_OK;
+    if (threads <= 1 || omp_in_parallel()) return cls_nn_linear_backward(dx, dw, db, dy, x, w, n, in, out);
+    cls_status status = CLS_OK;
+#pragma omp parallel num_threads(threads)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t o0, o1, i0, i1;
+        split16(out, t, nt, &o0, &o1);
+        split16(n, t, nt, &i0, &i1);
+        cls_status st = CLS_OK;
+        /* rows [o0, o1) of dW and entries [o0, o1) of db: all n rows summed */
+        if (dw && o1 > o0)
+            st = cls_gemm_f32(CLS_TRANS, CLS_NO_TRANS, o1 - o0, in, n, 1.0f, dy + o0, out, x, in, 1.0f,
+                              dw + o0 * in, in);
+        if (db)
+            for (int64_t i = 0; i < n; i++) {
+                const float *r = dy + i * out;
+                for (int64_t j = o0; j < o1; j++) db[j] += r[j];
+            }
+        /* rows [i0, i1) of dx */
+        if (!st && dx && i1 > i0)
+            st = cls_gemm_f32(CLS_NO_TRANS, CLS_NO_TRANS, i1 - i0, in, out, 1.0f, dy + i0 * out, out, w, in,
+                              0.0f, dx + i0 * in, in);
+        if (st) {
+#pragma omp critical
+            if (!status) status = st;
+        }
+    }
+    return status;
 }
 
 void cls_nn_relu_forward(float *y, const float *x, int64_t count)

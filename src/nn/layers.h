@@ -27,6 +27,13 @@ cls_status cls_nn_linear_forward(float *y, const float *x, const float *w, const
  * db (out, may be NULL) += column sums of dy (accumulated) */
 cls_status cls_nn_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                                   const float *w, int64_t n, int64_t in, int64_t out);
+/* The same on `threads` threads, called outside a parallel region: each
+ * thread computes a block of rows of dW (and the same entries of db) over all
+ * n rows, then a block of rows of dx, with single-threaded products (oneDNN's
+ * kernels where the build has it). The same bits for the same shapes and
+ * thread count; threads <= 1 or inside a parallel region: the plain call. */
+cls_status cls_nn_linear_backward_par(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                      const float *w, int64_t n, int64_t in, int64_t out, int threads);
 
 /* ---- ReLU (elementwise, in place allowed) ------------------------------
  * y = max(x, 0); backward from the OUTPUT y: dx = dy * [y > 0] (overwritten;

@@ -54,6 +54,10 @@ struct cls_model {
      * (encoder layers, then the head's two), offsets into one buffer */
     int n_prod;
     int64_t pk_off[6], pk_in[6], pk_out[6], pk_w[6], pk_b[6], pk_total;
+    /* the packed weights of the last forward and a copy of the parameters
+     * they were packed from: repacked only when the parameters changed */
+    float *packed, *packed_src;
+    int packed_ok;
     float *params, *grads;
     int64_t nseg, seg_off[MAX_SEG], seg_len[MAX_SEG];
     uint8_t seg_bias[MAX_SEG];
@@ -219,7 +223,9 @@ cls_status cls_model_create(cls_model **out, const cls_model_config *cfg)
 
     m->params = cls_calloc((size_t)m->n_params, sizeof(float), "model parameters");
     m->grads = cls_calloc((size_t)m->n_params, sizeof(float), "model gradients");
-    if (!m->params || !m->grads) {
+    m->packed = cls_alloc((size_t)m->pk_total * sizeof(float), "model packed weights");
+    m->packed_src = cls_alloc((size_t)m->n_params * sizeof(float), "model packed weights");
+    if (!m->params || !m->grads || !m->packed || !m->packed_src) {
         cls_model_free(m);
         return CLS_E_NOMEM;
     }
@@ -246,6 +252,8 @@ void cls_model_free(cls_model *m)
     if (!m) return;
     cls_free(m->params);
     cls_free(m->grads);
+    cls_free(m->packed);
+    cls_free(m->packed_src);
     cls_nn_dnnl_free(m->dnnl);
     cls_free(m);
 }
@@ -425,7 +433,7 @@ static cls_status tile_forward(const cls_model *m, const float *x, int64_t r, co
 /* Backward of r cached rows; parameter gradients accumulate into G. */
 static cls_status tile_backward(const cls_model *m, const float *x, int64_t r, const tile_acts *a,
                                 const float *dz, const float *dh, float *G, float *col,
-                                float *dcol, float *gA, float *gB, float *tmp_w)
+                                float *dcol, float *gA, float *gB, float *tmp_w, int T)
 {
     const float *P = m->params;
     const int64_t R = m->repr_dim;
@@ -434,12 +442,12 @@ static cls_status tile_backward(const cls_model *m, const float *x, int64_t r, c
     if (m->has_head) {
         const lin_desc *H0 = &m->head[0], *H1 = &m->head[1];
         if (dz) {
-            st = cls_nn_linear_backward(gA, G + H1->w_off, G + H1->b_off, dz, a->u, P + H1->w_off,
-                                        r, H1->in, H1->out);
+            st = cls_nn_linear_backward_par(gA, G + H1->w_off, G + H1->b_off, dz, a->u, P + H1->w_off,
+                                        r, H1->in, H1->out, T);
             if (st) return st;
             cls_nn_relu_backward(gA, gA, a->u, r * H0->out);
-            st = cls_nn_linear_backward(gB, G + H0->w_off, G + H0->b_off, gA, a->h, P + H0->w_off,
-                                        r, H0->in, H0->out);
+            st = cls_nn_linear_backward_par(gB, G + H0->w_off, G + H0->b_off, gA, a->h, P + H0->w_off,
+                                        r, H0->in, H0->out, T);
             if (st) return st;
         } else {
             memset(gB, 0, (size_t)(r * R) * sizeof(float));
@@ -455,12 +463,12 @@ static cls_status tile_backward(const cls_model *m, const float *x, int64_t r, c
     if (m->cfg.kind == CLS_MODEL_MLP) {
         const lin_desc *L0 = &m->lin[0], *L1 = &m->lin[1];
         cls_nn_relu_backward(gB, gB, a->enc[1], r * L1->out);
-        st = cls_nn_linear_backward(gA, G + L1->w_off, G + L1->b_off, gB, a->enc[0],
-                                    P + L1->w_off, r, L1->in, L1->out);
+        st = cls_nn_linear_backward_par(gA, G + L1->w_off, G + L1->b_off, gB, a->enc[0],
+                                        P + L1->w_off, r, L1->in, L1->out, T);
         if (st) return st;
         cls_nn_relu_backward(gA, gA, a->enc[0], r * L0->out);
-        return cls_nn_linear_backward(NULL, G + L0->w_off, G + L0->b_off, gA, x, P + L0->w_off, r,
-                                      L0->in, L0->out);
+        return cls_nn_linear_backward_par(NULL, G + L0->w_off, G + L0->b_off, gA, x, P + L0->w_off,
+                                          r, L0->in, L0->out, T);
     }
     /* cnn: gB holds dh; the gradient ping-pongs between gA and gB */
     cls_nn_avgpool_backward(gA, gB, r, m->pool_pixels, R);
@@ -509,7 +517,7 @@ static run_plan plan_run(const cls_model *m, int64_t n, int threads, int backwar
  * workspace per running thread. */
 static int64_t fwd_alloc_floats(const cls_model *m, const run_plan *p, int cached)
 {
-    return (p->gemm_mode ? 0 : m->pk_total) + p->nws * ws_floats(m, p->r, !cached, 0) + 1;
+    return p->nws * ws_floats(m, p->r, !cached, 0) + 1;
 }
 
 /* Floats a backward allocates: per running thread a workspace and, with
@@ -536,6 +544,23 @@ int64_t cls_model_activation_bytes(const cls_model *m, int64_t max_rows)
     return cls_model_activation_bytes_threads(m, max_rows, 0);
 }
 
+/* The packed weights (shared, read-only in the forward's tiles), packed again
+ * only when the parameters differ from those of the last packing (exact
+ * comparison: reading the parameters costs a fraction of packing them, which
+ * a chunked training step would otherwise repeat for every chunk). */
+static void pack_weights(cls_model *m, int T)
+{
+    const size_t pbytes = (size_t)m->n_params * sizeof(float);
+    if (m->packed_ok && !memcmp(m->packed_src, m->params, pbytes)) return;
+    const int np = m->n_prod;
+#pragma omp parallel for schedule(dynamic) num_threads(T < np ? T : np)
+    for (int i = 0; i < np; i++)
+        cls_nn_rowgemm_pack(m->packed + m->pk_off[i], m->params + m->pk_w[i], m->params + m->pk_b[i],
+                            m->pk_in[i], m->pk_out[i]);
+    memcpy(m->packed_src, m->params, pbytes);
+    m->packed_ok = 1;
+}
+
 cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, float *z,
                              cls_model_cache *cache, int threads)
 {
@@ -555,18 +580,14 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
     const int T = pl.T, gemm_mode = pl.gemm_mode, nws = pl.nws;
     const int64_t r = pl.r, ntiles = pl.ntiles;
     int64_t wsf = ws_floats(m, r, cache == NULL, 0);
-    /* the packed weights (shared, read-only) then one workspace per thread */
-    int64_t pkf = gemm_mode ? 0 : m->pk_total;
+    /* one workspace per thread */
     float *ws = cls_alloc((size_t)fwd_alloc_floats(m, &pl, cache != NULL) * sizeof(float),
                           "model forward workspace");
     if (!ws) return CLS_E_NOMEM;
-    float *packed = gemm_mode ? NULL : ws;
-    if (packed) {
-        const int np = m->n_prod;
-#pragma omp parallel for schedule(static) num_threads(T < np ? T : np)
-        for (int i = 0; i < np; i++)
-            cls_nn_rowgemm_pack(packed + m->pk_off[i], m->params + m->pk_w[i],
-                                m->params + m->pk_b[i], m->pk_in[i], m->pk_out[i]);
+    const float *packed = NULL;
+    if (!gemm_mode) {
+        pack_weights(m, T);
+        packed = m->packed;
     }
     const float *xs = cache ? cache->x : x;
     cls_status status = CLS_OK;
@@ -576,7 +597,7 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
     for (int64_t t = 0; t < ntiles; t++) {
         int tid = gemm_mode ? 0 : omp_get_thread_num();
         int64_t r0 = t * r, rows = n - r0 < r ? n - r0 : r;
-        float *w = ws + pkf + (int64_t)tid * wsf;
+        float *w = ws + (int64_t)tid * wsf;
         tile_acts a;
         float *col = w;
         if (cache) acts_from_cache(&a, m, cache, r0);
@@ -627,7 +648,8 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
         acts_from_cache(&a, m, cache, r0);
         cls_status st = tile_backward(m, cache->x + r0 * m->in_dim, rows, &a,
                                       dz ? dz + r0 * m->out_dim : NULL,
-                                      dh ? dh + r0 * m->repr_dim : NULL, G, col, dcol, gA, gB, tmp_w);
+                                      dh ? dh + r0 * m->repr_dim : NULL, G, col, dcol, gA, gB, tmp_w,
+                                      gemm_mode ? T : 1);
         if (st) {
 #pragma omp critical
             if (!status) status = st;

@@ -7,6 +7,7 @@
  *   2. the tiled loss on all of z gives the loss and dL/dz;
  *   3. per chunk: rebuild the same rows (counter-based views), encode keeping
  *      activations, back-propagate that chunk's dL/dz (gradients accumulate);
+ *      the last chunk first, its activations still cached from step 1;
  *   4. one optimiser step at the scheduled learning rate.
  * When the memory budget holds all rows at once, step 1 keeps activations
  * and step 3 is a single backward. */
@@ -289,7 +290,9 @@ static cls_status train_step(trainer *t, int64_t step, double *loss, double *lr_
     }
     t->bidx = t->perm + pos * B;
     int64_t C = t->plan.chunk, R = t->rows, dd = t->dz_dim;
-    int single = C >= R;
+    /* the last chunk's activations stay cached from the first pass (all rows
+     * when one chunk holds them): its backward needs no second forward */
+    int64_t last0 = (R - 1) / C * C;
     for (int m = 0; m < t->n_models; m++) {
         cls_model_zero_grad(t->model[m]);
         float *zm = t->z + (t->pairs ? m * B * dd : 0);
@@ -297,7 +300,7 @@ static cls_status train_step(trainer *t, int64_t step, double *loss, double *lr_
             int64_t r1 = r0 + C < R ? r0 + C : R;
             if ((st = build_rows(t, m, epoch, r0, r1))) return st;
             if ((st = cls_model_forward(t->model[m], t->x, r1 - r0, NULL, zm + r0 * dd,
-                                        single ? t->cache[m] : NULL, t->cfg.threads)))
+                                        r0 == last0 ? t->cache[m] : NULL, t->cfg.threads)))
                 return st;
         }
     }
@@ -316,12 +319,10 @@ static cls_status train_step(trainer *t, int64_t step, double *loss, double *lr_
     if (!isfinite(res.loss)) return cls_set_error(CLS_E_NONFINITE, "loss is %g", res.loss);
     for (int m = 0; m < t->n_models; m++) {
         const float *dzm = t->dz + (t->pairs ? m * B * dd : 0);
-        if (single) {
-            if ((st = cls_model_backward(t->model[m], t->cache[m], dzm, NULL, R, t->cfg.threads)))
-                return st;
-            continue;
-        }
-        for (int64_t r0 = 0; r0 < R; r0 += C) {
+        if ((st = cls_model_backward(t->model[m], t->cache[m], dzm + last0 * dd, NULL, R - last0,
+                                     t->cfg.threads)))
+            return st;
+        for (int64_t r0 = 0; r0 < last0; r0 += C) {
             int64_t r1 = r0 + C < R ? r0 + C : R;
             if ((st = build_rows(t, m, epoch, r0, r1))) return st;
             if ((st = cls_model_forward(t->model[m], t->x, r1 - r0, NULL, NULL, t->cache[m],
@@ -544,8 +545,9 @@ static double step_flops(const trainer *t, int executed)
     double rows = (double)t->rows, f = 0;
     for (int m = 0; m < t->n_models; m++) {
         double per = cls_model_flops_per_input(t->model[m]);
-        int passes = 3 + (executed && t->plan.chunk < t->rows ? 1 : 0);
-        f += rows * per * passes;
+        /* executed: the chunks before the last are encoded twice */
+        double again = executed ? (double)((t->rows - 1) / t->plan.chunk * t->plan.chunk) : 0.0;
+        f += (3.0 * rows + again) * per;
     }
     double nl = t->pairs ? (double)t->cfg.batch : rows;
     f += 6.0 * nl * nl * (double)t->dz_dim;
