@@ -10,10 +10,10 @@
 #include <lbfgs.h>
 #include <math.h>
 
-fit_tolerances fit_tolerances_for(const cls_fit_options *opt)
+fit_tolerances fit_tolerances_for(const cls_fit_options *opt, int misscaled)
 {
     fit_tolerances t;
-    if (opt->test_misscaled_objective) {
+    if (misscaled) {
         /* SciPy L-BFGS-B defaults, as in the paper's fit: pgtol 1e-5, factr 1e7. */
         t.epsilon = 1e-5;
         t.past = 1;
