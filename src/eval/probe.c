@@ -24,6 +24,7 @@
 
 void cls_probe_options_init(cls_probe_options *opt)
 {
+    if (!opt) return; /* NULL is a no-op, like every _init */
     memset(opt, 0, sizeof *opt);
     opt->threads = 0;
     opt->seed = 0;

@@ -7,6 +7,7 @@
 
 void cls_fit_options_init(cls_fit_options *opt)
 {
+    if (!opt) return; /* NULL is a no-op, like every _init */
     memset(opt, 0, sizeof *opt);
     opt->law = CLS_LAW_POWER;
     opt->nvars = 1;
