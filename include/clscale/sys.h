@@ -4,6 +4,7 @@
 #ifndef CLSCALE_SYS_H
 #define CLSCALE_SYS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../clscale.h"
@@ -44,6 +45,15 @@ typedef struct {
 
 CLS_API void cls_threads_enter(int threads, cls_thread_state *saved);
 CLS_API void cls_threads_leave(const cls_thread_state *saved);
+
+/* strtod in the "C" locale, whatever LC_NUMERIC the host program set: '.' is
+ * always the decimal point (plain strtod under de_DE reads "2.5" as 2). Same
+ * contract as strtod (errno, end; end may be NULL). Thread-safe. */
+CLS_API double cls_strtod_c(const char *s, char **end);
+
+/* Thread-safe strerror: writes the message for errnum into buf (len bytes)
+ * and returns buf (strerror's buffer is shared between threads). */
+CLS_API const char *cls_errno_string(int errnum, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

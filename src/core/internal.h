@@ -65,12 +65,8 @@ int cls_blas_set_threads(int threads);
  * then restores only the OpenMP default. */
 void cls_threads_enter_local(int threads, cls_thread_state *saved);
 
-/* Thread-safe strerror: writes the message for errnum into buf (len bytes)
- * and returns buf. Use instead of strerror, whose buffer is shared. */
-const char *cls_errno_string(int errnum, char *buf, size_t len);
-
-/* strtod in the "C" locale, whatever LC_NUMERIC the host program set: '.' is
- * always the decimal point. Same contract as strtod (errno, end). */
-double cls_strtod_c(const char *s, char **end);
+/* cls_errno_string (thread-safe strerror) and cls_strtod_c (strtod in the
+ * "C" locale) are declared in clscale/sys.h: use them instead of strerror and
+ * strtod/atof everywhere (the CLI too). */
 
 #endif
