@@ -64,7 +64,7 @@ int cli_parse_int64(const char *option, const char *text, int64_t *out)
     long long v = strtoll(text, &end, 10);
     /* Accept integral scientific notation such as 1e6 too. */
     if (*end == 'e' || *end == 'E' || *end == '.') {
-        double dv = strtod(text, &end);
+        double dv = cls_strtod_c(text, &end); /* '.' whatever the locale */
         if (*end || !isfinite(dv) || dv != floor(dv) || fabs(dv) > 9.0e18) {
             cli_error("%s: '%s' is not an integer", option, text);
             return 0;
@@ -98,7 +98,7 @@ int cli_parse_double(const char *option, const char *text, double *out)
         cli_error("%s needs a number", option);
         return 0;
     }
-    double v = strtod(text, &end);
+    double v = cls_strtod_c(text, &end); /* '.' whatever the locale */
     if (*end || errno == ERANGE || !isfinite(v)) {
         cli_error("%s: '%s' is not a finite number", option, text);
         return 0;

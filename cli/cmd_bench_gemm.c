@@ -13,10 +13,6 @@
 
 #include "clscale/gemm.h"
 
-/* OpenBLAS thread control (the OpenMP build). */
-extern void openblas_set_num_threads(int num_threads);
-extern int openblas_get_num_threads(void);
-
 static int cmp_double(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
@@ -47,9 +43,8 @@ double bench_gemm_rate(const char *backend, int bf16, int64_t m, int64_t n, int6
     cls_rng_fill_normal_f32(&rng, fb, (int64_t)(sb * copies));
     cls_bf16_from_f32(ha, fa, (int64_t)(sa * copies));
     cls_bf16_from_f32(hb, fb, (int64_t)(sb * copies));
-    const int previous = openblas_get_num_threads();
-    openblas_set_num_threads(threads);
-    omp_set_num_threads(threads);
+    cls_thread_state saved; /* BLAS and the OpenMP default on `threads`, restored below */
+    cls_threads_enter(threads, &saved);
     int ok = 1;
     for (int r = -1; r < repeats; r++) { /* r = -1: warm-up (JIT, caches) */
         double t0 = cls_now_seconds();
@@ -70,7 +65,7 @@ double bench_gemm_rate(const char *backend, int bf16, int64_t m, int64_t n, int6
         double t = cls_now_seconds() - t0;
         if (r >= 0) rates[r] = 2.0 * (double)m * (double)n * (double)k * copies / t * 1e-9;
     }
-    openblas_set_num_threads(previous);
+    cls_threads_leave(&saved);
     if (ok) result = bench_median(rates, repeats);
 done:
     cls_gemm_set_backend(NULL);

@@ -9,7 +9,6 @@
 
 #include "clscale/gemm.h"
 
-#include <omp.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +16,6 @@
 #include <sys/resource.h>
 
 /* OpenBLAS thread control (the OpenMP build). */
-extern void openblas_set_num_threads(int num_threads);
-extern int openblas_get_num_threads(void);
 
 static void usage(FILE *out)
 {
@@ -204,13 +201,11 @@ int cmd_bench_loss(int argc, char **argv)
     cls_rng_fill_normal_f32(&rng, sa, m * m);
     cls_rng_fill_normal_f32(&rng, sb, m * m);
     const double sgemm_flops = 2.0 * (double)m * (double)m * (double)m;
-    int previous = openblas_get_num_threads();
     double cpu_loss = 0.0, cpu_sgemm = 0.0; /* summed over the timed runs */
     for (int r = -1; r < repeats; r++) { /* r = -1: warm-up */
         double t_sg[2], t0;
         for (int half = 0; half < 2; half++) {
             if (half == 1 && r >= 0) {
-                openblas_set_num_threads(previous);
                 double c0 = cpu_seconds();
                 t0 = cls_now_seconds();
                 cls_status s = cls_loss_compute(&res, ga, gb, a, batch, b, batch, dim, NULL, &opt);
@@ -221,12 +216,13 @@ int cmd_bench_loss(int argc, char **argv)
                     goto done_sgemm;
                 }
             }
-            openblas_set_num_threads(nt);
+            cls_thread_state saved; /* the sgemm baseline on nt threads, then the caller's settings */
+            cls_threads_enter(nt, &saved);
             double c0 = cpu_seconds();
             t0 = cls_now_seconds();
-            omp_set_num_threads(nt);
             cls_gemm_f32(CLS_NO_TRANS, CLS_NO_TRANS, m, m, m, 1.0f, sa, m, sb, m, 0.0f, sc, m);
             t_sg[half] = cls_now_seconds() - t0;
+            cls_threads_leave(&saved);
             if (r >= 0) cpu_sgemm += cpu_seconds() - c0;
         }
         if (r < 0) continue;
@@ -235,7 +231,6 @@ int cmd_bench_loss(int argc, char **argv)
         double loss_rate = exec_units * bb / times[r] * 1e-9;
         ratios[r] = loss_rate / (sgemm_flops / (0.5 * (t_sg[0] + t_sg[1])) * 1e-9);
     }
-    openblas_set_num_threads(previous);
     double tmin = times[0], sgmax = sg[0];
     for (int r = 0; r < repeats; r++) tmin = times[r] < tmin ? times[r] : tmin;
     for (int r = 0; r < 2 * repeats; r++) sgmax = sg[r] > sgmax ? sg[r] : sgmax;

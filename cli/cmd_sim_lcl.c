@@ -207,7 +207,7 @@ static int run_sweep(cls_lcl_sweep_config *sc, const char *outdir, int json, int
         cJSON_AddNumberToObject(o, "slope_predicted", r.predicted_slope);
         cJSON_AddNumberToObject(o, "slope_predicted_effective", r.predicted_effective);
         cJSON_AddStringToObject(o, "predicted", r.predicted_text);
-        if (spec) cJSON_AddNumberToObject(o, "slope_spec_measured", atof(spec));
+        if (spec) cJSON_AddNumberToObject(o, "slope_spec_measured", cls_strtod_c(spec, NULL));
         if (sc->sweep == 5) {
             cJSON_AddNumberToObject(o, "M_opt_measured", r.x_opt);
             cJSON_AddNumberToObject(o, "M_opt_predicted", r.x_opt_predicted);

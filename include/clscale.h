@@ -7,7 +7,9 @@
  *
  * Naming: options and configs are filled with defaults by cls_<x>_init(T *)
  * (or _config_init); objects and results that own memory are released by
- * cls_<x>_free. Both accept NULL as a no-op. Counts are int64_t.
+ * cls_<x>_free (or _clear for a struct the caller owns). All of them accept
+ * NULL as a no-op (tests/python/test_null_api.py calls every one found in the
+ * headers with NULL). Counts are int64_t.
  * Timing and memory helpers for tools (Linux-specific) are in
  * clscale/sys.h, which is not part of the stable API.
  *
@@ -89,17 +91,14 @@ CLS_API const char *cls_last_error(void);
 CLS_API void cls_clear_error(void);
 
 /* Release memory the library hands out through an out-pointer (the arrays of
- * cls_npy_load_matrix_f32 and friends, ...). NULL is a no-op. Memory handed
+ * cls_npy_load_matrix_f32 and friends, cls_train_embed's outputs, ...; 64-byte
+ * aligned allocations). NULL is a no-op. Memory handed
  * out inside a result struct is released by that struct's _free instead. */
 CLS_API void cls_free(void *p);
 
 /* Number of threads a request of `threads` resolves to: 0 (or negative) means
  * all cores, as reported by OpenMP. */
 CLS_API int cls_threads_resolve(int threads);
-
-/* Release memory the library handed to the caller (64-byte aligned
- * allocations, e.g. cls_train_embed's outputs). NULL is a no-op. */
-CLS_API void cls_free(void *p);
 
 #ifdef __cplusplus
 }

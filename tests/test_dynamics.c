@@ -12,6 +12,7 @@
 #include "clscale.h"
 #include "clscale/sys.h"
 #include "dynamics_helpers.h"
+#include "locale_testutil.h"
 
 static void test_gauss_hermite(void)
 {
@@ -53,6 +54,24 @@ static void test_laws(void)
     CHECK_STATUS(cls_dynamics_law_parse(&l, "table:-1.5:0.25,0:0.5,1.5:0.25"), CLS_OK, "table with negative values");
     CHECK(l.n == 3 && l.value[0] == -1.5 && l.prob[1] == 0.5, "table parsed");
     CHECK_CLOSE(cls_dynamics_law_moment(&l, 2), 1.125, 1e-14, 0, "table m2");
+    /* '.' is the decimal point whatever LC_NUMERIC the host set (plain strtod
+     * under de_DE stops at the '.', and "m2=2.5" was refused as a bad number). */
+    locale_t comma = comma_locale();
+    if (comma == (locale_t)0) {
+        comma_locale_skip_note("dynamics law");
+    } else {
+        locale_t old = uselocale(comma);
+        char *end;
+        double probe = strtod("2.5", &end);
+        CHECK(probe == 2.0 && *end == '.', "the comma locale is active (strtod(\"2.5\") = %g)", probe);
+        CHECK_STATUS(cls_dynamics_law_parse(&l, "sparse:m2=2.5,s=0.25"), CLS_OK, "sparse under the comma locale");
+        CHECK_CLOSE(cls_dynamics_law_moment(&l, 2), 2.5, 1e-14, 0, "sparse m2 = 2.5 under the comma locale");
+        CHECK_CLOSE(cls_dynamics_law_moment(&l, 4) / (2.5 * 2.5), 4.0, 1e-12, 0, "kurtosis 1/s = 4 (comma locale)");
+        CHECK_STATUS(cls_dynamics_law_parse(&l, "table:-1.5:0.25,0:0.5,1.5:0.25"), CLS_OK, "table (comma locale)");
+        CHECK(l.n == 3 && l.value[0] == -1.5 && l.prob[1] == 0.5, "table parsed under the comma locale");
+        uselocale(old);
+        freelocale(comma);
+    }
     /* bad laws: clear errors naming the problem */
     CHECK_STATUS(cls_dynamics_law_parse(&l, "table:1:0.7,-1:-0.2,2:0.5"), CLS_E_INVALID_ARG, "negative probability");
     CHECK(strstr(cls_last_error(), "negative") != NULL, "message names the negative probability: %s", cls_last_error());

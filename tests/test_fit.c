@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "clscale.h"
+#include "fit/fit_internal.h" /* cls_fit_law_seam: the test-only mis-scaled objective */
 #include "fit_testdata.h"
 #include "locale_testutil.h"
 
@@ -231,8 +232,7 @@ static void test_epoch(void)
     /* Early stopping: the test-only mis-scaled objective (mean Huber loss,
      * SciPy's default tolerances) must trip the convergence warning. */
     opt.bootstrap = 0;
-    opt.test_misscaled_objective = 1;
-    FIT_OK(cls_fit_law(x, y, NULL, n, &opt, &r), &r, "mis-scaled fit");
+    FIT_OK(cls_fit_law_seam(x, y, NULL, n, &opt, 1, &r), &r, "mis-scaled fit");
     CHECK((r.warning_flags & CLS_FIT_WARN_FEW_CONVERGED) && r.starts_converged_fraction < 0.05,
           "mis-scaled objective warns (fraction %.4f)", r.starts_converged_fraction);
     CHECK(r.nwarnings >= 1 && strstr(r.warnings[0], "stopping early"), "warning text: %s", r.warnings[0]);

@@ -2,7 +2,8 @@
  * (cls_spectrum_analyze_f32) and the fitter (cls_fit_law) called from two host
  * threads at once (threads = 1 in each call) give the same bits as the same
  * calls made one at a time on one host thread; and the fitter puts the host
- * thread's OpenMP and BLAS thread settings back (cls_threads_enter/leave).
+ * thread's OpenMP and BLAS thread settings back (cls_threads_enter/leave), and
+ * so do the lcl and featlearn simulators.
  *
  * Host threads asking for different thread counts at the same moment are not
  * bit-reproducible for BLAS-based results: OpenBLAS's thread count is
@@ -14,6 +15,7 @@
 
 #include "check.h"
 #include "clscale.h"
+#include "clscale/sys.h"
 
 extern int openblas_get_num_threads(void);
 
@@ -146,6 +148,47 @@ int main(void)
         CHECK(omp_get_max_threads() == 3, "OpenMP default restored after a threads=%d fit: %d", t,
               omp_get_max_threads());
         CHECK(openblas_get_num_threads() == blas_before, "BLAS threads restored after a threads=%d fit", t);
+    }
+    /* So do the theory simulators (the lcl sketch, the featlearn runner), all
+     * through cls_threads_enter/leave, whatever `threads`. */
+    for (int t = 0; t <= 2; t++) {
+        omp_set_num_threads(3);
+        int blas_before = openblas_get_num_threads();
+        cls_lcl_data ld;
+        cls_lcl_data_init(&ld);
+        ld.d = 60;
+        cls_lcl_model *lm = NULL;
+        CHECK(cls_lcl_model_create(&lm, &ld, 20, 5, t) == CLS_OK, "lcl model: %s", cls_last_error());
+        cls_lcl_model_free(lm);
+        CHECK(omp_get_max_threads() == 3 && openblas_get_num_threads() == blas_before,
+              "lcl (threads=%d) restores OpenMP %d (want 3) and BLAS %d (want %d)", t, omp_get_max_threads(),
+              openblas_get_num_threads(), blas_before);
+        cls_featlearn_config fc;
+        cls_featlearn_config_init(&fc);
+        fc.N = 30;
+        fc.M = 40;
+        fc.seeds = 2;
+        fc.steps = 50;
+        fc.threads = t;
+        cls_featlearn_result *fl = NULL;
+        CHECK(cls_featlearn_run(&fc, &fl) == CLS_OK, "featlearn run: %s", cls_last_error());
+        cls_featlearn_result_free(fl);
+        CHECK(omp_get_max_threads() == 3 && openblas_get_num_threads() == blas_before,
+              "featlearn (threads=%d) restores OpenMP %d (want 3) and BLAS %d (want %d)", t,
+              omp_get_max_threads(), openblas_get_num_threads(), blas_before);
+    }
+    /* cls_threads_enter/leave themselves (public in clscale/sys.h for tools). */
+    omp_set_num_threads(3);
+    {
+        int blas_before = openblas_get_num_threads();
+        cls_thread_state saved;
+        cls_threads_enter(1, &saved);
+        CHECK(omp_get_max_threads() == 1 && openblas_get_num_threads() == 1, "enter(1) sets both to 1");
+        cls_threads_leave(&saved);
+        CHECK(omp_get_max_threads() == 3 && openblas_get_num_threads() == blas_before, "leave restores both");
+        cls_threads_enter(1, NULL); /* NULL: no-op, no crash */
+        cls_threads_leave(NULL);
+        CHECK(omp_get_max_threads() == 3, "enter/leave(NULL) change nothing");
     }
     CHECK_CLOSE(ref[0].fit_raw[3], 0.35, 1e-6, 0, "the fit recovers alpha");
     CHECK_CLOSE(ref[0].loss, ref[1].loss, 0, 1e-6, "loss with 1 and 2 threads");

@@ -63,13 +63,6 @@ typedef struct {
     int max_iterations;   /* L-BFGS iterations per start (default 10000) */
     int grid_stride;      /* use every grid_stride-th start of the grid (default 1 = the full
                              grid, as the spec asks; larger only for quick experiments) */
-    /* TEST ONLY: reproduce the Chinchilla paper's early-stopping mistake: the
-     * optimiser sees the mean Huber loss (not summed, not divided by delta, so
-     * its gradients are delta*n times smaller) with SciPy's default L-BFGS-B
-     * tolerances (gtol 1e-5, ftol 2.2e-9). It exists
-     * so that the tests can show the convergence warning fires; never set it
-     * for real fits. Not exposed by the CLI. */
-    int test_misscaled_objective;
 } cls_fit_options;
 
 typedef struct {

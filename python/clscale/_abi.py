@@ -69,7 +69,7 @@ class FitOptions(_Struct):
     _fields_ = [("law", i32), ("nvars", i32), ("frontier_binned", i32), ("bins", i32),
                 ("bootstrap", i32), ("boot_random_starts", i32), ("seed", u64),
                 ("threads", i32), ("huber_delta", f64), ("max_iterations", i32),
-                ("grid_stride", i32), ("test_misscaled_objective", i32)]
+                ("grid_stride", i32)]
 
 
 class FitResult(_Struct):

@@ -61,8 +61,7 @@ static const abi_field fit_options[] = {
     F(cls_fit_options, bins), F(cls_fit_options, bootstrap),
     F(cls_fit_options, boot_random_starts), F(cls_fit_options, seed),
     F(cls_fit_options, threads), F(cls_fit_options, huber_delta),
-    F(cls_fit_options, max_iterations), F(cls_fit_options, grid_stride),
-    F(cls_fit_options, test_misscaled_objective)};
+    F(cls_fit_options, max_iterations), F(cls_fit_options, grid_stride)};
 static const abi_field fit_result[] = {
     F(cls_fit_result, law), F(cls_fit_result, nvars), F(cls_fit_result, frontier_binned),
     F(cls_fit_result, bins), F(cls_fit_result, nparams), F(cls_fit_result, param_names),

@@ -47,35 +47,26 @@ int cls_size_mul(size_t *out, int64_t a, int64_t b, int64_t c);
  * explicit num_threads(...) clause. */
 int cls_blas_set_threads(int threads);
 
-/* The host thread's BLAS and OpenMP thread settings, saved by
- * cls_threads_enter and put back by cls_threads_leave. Every public entry
- * point that runs BLAS or OpenMP work brackets it with these, so a call
- * changes the host's settings only while it runs:
+/* Thread settings: cls_thread_state, cls_threads_enter and cls_threads_leave
+ * are declared in clscale/sys.h (exported for the CLI's benchmarks). Every
+ * public entry point that runs BLAS or OpenMP work brackets it with them, so
+ * a call changes the host's settings only while it runs:
  *
  *     cls_thread_state saved;
  *     cls_threads_enter(opt->threads, &saved);   // BLAS and the OpenMP default = threads
  *     ... work ...
  *     cls_threads_leave(&saved);                  // the caller's values again
  *
- * threads <= 0 means all cores. threads == 1 pins BLAS to one thread (a
- * one-thread OpenMP team is not "active", so OpenBLAS would otherwise start
- * its own threads). The OpenMP default (nthreads-var) is per host thread; the
- * OpenBLAS count is process-wide, so concurrent calls with different counts
- * each see their own OpenMP setting but share the last BLAS count written. */
-typedef struct {
-    int blas;  /* openblas_get_num_threads() */
-    int omp;   /* omp_get_max_threads() */
-} cls_thread_state;
+ * No other file calls openblas_set_num_threads or omp_set_num_threads.
+ *
+ * cls_threads_enter_local is the form for code already inside one of our
+ * parallel regions: it sets only this thread's OpenMP default (a per-task
+ * setting) and leaves the process-wide BLAS count alone; cls_threads_leave
+ * then restores only the OpenMP default. */
+void cls_threads_enter_local(int threads, cls_thread_state *saved);
 
-void cls_threads_enter(int threads, cls_thread_state *saved);
-void cls_threads_leave(const cls_thread_state *saved);
-
-/* Thread-safe strerror: writes the message for errnum into buf (len bytes)
- * and returns buf. Use instead of strerror, whose buffer is shared. */
-const char *cls_errno_string(int errnum, char *buf, size_t len);
-
-/* strtod in the "C" locale, whatever LC_NUMERIC the host program set: '.' is
- * always the decimal point. Same contract as strtod (errno, end). */
-double cls_strtod_c(const char *s, char **end);
+/* cls_errno_string (thread-safe strerror) and cls_strtod_c (strtod in the
+ * "C" locale) are declared in clscale/sys.h: use them instead of strerror and
+ * strtod/atof everywhere (the CLI too). */
 
 #endif

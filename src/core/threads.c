@@ -27,13 +27,23 @@ int cls_blas_set_threads(int threads)
 
 void cls_threads_enter(int threads, cls_thread_state *saved)
 {
+    if (!saved) return;
     saved->omp = omp_get_max_threads();
     saved->blas = cls_blas_set_threads(threads); /* also sets the OpenMP default */
     omp_set_num_threads(cls_threads_resolve(threads));
 }
 
+void cls_threads_enter_local(int threads, cls_thread_state *saved)
+{
+    if (!saved) return;
+    saved->blas = 0; /* process-wide: not touched from inside a region */
+    saved->omp = omp_get_max_threads();
+    omp_set_num_threads(cls_threads_resolve(threads));
+}
+
 void cls_threads_leave(const cls_thread_state *saved)
 {
-    openblas_set_num_threads(saved->blas > 0 ? saved->blas : 1);
-    omp_set_num_threads(saved->omp > 0 ? saved->omp : 1);
+    if (!saved) return;
+    if (saved->blas > 0) openblas_set_num_threads(saved->blas);
+    if (saved->omp > 0) omp_set_num_threads(saved->omp);
 }

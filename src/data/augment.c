@@ -54,6 +54,7 @@ cls_status cls_epoch_permutation(int64_t *perm, int64_t n, uint64_t seed, uint64
 
 void cls_augment_options_init(cls_augment_options *opt)
 {
+    if (!opt) return; /* NULL is a no-op, like every _init */
     memset(opt, 0, sizeof *opt);
     opt->crop_area_min = 0.5;
     opt->crop_area_max = 1.0;

@@ -23,6 +23,7 @@
 
 void cls_knn_options_init(cls_knn_options *opt)
 {
+    if (!opt) return; /* NULL is a no-op, like every _init */
     memset(opt, 0, sizeof *opt);
     opt->k = 200;
     opt->weighted = 1;

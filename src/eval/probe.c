@@ -12,10 +12,10 @@
 #include "eval_internal.h"
 
 #include "../core/internal.h"
+#include "../core/lbfgs_setup.h"
 #include "clscale/gemm.h"
 #include "clscale/rng.h"
 
-#include <lbfgs.h>
 #include <math.h>
 #include <string.h>
 
@@ -24,6 +24,7 @@
 
 void cls_probe_options_init(cls_probe_options *opt)
 {
+    if (!opt) return; /* NULL is a no-op, like every _init */
     memset(opt, 0, sizeof *opt);
     opt->threads = 0;
     opt->seed = 0;
@@ -248,15 +249,8 @@ static cls_status problem_fit(probe_problem *p, double *params, int max_iter, do
                               double *fbest)
 {
     const int nparam = (int)(p->k * p->dim + p->k);
-    lbfgs_parameter_t par;
-    lbfgs_parameter_init(&par);
-    par.m = 10;
-    par.epsilon = tol;
-    par.past = 5;
-    par.delta = tol * 1e-3; /* relative decrease of f over `past` iterations */
-    par.max_iterations = max_iter;
-    par.linesearch = LBFGS_LINESEARCH_MORETHUENTE;
-    par.max_linesearch = 40;
+    lbfgs_parameter_t par; /* delta: relative decrease of f over `past` = 5 iterations */
+    cls_lbfgs_setup(&par, tol, 5, tol * 1e-3, max_iter, 40);
     lbfgsfloatval_t fx = 0;
     p->iterations = 0;
     int ret = lbfgs(nparam, params, &fx, lbfgs_evaluate, lbfgs_progress, p, &par);

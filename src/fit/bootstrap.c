@@ -42,7 +42,7 @@ static int64_t compress_groups(const int64_t *groups, int64_t n, int64_t *gid)
 }
 
 cls_status fit_bootstrap(const double *x, const double *y, const int64_t *groups, int64_t n,
-                         const cls_fit_options *opt, cls_fit_result *r)
+                         const cls_fit_options *opt, int misscaled, cls_fit_result *r)
 {
     const int B = opt->bootstrap, nraw = r->nraw, k = r->nvars;
     const int lse = r->law != CLS_LAW_POWER;
@@ -76,7 +76,7 @@ cls_status fit_bootstrap(const double *x, const double *y, const int64_t *groups
         cls_rng_seed_stream(&srng, opt->seed, UINT64_C(0x5747A475));
         for (int i = 0; i < R; i++) starts[i] = (int64_t)cls_rng_below(&srng, (uint64_t)fit_grid_size(k));
     }
-    fit_tolerances tol = fit_tolerances_for(opt);
+    fit_tolerances tol = fit_tolerances_for(opt, misscaled);
     int nth = cls_threads_resolve(opt->threads);
     int failed = 0;
     int nomem = 0;
@@ -104,7 +104,7 @@ cls_status fit_bootstrap(const double *x, const double *y, const int64_t *groups
                 ok = fit_power(x, y, w, n, r->frontier_binned, r->bins, out, &obj, &np);
             } else {
                 fit_data d = {k, n, logx, logy, w, opt->huber_delta,
-                              opt->test_misscaled_objective ? opt->huber_delta / (double)n : 1.0};
+                              misscaled ? opt->huber_delta / (double)n : 1.0};
                 double best[CLS_FIT_MAX_PARAMS], fobj, frac;
                 if (fit_multistart(&d, &tol, starts, R, r->raw, 1, best, &fobj, &frac) != CLS_OK) {
                     nomem++; /* out of memory: the whole bootstrap fails below */

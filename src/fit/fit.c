@@ -7,6 +7,7 @@
 
 void cls_fit_options_init(cls_fit_options *opt)
 {
+    if (!opt) return; /* NULL is a no-op, like every _init */
     memset(opt, 0, sizeof *opt);
     opt->law = CLS_LAW_POWER;
     opt->nvars = 1;
@@ -25,21 +26,27 @@ void cls_fit_result_free(cls_fit_result *r)
 }
 
 static cls_status fit_law(const double *x, const double *y, const int64_t *groups, int64_t n,
-                          const cls_fit_options *opt, cls_fit_result *result);
+                          const cls_fit_options *opt, int misscaled, cls_fit_result *result);
 
-cls_status cls_fit_law(const double *x, const double *y, const int64_t *groups, int64_t n,
-                       const cls_fit_options *opt, cls_fit_result *result)
+cls_status cls_fit_law_seam(const double *x, const double *y, const int64_t *groups, int64_t n,
+                            const cls_fit_options *opt, int misscaled_objective, cls_fit_result *result)
 {
     /* BLAS / OpenMP settings are the caller's again when this returns. */
     cls_thread_state saved;
     cls_threads_enter(opt ? opt->threads : 0, &saved);
-    cls_status st = fit_law(x, y, groups, n, opt, result);
+    cls_status st = fit_law(x, y, groups, n, opt, misscaled_objective, result);
     cls_threads_leave(&saved);
     return st;
 }
 
+cls_status cls_fit_law(const double *x, const double *y, const int64_t *groups, int64_t n,
+                       const cls_fit_options *opt, cls_fit_result *result)
+{
+    return cls_fit_law_seam(x, y, groups, n, opt, 0, result);
+}
+
 static cls_status fit_law(const double *x, const double *y, const int64_t *groups, int64_t n,
-                          const cls_fit_options *opt, cls_fit_result *result)
+                          const cls_fit_options *opt, int misscaled, cls_fit_result *result)
 {
     if (!x || !y || !opt || !result)
         return cls_set_error(CLS_E_INVALID_ARG, "fit: x, y, opt and result must not be NULL");
@@ -112,8 +119,8 @@ static cls_status fit_law(const double *x, const double *y, const int64_t *group
         for (int64_t i = 0; i < n * k; i++) logx[i] = log(x[i]);
         for (int64_t i = 0; i < n; i++) logy[i] = log(y[i]);
         fit_data d = {k, n, logx, logy, NULL, opt->huber_delta,
-                      opt->test_misscaled_objective ? opt->huber_delta / (double)n : 1.0};
-        fit_tolerances tol = fit_tolerances_for(opt);
+                      misscaled ? opt->huber_delta / (double)n : 1.0};
+        fit_tolerances tol = fit_tolerances_for(opt, misscaled);
         int64_t stride = opt->grid_stride > 1 ? opt->grid_stride : 1;
         int64_t total = fit_grid_size(k);
         r.n_starts = (total + stride - 1) / stride;
@@ -141,7 +148,7 @@ static cls_status fit_law(const double *x, const double *y, const int64_t *group
     fit_raw_to_quantities(r.law, k, r.raw, r.params, r.derived);
 
     if (opt->bootstrap > 0) {
-        cls_status st = fit_bootstrap(x, y, groups, n, opt, &r);
+        cls_status st = fit_bootstrap(x, y, groups, n, opt, misscaled, &r);
         if (st) return st;
     }
     fit_intervals(&r);

@@ -27,7 +27,16 @@ typedef struct {
 
 /* Tolerances of the spec (gtol 1e-10, ftol 1e-15) or, for the test-only
  * mis-scaled mode, SciPy's defaults (gtol 1e-5, ftol 2.2e-9). */
-fit_tolerances fit_tolerances_for(const cls_fit_options *opt);
+fit_tolerances fit_tolerances_for(const cls_fit_options *opt, int misscaled);
+
+/* Test seam (used by tests/test_fit.c, not exported): cls_fit_law, and with
+ * misscaled_objective != 0 the Chinchilla paper's early-stopping mistake: the
+ * optimiser sees the mean Huber loss (not summed, not divided by delta, so its
+ * gradients are delta*n times smaller) with SciPy's default L-BFGS-B
+ * tolerances. It exists so that a test can show the convergence warning
+ * fires; nothing else sets it. */
+cls_status cls_fit_law_seam(const double *x, const double *y, const int64_t *groups, int64_t n,
+                            const cls_fit_options *opt, int misscaled_objective, cls_fit_result *result);
 
 /* Minimise the objective from theta (in place, nraw = 1 + 2*nvars); returns
  * the objective at the final point (+inf if it is not finite). */
@@ -71,6 +80,6 @@ void fit_warn(cls_fit_result *r, unsigned flag, const char *fmt, ...) CLS_PRINTF
 
 /* Bootstrap refits into r->boot_raw (allocated here). */
 cls_status fit_bootstrap(const double *x, const double *y, const int64_t *groups, int64_t n,
-                         const cls_fit_options *opt, cls_fit_result *r);
+                         const cls_fit_options *opt, int misscaled, cls_fit_result *r);
 
 #endif

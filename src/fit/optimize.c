@@ -7,13 +7,13 @@
  * accepted point, whose objective we recompute rather than trust. */
 #include "fit_internal.h"
 
-#include <lbfgs.h>
+#include "../core/lbfgs_setup.h"
 #include <math.h>
 
-fit_tolerances fit_tolerances_for(const cls_fit_options *opt)
+fit_tolerances fit_tolerances_for(const cls_fit_options *opt, int misscaled)
 {
     fit_tolerances t;
-    if (opt->test_misscaled_objective) {
+    if (misscaled) {
         /* SciPy L-BFGS-B defaults, as in the paper's fit: pgtol 1e-5, factr 1e7. */
         t.epsilon = 1e-5;
         t.past = 1;
@@ -44,14 +44,7 @@ double fit_minimize(const fit_data *d, const fit_tolerances *tol, double *theta)
 {
     const int nraw = 1 + 2 * d->nvars;
     lbfgs_parameter_t p;
-    lbfgs_parameter_init(&p);
-    p.m = 10;
-    p.epsilon = tol->epsilon;
-    p.past = tol->past;
-    p.delta = tol->delta;
-    p.max_iterations = tol->max_iterations;
-    p.linesearch = LBFGS_LINESEARCH_MORETHUENTE;
-    p.max_linesearch = 60;
+    cls_lbfgs_setup(&p, tol->epsilon, tol->past, tol->delta, tol->max_iterations, 60);
     lbfgsfloatval_t x[CLS_FIT_MAX_PARAMS], fx = 0;
     for (int i = 0; i < nraw; i++) x[i] = theta[i];
     (void)lbfgs(nraw, x, &fx, evaluate, NULL, (void *)d, &p);

@@ -19,6 +19,7 @@
 
 void cls_lab_analysis_options_init(cls_lab_analysis_options *opt)
 {
+    if (!opt) return; /* NULL is a no-op, like every _init */
     memset(opt, 0, sizeof *opt);
     opt->bootstrap = 200;
     opt->permutations = 10000;

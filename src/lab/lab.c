@@ -11,6 +11,7 @@
 
 void cls_lab_options_init(cls_lab_options *opt)
 {
+    if (!opt) return; /* NULL is a no-op, like every _init */
     memset(opt, 0, sizeof *opt);
     opt->runner = cls_lab_runner_train;
 }

@@ -111,6 +111,7 @@ int lab_exists(const char *path)
 
 void cls_lab_record_init(cls_lab_record *r)
 {
+    if (!r) return; /* NULL is a no-op, like every _init */
     memset(r, 0, sizeof *r);
     cls_lab_spec_init(&r->spec);
     r->flops = r->heldout_loss = r->probe_error = r->knn_error = NAN;

@@ -19,6 +19,7 @@ extern char **environ;
 
 void cls_lab_report_options_init(cls_lab_report_options *opt)
 {
+    if (!opt) return; /* NULL is a no-op, like every _init */
     memset(opt, 0, sizeof *opt);
     opt->plots = 1;
     opt->gnuplot = "gnuplot";

@@ -23,6 +23,7 @@
 
 void cls_lab_train_options_init(cls_lab_train_options *opt)
 {
+    if (!opt) return; /* NULL is a no-op, like every _init */
     memset(opt, 0, sizeof *opt);
     opt->probe_train = 10000;
     opt->probe_grid = 3;

@@ -39,6 +39,7 @@ static const lab_preset presets[] = {
 
 void cls_lab_spec_init(cls_lab_spec *s)
 {
+    if (!s) return; /* NULL is a no-op, like every _init */
     memset(s, 0, sizeof *s);
     strcpy(s->model, "mlp");
     s->epochs = 1.0;

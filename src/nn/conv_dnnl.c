@@ -195,10 +195,10 @@ int cls_nn_dnnl_conv_backward(cls_nn_dnnl *d, int layer, float *dx, float *dw, f
     /* Inside our parallel region oneDNN must plan for one thread: it sizes its
      * work split (and spin barriers) by omp_get_max_threads(), while the
      * nested region it opens gets one thread; without this it deadlocks. */
-    int prev_max = omp_get_max_threads();
-    if (omp_in_parallel()) omp_set_num_threads(1);
+    cls_thread_state saved = {0, 0}; /* zeros: cls_threads_leave restores nothing */
+    if (omp_in_parallel()) cls_threads_enter_local(1, &saved);
     int ok = backward(d, layer, dx, dw, db, tmp_w, dy, x, w, n);
-    if (omp_in_parallel()) omp_set_num_threads(prev_max);
+    cls_threads_leave(&saved);
     return ok;
 }
 

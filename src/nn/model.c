@@ -96,6 +96,7 @@ const char *cls_model_kind_name(cls_model_kind kind)
 
 void cls_model_config_init(cls_model_config *cfg, cls_model_kind kind)
 {
+    if (!cfg) return; /* NULL is a no-op, like every _init */
     memset(cfg, 0, sizeof(*cfg));
     cfg->kind = kind;
     cfg->width = kind == CLS_MODEL_CNN ? 32 : 1024;

@@ -49,6 +49,7 @@ const char *cls_optim_kind_name(cls_optim_kind kind)
 
 void cls_optim_options_init(cls_optim_options *opt, cls_optim_kind kind)
 {
+    if (!opt) return; /* NULL is a no-op, like every _init */
     memset(opt, 0, sizeof(*opt));
     opt->kind = kind;
     opt->momentum = 0.9;

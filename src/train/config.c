@@ -14,6 +14,7 @@
 
 void cls_train_config_init(cls_train_config *cfg)
 {
+    if (!cfg) return; /* NULL is a no-op, like every _init */
     memset(cfg, 0, sizeof *cfg);
     cfg->data = "fashion-mnist";
     cfg->model = CLS_MODEL_MLP;

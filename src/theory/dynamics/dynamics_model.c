@@ -88,7 +88,7 @@ static int parse_number(const char *s, size_t len, double *out)
     memcpy(buf, s, len);
     buf[len] = 0;
     char *end = NULL;
-    double v = strtod(buf, &end);
+    double v = cls_strtod_c(buf, &end); /* '.' whatever the locale */
     if (end != buf + len || !isfinite(v)) return 0;
     *out = v;
     return 1;

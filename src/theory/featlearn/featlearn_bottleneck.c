@@ -130,13 +130,14 @@ cls_status cls_featlearn_bottleneck(double alpha, double beta, int64_t M, const 
     }
     int nt = cls_threads_resolve(threads);
     if (nt > seeds) nt = seeds;
-    int blas_prev = cls_blas_set_threads(1); /* parallel over draws instead */
+    cls_thread_state saved;
+    cls_threads_enter(1, &saved); /* BLAS on one thread: parallel over draws instead */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int d = 0; d < seeds; d++) {
         sts[d] = bottleneck_draw(&task, N, n, seed, d, vals + (size_t)d * (size_t)n);
         if (sts[d] != CLS_OK) snprintf(msgs[d], 512, "%s", cls_last_error());
     }
-    cls_blas_set_threads(blas_prev);
+    cls_threads_leave(&saved);
     for (int d = 0; d < seeds; d++)
         if (sts[d] != CLS_OK) {
             st = cls_set_error(sts[d], "%s", msgs[d]);

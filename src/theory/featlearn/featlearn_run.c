@@ -205,13 +205,14 @@ cls_status cls_featlearn_run(const cls_featlearn_config *cfg, cls_featlearn_resu
     /* BLAS stays single-threaded even with one draw: the per-step products
      * are small (one matrix-vector product each), threading them cost 70x on
      * a loaded 2-core machine, and it keeps the bits independent of threads. */
-    int blas_prev = cls_blas_set_threads(1);
+    cls_thread_state saved;
+    cls_threads_enter(1, &saved); /* the team below has an explicit num_threads(nt) */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int d = 0; d < D; d++) {
         sts[d] = cls_featlearn_draw_run(cfg, engine, &task, d, curves + (size_t)d * (size_t)(T + 1), &incs[d]);
         if (sts[d] != CLS_OK) snprintf(msgs[d], 512, "%s", cls_last_error());
     }
-    cls_blas_set_threads(blas_prev);
+    cls_threads_leave(&saved);
     for (int d = 0; d < D; d++)
         if (sts[d] != CLS_OK) {
             st = cls_set_error(sts[d], "%s", msgs[d]);

@@ -41,9 +41,6 @@ double cls_lcl_schedule_f(const cls_lcl_schedule *s, double kappa, int valid);
 /* Eigenvalues at or below this are numerically zero: 64 eps M lambda_max. */
 double cls_lcl_eig_tol(int64_t n, const double *w_ascending);
 
-/* Set BLAS threads for the duration of a call; returns the previous count. */
-int cls_lcl_blas_threads(int threads);
-
 /* Add a warning to a result (silently dropped beyond the maximum). */
 void cls_lcl_warn(cls_lcl_result *r, const char *fmt, ...) CLS_PRINTF(2, 3);
 

@@ -47,8 +47,6 @@ double cls_lcl_r_star(const cls_lcl_data *data)
     return -0.5 * s;
 }
 
-int cls_lcl_blas_threads(int threads) { return cls_blas_set_threads(threads); }
-
 void cls_lcl_warn(cls_lcl_result *r, const char *fmt, ...)
 {
     if (!r || r->nwarnings >= CLS_LCL_MAX_WARNINGS) return;
@@ -284,9 +282,10 @@ cls_status cls_lcl_model_create(cls_lcl_model **out, const cls_lcl_data *data, i
         cls_rng_fill_normal_f64(&rng, s, d);
         for (int64_t i = 0; i < d; i++) s[i] *= scale;
     }
-    int prev = cls_lcl_blas_threads(threads);
+    cls_thread_state saved;
+    cls_threads_enter(threads, &saved);
     st = model_build(m);
-    cls_lcl_blas_threads(prev);
+    cls_threads_leave(&saved);
     if (st) {
         cls_lcl_model_free(m);
         return st;
@@ -307,9 +306,10 @@ cls_status cls_lcl_model_create_sketch(cls_lcl_model **out, const cls_lcl_data *
         return st;
     }
     memcpy(m->S, S, (size_t)M * (size_t)m->d * sizeof(double));
-    int prev = cls_lcl_blas_threads(threads);
+    cls_thread_state saved;
+    cls_threads_enter(threads, &saved);
     st = model_build(m);
-    cls_lcl_blas_threads(prev);
+    cls_threads_leave(&saved);
     if (st) {
         cls_lcl_model_free(m);
         return st;

@@ -123,7 +123,8 @@ static cls_status e_draws(const cls_lcl_model *m, int64_t N, cls_lcl_sampler sam
     double *kmax = cls_alloc((size_t)draws * sizeof(double), "kappa max");
     if (!kmax) return CLS_E_NOMEM;
     int nt = cls_threads_resolve(threads);
-    int prev = cls_lcl_blas_threads(draws > 1 ? 1 : threads);
+    cls_thread_state saved;
+    cls_threads_enter(draws > 1 ? 1 : threads, &saved);
     cls_lcl_sampler u = sampler;
 #pragma omp parallel for num_threads(nt) schedule(dynamic) if (draws > 1)
     for (int64_t r = 0; r < draws; r++) {
@@ -135,7 +136,7 @@ static cls_status e_draws(const cls_lcl_model *m, int64_t N, cls_lcl_sampler sam
         if (st) worker_fail(&err, st);
         if (r == 0) u = ur;
     }
-    cls_lcl_blas_threads(prev);
+    cls_threads_leave(&saved);
     cls_status st = worker_report(&err);
     if (st == CLS_OK) {
         double km = kmax[0];
@@ -177,7 +178,8 @@ static cls_status monte_carlo(const cls_lcl_model *m, const cls_lcl_config *c, c
     if (!x) return CLS_E_NOMEM;
     worker_error err = {CLS_OK, {0}};
     int nt = cls_threads_resolve(c->threads);
-    int prev = cls_lcl_blas_threads(1);
+    cls_thread_state saved;
+    cls_threads_enter(1, &saved);
     cls_lcl_sampler used = c->sampler;
     /* Streams 2^32 + r: disjoint from the mode-E draws of the same seed. */
 #pragma omp parallel for num_threads(nt) schedule(dynamic)
@@ -189,7 +191,7 @@ static cls_status monte_carlo(const cls_lcl_model *m, const cls_lcl_config *c, c
         if (st) worker_fail(&err, st);
         if (r == 0) used = u;
     }
-    cls_lcl_blas_threads(prev);
+    cls_threads_leave(&saved);
     cls_status st = worker_report(&err);
     if (st == CLS_OK) {
         cls_stats_mean_se(x, K, &out->mc_excess, &out->mc_se);
