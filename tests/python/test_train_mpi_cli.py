@@ -150,3 +150,21 @@ def test_kill9_one_rank_then_resume_at_p3(data, tmp_path):
     want = json.loads(ref.stdout)["final_loss"]
     print("final loss", got["final_loss"], "one process", want)
     assert abs(got["final_loss"] - want) <= 1e-5 * abs(want)
+
+
+def test_bench_train_under_mpirun(data):
+    r = mpi(3, "bench", "train", "--data", str(data), "--batch", "25", "--width", "32", "--steps", "2",
+            "--threads", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 1, "rank 0 alone prints"
+    o = json.loads(lines[0])
+    assert o["ranks"] == 3 and len(o["per_rank"]) == 3
+    assert [e["images"] for e in o["per_rank"]] == [8, 8, 9]  # uneven shards, contiguous ranges
+    # the gradient exchange alone sends every parameter to the 2 others, 4 bytes each
+    # (mlp width 32, projection 128: 31456 parameters, as `clscale train --json` reports)
+    for e in o["per_rank"]:
+        assert e["bytes_sent_per_step"] >= 2 * 4 * 31456
+        assert 0 <= e["wait_share"] <= 1.0 + 1e-9
+    assert o["samples_per_s"] > 0 and o["bytes_sent_per_step"] == pytest.approx(
+        sum(e["bytes_sent_per_step"] for e in o["per_rank"]))
