@@ -300,8 +300,6 @@ static int64_t guard_zero_rows(float *z, int64_t n, int64_t d, uint8_t *zero)
     return count;
 }
 
-/* One step; *loss gets the batch loss. A non-finite loss or gradient returns
- * CLS_E_NONFINITE with the parameters untouched. */
 /* The rank-local part of a step: encode this rank's rows (first pass). */
 static cls_status encode_rows(trainer *t, int64_t epoch)
 {
@@ -353,6 +351,9 @@ static cls_status dist_agree(const trainer *t, cls_status st)
     return t->dist ? t->dist->agree(t->dist->user, st) : st;
 }
 
+/* One step; *loss gets the batch loss (the global batch's on every rank). A
+ * non-finite loss or gradient returns CLS_E_NONFINITE with the parameters
+ * untouched. */
 static cls_status train_step(trainer *t, int64_t step, double *loss, double *lr_out)
 {
     int64_t B = t->nb, spe = t->plan.steps_per_epoch;
