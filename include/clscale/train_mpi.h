@@ -6,8 +6,9 @@
  * [r B / P, (r+1) B / P) of each batch, uneven allowed); each rank builds and
  * encodes only its images' views, with gradient caching; the loss is the ring
  * loss on the global batch (cls_loss_ring_compute); the parameter gradients
- * are summed over ranks in rank order (gathered, then added rank 0 first: no
- * MPI_Allreduce, whose order is the implementation's) and every rank takes
+ * are summed over ranks in a fixed order (a ring all-reduce: segment k is
+ * always added g_k + g_{k+1} + ... + g_{k-1}; no MPI_Allreduce, whose order is
+ * the implementation's) and every rank takes
  * the same optimiser step. Deterministic for a fixed P and thread count; P = 1
  * gives cls_train_run's bits; other P agree with it to float rounding.
  *

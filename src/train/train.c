@@ -15,7 +15,7 @@
  * [r B / P, (r+1) B / P) of the batch and encodes only their views (the
  * counter-based augmentations give the views one process would build); step
  * 2 is the ring loss on the global batch; after step 3 the parameter
- * gradients are summed over ranks in rank order, and every rank takes the same
+ * gradients are summed over ranks in a fixed order, and every rank takes the same
  * step. Rank 0 writes the run's files; the checkpoint holds only global state,
  * so a run resumes at any P. */
 #define _GNU_SOURCE

@@ -31,7 +31,7 @@ typedef struct {
     /* The global-batch loss from this rank's rows (cls_loss_ring_compute). */
     cls_status (*loss)(void *user, cls_loss_result *res, float *ga, float *gb, const float *a,
                        const float *b, int64_t n, int64_t d, const cls_loss_options *o);
-    /* g <- the sum over ranks of g, added in rank order (the same bits on all). */
+    /* g <- the sum over ranks of g, added in a fixed order (the same bits on all). */
     cls_status (*reduce)(void *user, float *g, int64_t n);
     /* Rank 0's *data (*size bytes, malloc'd) to every rank: the others get a
      * malloc'd copy (NULL, 0 when rank 0 sends nothing). */

@@ -12,6 +12,8 @@
 #include "../core/internal.h"
 #include "train_internal.h"
 
+enum { TAG_REDUCE = 201, TAG_GATHER = 202 };
+
 typedef struct {
     MPI_Comm comm;
     int rank, size;
@@ -55,35 +57,52 @@ static cls_status d_loss(void *user, cls_loss_result *res, float *ga, float *gb,
     return all ? all : st;
 }
 
-/* Sum over ranks, in rank order, segment by segment: every rank gathers all
- * ranks' segment and adds them (double accumulator) rank 0 first. */
+/* Sum over ranks in a fixed order: a ring all-reduce. The vector is cut into P
+ * segments; in P-1 reduce-scatter steps segment k travels k -> k+1 -> ... ->
+ * k-1, each rank adding its own part to the incoming partial sum (so segment
+ * k is summed in the fixed order g_k + g_{k+1} + ... + g_{k-1}); in P-1
+ * all-gather steps the finished segments travel on. Every rank ends with the
+ * same bits; deterministic for a fixed P (MPI_Allreduce's order is the
+ * implementation's). Each rank sends 2 (P-1)/P of the vector. */
 static cls_status d_reduce(void *user, float *g, int64_t n)
 {
     dist_state *ds = user;
-    const int P = ds->size;
+    const int P = ds->size, r = ds->rank;
     if (P == 1 || n <= 0) return CLS_OK;
-    int64_t seg = ((int64_t)1 << 22) / P;
-    if (seg < 1) seg = 1;
-    if (seg > n) seg = n;
-    float *all = cls_alloc((size_t)P * (size_t)seg * sizeof(float), "gradient exchange buffer");
-    cls_status st = d_agree(user, all ? CLS_OK : CLS_E_NOMEM);
-    if (st) {
-        cls_free(all);
+#define SEG_OFF(k) (n * (int64_t)(k) / P)
+#define SEG_LEN(k) (SEG_OFF((k) + 1) - SEG_OFF(k))
+    int64_t maxlen = 0;
+    for (int k = 0; k < P; k++)
+        if (SEG_LEN(k) > maxlen) maxlen = SEG_LEN(k);
+    cls_status st = maxlen > INT_MAX ? cls_set_error(CLS_E_UNSUPPORTED, "gradient exchange: %lld floats per "
+                                                     "segment (at most %d)", (long long)maxlen, INT_MAX)
+                                     : CLS_OK;
+    float *in = st ? NULL : cls_alloc((size_t)(maxlen > 0 ? maxlen : 1) * sizeof(float), "gradient exchange buffer");
+    if (!st && !in) st = CLS_E_NOMEM;
+    if ((st = d_agree(user, st))) {
+        cls_free(in);
         return st;
     }
+    const int left = (r + P - 1) % P, right = (r + 1) % P;
     const double t0 = MPI_Wtime();
-    for (int64_t o = 0; o < n; o += seg) {
-        const int len = (int)(n - o < seg ? n - o : seg);
-        MPI_Allgather(g + o, len, MPI_FLOAT, all, len, MPI_FLOAT, ds->comm);
-        for (int k = 0; k < len; k++) {
-            double t = 0.0;
-            for (int q = 0; q < P; q++) t += all[(size_t)q * (size_t)len + (size_t)k];
-            g[o + k] = (float)t;
-        }
+    for (int t = 0; t < P - 1; t++) { /* reduce-scatter */
+        const int ks = ((r - t) % P + P) % P, kr = ((r - t - 1) % P + P) % P;
+        MPI_Sendrecv(g + SEG_OFF(ks), (int)SEG_LEN(ks), MPI_FLOAT, right, TAG_REDUCE, in, (int)SEG_LEN(kr),
+                     MPI_FLOAT, left, TAG_REDUCE, ds->comm, MPI_STATUS_IGNORE);
+        float *dst = g + SEG_OFF(kr);
+        for (int64_t i = 0; i < SEG_LEN(kr); i++) dst[i] = in[i] + dst[i]; /* incoming partial first */
+        ds->bytes += (double)SEG_LEN(ks) * sizeof(float);
     }
+    for (int t = 0; t < P - 1; t++) { /* all-gather: rank r holds the sum of segment r+1 */
+        const int ks = ((r + 1 - t) % P + P) % P, kr = ((r - t) % P + P) % P;
+        MPI_Sendrecv(g + SEG_OFF(ks), (int)SEG_LEN(ks), MPI_FLOAT, right, TAG_GATHER, g + SEG_OFF(kr),
+                     (int)SEG_LEN(kr), MPI_FLOAT, left, TAG_GATHER, ds->comm, MPI_STATUS_IGNORE);
+        ds->bytes += (double)SEG_LEN(ks) * sizeof(float);
+    }
+#undef SEG_OFF
+#undef SEG_LEN
     ds->exchange += MPI_Wtime() - t0;
-    ds->bytes += (double)n * sizeof(float) * (double)(P - 1); /* this rank's gradients to every other rank */
-    cls_free(all);
+    cls_free(in);
     return CLS_OK;
 }
 
