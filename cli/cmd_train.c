@@ -4,6 +4,10 @@
 #include "cli.h"
 
 #include "clscale/train.h"
+#include "cmd_loss_mpi.h"
+#ifdef CLS_HAVE_MPI
+#include "clscale/train_mpi.h"
+#endif
 
 #include <math.h>
 #include <signal.h>
@@ -22,6 +26,9 @@ static void usage(void)
            "of an mlp or cnn encoder with a projection head. Steps use gradient caching, so the\n"
            "batch is limited by time, not memory. DIR receives config.json, metrics.jsonl and\n"
            "checkpoint.bin (+ checkpoint.prev.bin). Defaults are a recipe that works.\n"
+           "Under mpirun (mpirun -np P clscale train ...) the batch is split over the P ranks\n"
+           "(data-parallel, ring loss on the global batch; rank 0 writes DIR; resume at any P;\n"
+           "docs/distributed.md).\n"
            "\n"
            "options:\n"
            "  --out DIR               run directory (required)\n"
@@ -166,10 +173,31 @@ int cmd_train(int argc, char **argv)
     cfg.progress_user = &ps;
     signal(SIGINT, on_sigint);
     cls_train_result r;
-    cls_status st = cls_train_run(&cfg, out, resume, &r);
+    int rank = 0, ranks = 1;
+    cls_status st;
+#ifdef CLS_HAVE_MPI
+    const int mpi = cli_mpi_launched();
+    if (mpi) {
+        /* every rank trains; only rank 0 reports (a failure anywhere is one
+         * message, naming the rank, returned on every rank) */
+        MPI_Init(NULL, NULL);
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+        st = cls_train_run_mpi(&cfg, out, resume, &r, MPI_COMM_WORLD);
+    } else
+#endif
+        st = cls_train_run(&cfg, out, resume, &r);
     cli_progress_done();
     signal(SIGINT, SIG_DFL);
     cls_train_config_clear(&cfg);
+#ifdef CLS_HAVE_MPI
+    if (mpi) {
+        fflush(stdout);
+        MPI_Finalize();
+        if (st) return rank == 0 ? cli_status_error(st, "train") : CLI_FAIL;
+        if (rank != 0) return CLI_OK;
+    }
+#endif
     if (st) return cli_status_error(st, "train");
     if (json) {
         cJSON *o = cJSON_CreateObject();
@@ -185,8 +213,10 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(o, "chunk", (double)r.chunk);
         cJSON_AddNumberToObject(o, "start_step", (double)r.start_step);
         cJSON_AddBoolToObject(o, "stopped_early", r.stopped_early);
+        if (ranks > 1) cJSON_AddNumberToObject(o, "ranks", ranks);
         cli_json_print(o);
     } else {
+        if (ranks > 1) printf("%d ranks: ", ranks);
         printf("%s %lld steps (%.2f epochs) in %.1f s: final loss %.6f, %.1f images/s, "
                "peak RSS %.0f MiB -> %s\n",
                r.stopped_early ? "stopped after" : "trained", (long long)r.steps, r.epochs, r.seconds,

@@ -10,7 +10,15 @@
  *      the last chunk first, its activations still cached from step 1;
  *   4. one optimiser step at the scheduled learning rate.
  * When the memory budget holds all rows at once, step 1 keeps activations
- * and step 3 is a single backward. */
+ * and step 3 is a single backward.
+ *
+ * Data-parallel (cls__train_dist, train_mpi.c): rank r of P holds images
+ * [r B / P, (r+1) B / P) of the batch and encodes only their views (the
+ * counter-based augmentations give the views one process would build); step
+ * 2 is the ring loss on the global batch; after step 3 the parameter
+ * gradients are summed over ranks in a fixed order, and every rank takes the same
+ * step. Rank 0 writes the run's files; the checkpoint holds only global state,
+ * so a run resumes at any P. */
 #define _GNU_SOURCE
 #include "clscale/train.h"
 
@@ -38,7 +46,10 @@ typedef struct {
     float scal[2], sgrad[2]; /* log logit scale, SigLIP bias */
     cls_loss_options lopt;
     cls__train_plan plan;
-    int64_t dz_dim, rows; /* rows per tower per step: 2B (images) or B (pairs) */
+    const cls__train_dist *dist; /* NULL: one process */
+    int64_t nb, boff;     /* this rank's images of the batch: [boff, boff + nb) */
+    int64_t chunk;        /* rows per encoder chunk here (plan.chunk is the global run's) */
+    int64_t dz_dim, rows; /* rows per tower per step here: 2 nb (images) or nb (pairs) */
     float *z, *dz, *x;
     uint8_t *zero; /* rows of z guarded by guard_zero_rows */
     cls_model_cache *cache[2];
@@ -87,9 +98,10 @@ static int64_t chunk_for_budget(const trainer *t, int64_t budget)
     return lo;
 }
 
-static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in)
+static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in, const cls__train_dist *dist)
 {
     memset(t, 0, sizeof *t);
+    t->dist = dist;
     t->cfg = *cfg_in;
     t->cfg.owned_strings_ = NULL; /* the caller's strings outlive the trainer */
     cls_train_config *cfg = &t->cfg;
@@ -134,9 +146,10 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in)
     }
     t->plan.n_data = n;
     if (cfg->batch > n) {
-        trainer_free(t);
-        return cls_set_error(CLS_E_INVALID_ARG, "batch %lld is larger than the data (%lld %s)",
-                             (long long)cfg->batch, (long long)n, t->pairs ? "pairs" : "images");
+        st = cls_set_error(CLS_E_INVALID_ARG, "batch %lld is larger than the data (%lld %s)",
+                           (long long)cfg->batch, (long long)n, t->pairs ? "pairs" : "images");
+        trainer_free(t); /* after the message: it clears cfg */
+        return st;
     }
     /* Models. */
     for (int m = 0; m < t->n_models; m++) {
@@ -189,8 +202,20 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in)
     if (t->pairs) t->plan.flops_per_image += cls_model_flops_per_input(t->model[1]);
     t->dz_dim = cls_model_out_dim(t->model[0]);
     t->rows = t->pairs ? cfg->batch : 2 * cfg->batch;
+    /* The plan (chunk, schedule, fingerprint) is the global run's whatever P. */
     t->plan.chunk = cfg->chunk > 0 ? (cfg->chunk < t->rows ? cfg->chunk : t->rows)
                                    : chunk_for_budget(t, cfg->memory_budget);
+    int P = dist ? dist->size : 1, r = dist ? dist->rank : 0;
+    if (cfg->batch < P) {
+        st = cls_set_error(CLS_E_INVALID_ARG, "batch %lld over %d ranks: each rank needs at least one %s",
+                           (long long)cfg->batch, P, t->pairs ? "pair" : "image");
+        trainer_free(t);
+        return st;
+    }
+    t->boff = cfg->batch * r / P;
+    t->nb = cfg->batch * (r + 1) / P - t->boff;
+    t->rows = t->pairs ? t->nb : 2 * t->nb;
+    t->chunk = t->plan.chunk < t->rows ? t->plan.chunk : t->rows;
     t->plan.steps_per_epoch = n / cfg->batch;
     int64_t spe = t->plan.steps_per_epoch;
     t->plan.total_steps = cfg->steps > 0 ? cfg->steps : (int64_t)ceil(cfg->epochs * (double)spe - 1e-9);
@@ -199,13 +224,13 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in)
     if (t->plan.warmup_steps > t->plan.total_steps) t->plan.warmup_steps = t->plan.total_steps;
     t->plan.lr = cls_lr_scaled(cfg->lr, cfg->batch, cfg->lr_scaling);
     t->plan.config_hash = cls__train_config_hash(cfg, t->plan.chunk);
-    /* Buffers: z and dz for all rows of both towers, inputs for one chunk. */
-    int64_t zrows = t->pairs ? 2 * cfg->batch : t->rows;
+    /* Buffers: z and dz for this rank's rows of both towers, inputs for one chunk. */
+    int64_t zrows = t->pairs ? 2 * t->nb : t->rows;
     int64_t in = in_dim_of(t, 0);
     if (t->pairs && in_dim_of(t, 1) > in) in = in_dim_of(t, 1);
     t->z = cls_alloc((size_t)zrows * (size_t)t->dz_dim * sizeof(float), "z of the batch");
     t->dz = cls_alloc((size_t)zrows * (size_t)t->dz_dim * sizeof(float), "dL/dz of the batch");
-    t->x = cls_alloc((size_t)t->plan.chunk * (size_t)in * sizeof(float), "encoder inputs");
+    t->x = cls_alloc((size_t)t->chunk * (size_t)in * sizeof(float), "encoder inputs");
     t->perm = cls_alloc((size_t)n * sizeof(int64_t), "epoch order");
     t->zero = cls_alloc((size_t)zrows, "zero-row flags");
     if (!t->z || !t->dz || !t->x || !t->perm || !t->zero) {
@@ -213,7 +238,7 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in)
         return CLS_E_NOMEM;
     }
     for (int m = 0; m < t->n_models; m++)
-        if ((st = cls_model_cache_create(&t->cache[m], t->model[m], t->plan.chunk))) {
+        if ((st = cls_model_cache_create(&t->cache[m], t->model[m], t->chunk))) {
             trainer_free(t);
             return st;
         }
@@ -231,7 +256,7 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in)
 /* Inputs of rows [r0, r1) of tower m for the current batch into t->x. */
 static cls_status build_rows(trainer *t, int m, int64_t epoch, int64_t r0, int64_t r1)
 {
-    int64_t B = t->cfg.batch;
+    int64_t B = t->nb;
     if (t->pairs) {
         const float *src = m == 0 ? t->pr.a : t->pr.b;
         int64_t d = m == 0 ? t->pr.da : t->pr.db;
@@ -241,7 +266,7 @@ static cls_status build_rows(trainer *t, int m, int64_t epoch, int64_t r0, int64
     }
     int64_t np = t->data.height * t->data.width;
     cls_status st;
-    /* Rows below B are view 0 of bidx[r], the rest view 1 of bidx[r - B]. */
+    /* Rows below B (this rank's images) are view 0 of bidx[r], the rest view 1 of bidx[r - B]. */
     if (r0 < B) {
         int64_t e = r1 < B ? r1 : B;
         if ((st = cls_augment_batch(t->x, &t->data, t->bidx + r0, e - r0, 0, t->aug_seed,
@@ -276,23 +301,14 @@ static int64_t guard_zero_rows(float *z, int64_t n, int64_t d, uint8_t *zero)
     return count;
 }
 
-/* One step; *loss gets the batch loss. A non-finite loss or gradient returns
- * CLS_E_NONFINITE with the parameters untouched. */
-static cls_status train_step(trainer *t, int64_t step, double *loss, double *lr_out)
+/* The rank-local part of a step: encode this rank's rows (first pass). */
+static cls_status encode_rows(trainer *t, int64_t epoch)
 {
-    int64_t B = t->cfg.batch, spe = t->plan.steps_per_epoch;
-    int64_t epoch = step / spe, pos = step % spe;
-    cls_status st;
-    if (t->perm_epoch != epoch) {
-        int64_t n = t->plan.n_data;
-        if ((st = cls_epoch_permutation(t->perm, n, t->cfg.seed, (uint64_t)epoch))) return st;
-        t->perm_epoch = epoch;
-    }
-    t->bidx = t->perm + pos * B;
-    int64_t C = t->plan.chunk, R = t->rows, dd = t->dz_dim;
+    int64_t B = t->nb, C = t->chunk, R = t->rows, dd = t->dz_dim;
     /* the last chunk's activations stay cached from the first pass (all rows
      * when one chunk holds them): its backward needs no second forward */
     int64_t last0 = (R - 1) / C * C;
+    cls_status st;
     for (int m = 0; m < t->n_models; m++) {
         cls_model_zero_grad(t->model[m]);
         float *zm = t->z + (t->pairs ? m * B * dd : 0);
@@ -304,19 +320,16 @@ static cls_status train_step(trainer *t, int64_t step, double *loss, double *lr_
                 return st;
         }
     }
-    t->lopt.logit_scale = exp((double)t->scal[0]);
-    t->lopt.bias = t->scal[1];
-    int64_t zrows = t->pairs ? 2 * B : R;
-    int64_t nzero = guard_zero_rows(t->z, zrows, dd, t->zero);
-    cls_loss_result res;
-    if ((st = cls_loss_compute(&res, t->dz, t->dz + B * dd, t->z, B, t->z + B * dd, B, dd, NULL,
-                               &t->lopt)))
-        return st;
-    if (nzero)
-        for (int64_t i = 0; i < zrows; i++)
-            if (t->zero[i]) memset(t->dz + i * dd, 0, (size_t)dd * sizeof(float));
-    *loss = res.loss;
-    if (!isfinite(res.loss)) return cls_set_error(CLS_E_NONFINITE, "loss is %g", res.loss);
+    return CLS_OK;
+}
+
+/* Second pass: back-propagate this rank's rows of dL/dz (gradients accumulate):
+ * the last chunk from the first pass's cache, then the others re-encoded. */
+static cls_status backprop_rows(trainer *t, int64_t epoch)
+{
+    int64_t B = t->nb, C = t->chunk, R = t->rows, dd = t->dz_dim;
+    int64_t last0 = (R - 1) / C * C;
+    cls_status st;
     for (int m = 0; m < t->n_models; m++) {
         const float *dzm = t->dz + (t->pairs ? m * B * dd : 0);
         if ((st = cls_model_backward(t->model[m], t->cache[m], dzm + last0 * dd, NULL, R - last0,
@@ -332,6 +345,53 @@ static cls_status train_step(trainer *t, int64_t step, double *loss, double *lr_
                 return st;
         }
     }
+    return CLS_OK;
+}
+
+static cls_status dist_agree(const trainer *t, cls_status st)
+{
+    return t->dist ? t->dist->agree(t->dist->user, st) : st;
+}
+
+/* One step; *loss gets the batch loss (the global batch's on every rank). A
+ * non-finite loss or gradient returns CLS_E_NONFINITE with the parameters
+ * untouched. */
+static cls_status train_step(trainer *t, int64_t step, double *loss, double *lr_out)
+{
+    int64_t B = t->nb, spe = t->plan.steps_per_epoch;
+    int64_t epoch = step / spe, pos = step % spe;
+    cls_status st = CLS_OK;
+    if (t->perm_epoch != epoch) {
+        int64_t n = t->plan.n_data;
+        if ((st = cls_epoch_permutation(t->perm, n, t->cfg.seed, (uint64_t)epoch)) == CLS_OK)
+            t->perm_epoch = epoch;
+    }
+    t->bidx = t->perm + pos * t->cfg.batch + t->boff;
+    int64_t R = t->rows, dd = t->dz_dim;
+    if (st == CLS_OK) st = encode_rows(t, epoch);
+    if ((st = dist_agree(t, st))) return st;
+    t->lopt.logit_scale = exp((double)t->scal[0]);
+    t->lopt.bias = t->scal[1];
+    int64_t zrows = t->pairs ? 2 * B : R;
+    int64_t nzero = guard_zero_rows(t->z, zrows, dd, t->zero);
+    cls_loss_result res;
+    if (t->dist)
+        st = t->dist->loss(t->dist->user, &res, t->dz, t->dz + B * dd, t->z, t->z + B * dd, B, dd, &t->lopt);
+    else
+        st = cls_loss_compute(&res, t->dz, t->dz + B * dd, t->z, B, t->z + B * dd, B, dd, NULL, &t->lopt);
+    if (st) return st;
+    if (nzero)
+        for (int64_t i = 0; i < zrows; i++)
+            if (t->zero[i]) memset(t->dz + i * dd, 0, (size_t)dd * sizeof(float));
+    *loss = res.loss; /* the same on every rank */
+    if (!isfinite(res.loss)) return cls_set_error(CLS_E_NONFINITE, "loss is %g", res.loss);
+    st = backprop_rows(t, epoch);
+    if (t->dist) {
+        if ((st = dist_agree(t, st))) return st;
+        for (int m = 0; m < t->n_models && !st; m++)
+            st = t->dist->reduce(t->dist->user, cls_model_grads(t->model[m]), cls_model_param_count(t->model[m]));
+    }
+    if (st) return st;
     double lr = cls_lr_schedule(t->plan.lr, step, t->plan.warmup_steps, t->plan.total_steps);
     *lr_out = lr;
     /* Check every gradient before touching any parameter. */
@@ -538,63 +598,130 @@ static cls_status make_dir(const char *dir)
     return CLS_OK;
 }
 
-/* Useful training FLOPs of one step: 3x forward per row (forward + backward)
- * and the loss (forward 2 GEMMs' worth, backward 2 more: 6 n^2 d for 2n rows). */
+/* Useful training FLOPs of one step of the whole batch: 3x forward per row
+ * (forward + backward) and the loss (forward 2 GEMMs' worth, backward 2 more:
+ * 6 n^2 d for 2n rows). executed: + the re-encoding of gradient caching. */
 static double step_flops(const trainer *t, int executed)
 {
-    double rows = (double)t->rows, f = 0;
+    double rows = (double)(t->pairs ? t->cfg.batch : 2 * t->cfg.batch), f = 0;
     for (int m = 0; m < t->n_models; m++) {
         double per = cls_model_flops_per_input(t->model[m]);
-        /* executed: the chunks before the last are encoded twice */
-        double again = executed ? (double)((t->rows - 1) / t->plan.chunk * t->plan.chunk) : 0.0;
+        /* executed: the chunks before the last are encoded twice (counted on
+         * this rank's rows, scaled to the whole batch) */
+        double again = executed ? (double)((t->rows - 1) / t->chunk * t->chunk) * (rows / (double)t->rows) : 0.0;
         f += (3.0 * rows + again) * per;
     }
-    double nl = t->pairs ? (double)t->cfg.batch : rows;
-    f += 6.0 * nl * nl * (double)t->dz_dim;
+    f += 6.0 * rows * rows * (double)t->dz_dim;
     return f;
 }
 
-cls_status cls_train_run(const cls_train_config *cfg, const char *out_dir, int resume,
-                         cls_train_result *out)
+static int is_root(const cls__train_dist *dist) { return !dist || dist->rank == 0; }
+
+static cls_status agree(const cls__train_dist *dist, cls_status st)
 {
-    if (!cfg || !out_dir) return cls_set_error(CLS_E_INVALID_ARG, "train: NULL argument");
-    cls_status st = make_dir(out_dir);
-    if (st) return st;
+    return dist ? dist->agree(dist->user, st) : st;
+}
+
+/* The latest checkpoint of dir (rank 0 reads it; the others receive its
+ * bytes), restored into t; *start gets its step (0 when there is none). */
+static cls_status resume_from(trainer *t, const char *dir, int64_t *start)
+{
+    const cls__train_dist *dist = t->dist;
+    cls_checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    int found = 0;
+    char name[4096];
+    cls_status st = CLS_OK;
+    *start = 0;
+    if (is_root(dist)) st = read_latest(&ck, dir, &found, name, sizeof name);
+    if ((st = agree(dist, st))) return st;
+    if (dist) {
+        void *buf = NULL;
+        size_t size = 0;
+        if (dist->rank == 0 && found) st = cls_checkpoint_serialize(&ck, &buf, &size);
+        if ((st = agree(dist, st)) == CLS_OK) st = dist->bcast(dist->user, &buf, &size);
+        if (st == CLS_OK) {
+            found = size > 0;
+            if (dist->rank != 0) snprintf(name, sizeof name, "%s/checkpoint.bin (sent by rank 0)", dir);
+            if (dist->rank != 0 && found) st = cls_checkpoint_parse(&ck, buf, size, name);
+        }
+        free(buf);
+        if ((st = agree(dist, st))) {
+            cls_checkpoint_free(&ck);
+            return st;
+        }
+    }
+    if (found) {
+        st = trainer_restore(t, &ck, name);
+        *start = ck.step;
+        cls_checkpoint_free(&ck);
+    }
+    return agree(dist, st);
+}
+
+/* Every rank runs the same configuration: rank 0's fingerprint, batch and
+ * data size against each rank's. */
+static cls_status check_same_config(const trainer *t)
+{
+    const cls__train_dist *dist = t->dist;
+    if (!dist) return CLS_OK;
+    uint64_t mine[4] = {t->plan.config_hash, (uint64_t)t->cfg.batch, (uint64_t)t->plan.n_data,
+                        (uint64_t)t->plan.params};
+    void *buf = NULL;
+    size_t size = 0;
+    cls_status st = CLS_OK;
+    if (dist->rank == 0) {
+        if (!(buf = malloc(sizeof mine))) st = cls_set_error(CLS_E_NOMEM, "train: 32 bytes");
+        else memcpy(buf, mine, sizeof mine), size = sizeof mine;
+    }
+    if ((st = agree(dist, st))) return st;
+    if ((st = dist->bcast(dist->user, &buf, &size))) return st;
+    if (size != sizeof mine || memcmp(buf, mine, sizeof mine) != 0)
+        st = cls_set_error(CLS_E_INVALID_ARG, "train: this rank's configuration differs from rank 0's "
+                                              "(fingerprint %016llx, batch %lld, %lld images, %lld parameters)",
+                           (unsigned long long)mine[0], (long long)mine[1], (long long)mine[2],
+                           (long long)mine[3]);
+    free(buf);
+    return agree(dist, st);
+}
+
+static cls_status run_impl(const cls_train_config *cfg, const char *out_dir, int resume,
+                           cls_train_result *out, const cls__train_dist *dist)
+{
+    if (!cfg || !out_dir) return agree(dist, cls_set_error(CLS_E_INVALID_ARG, "train: NULL argument"));
+    const int root = is_root(dist);
+    cls_status st = root ? make_dir(out_dir) : CLS_OK;
+    if ((st = agree(dist, st))) return st;
     trainer t;
-    if ((st = trainer_setup(&t, cfg))) return st;
+    st = trainer_setup(&t, cfg, dist);
+    if ((st = agree(dist, st))) {
+        trainer_free(&t); /* all NULL after its own failure; set up when another rank failed */
+        return st;
+    }
+    FILE *mf = NULL;
     char path[4096], metrics[4096];
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", out_dir);
     int64_t start = 0;
+    if ((st = check_same_config(&t))) goto done;
     if (resume) {
-        cls_checkpoint ck;
-        int found;
-        char name[4096];
-        if ((st = read_latest(&ck, out_dir, &found, name, sizeof name))) goto done;
-        if (found) {
-            st = trainer_restore(&t, &ck, name);
-            start = ck.step;
-            cls_checkpoint_free(&ck);
-            if (st) goto done;
-        }
-        truncate_metrics(metrics, start);
-    } else {
+        if ((st = resume_from(&t, out_dir, &start))) goto done;
+        if (root) truncate_metrics(metrics, start);
+    } else if (root) {
         /* A fresh run never overwrites another run's checkpoint silently. */
         snprintf(path, sizeof path, "%s/checkpoint.bin", out_dir);
-        if (access(path, F_OK) == 0) {
+        if (access(path, F_OK) == 0)
             st = cls_set_error(CLS_E_INVALID_ARG, "%s already holds a run (%s): use --resume to "
                                                   "continue it or another --out",
                                out_dir, path);
-            goto done;
-        }
-        remove(metrics);
+        else
+            remove(metrics);
     }
-    snprintf(path, sizeof path, "%s/config.json", out_dir);
-    if ((st = cls__train_config_write(&t.cfg, &t.plan, path))) goto done;
-    FILE *mf = fopen(metrics, "a");
-    if (!mf) {
-        st = cls_set_error(CLS_E_IO, "%s: cannot open for writing", metrics);
-        goto done;
+    if (root && !st) {
+        snprintf(path, sizeof path, "%s/config.json", out_dir);
+        st = cls__train_config_write(&t.cfg, &t.plan, path);
+        if (!st && !(mf = fopen(metrics, "a"))) st = cls_set_error(CLS_E_IO, "%s: cannot open for writing", metrics);
     }
+    if ((st = agree(dist, st))) goto done;
     int64_t total = t.plan.total_steps, spe = t.plan.steps_per_epoch, B = t.cfg.batch;
     int64_t log_every = t.cfg.log_every > 0 ? t.cfg.log_every : 10;
     double t0 = cls_now_seconds(), loss = NAN, lr = 0;
@@ -622,22 +749,25 @@ cls_status cls_train_run(const cls_train_config *cfg, const char *out_dir, int r
             cls_train_progress p = {done_steps, total, (double)done_steps / (double)spe, loss, lr,
                                     exp(-(double)t.scal[0]),
                                     (double)(done_steps - start) * (double)B / (el > 0 ? el : 1e-9), el};
-            fprintf(mf,
-                    "{\"step\":%lld,\"epoch\":%.6f,\"loss\":%.9g,\"lr\":%.9g,\"temperature\":%.9g,"
-                    "\"samples_per_s\":%.4g,\"seconds\":%.3f,\"peak_rss_bytes\":%lld}\n",
-                    (long long)done_steps, p.epoch, loss, lr, p.temperature, p.samples_per_s, el,
-                    (long long)cls_peak_rss_bytes());
-            fflush(mf);
-            if (t.cfg.progress && t.cfg.progress(t.cfg.progress_user, &p)) stopped = 1;
+            if (root) {
+                fprintf(mf,
+                        "{\"step\":%lld,\"epoch\":%.6f,\"loss\":%.9g,\"lr\":%.9g,\"temperature\":%.9g,"
+                        "\"samples_per_s\":%.4g,\"seconds\":%.3f,\"peak_rss_bytes\":%lld}\n",
+                        (long long)done_steps, p.epoch, loss, lr, p.temperature, p.samples_per_s, el,
+                        (long long)cls_peak_rss_bytes());
+                fflush(mf);
+                if (t.cfg.progress && t.cfg.progress(t.cfg.progress_user, &p)) stopped = 1;
+            }
+            if (dist) stopped = dist->any(dist->user, stopped); /* rank 0's callback decides */
         }
         int64_t every = t.cfg.checkpoint_every > 0 ? t.cfg.checkpoint_every : spe;
         if (done_steps % every == 0 || done_steps == total || stopped)
         {
-            if ((st = trainer_checkpoint(&t, done_steps, out_dir))) break;
+            st = root ? trainer_checkpoint(&t, done_steps, out_dir) : CLS_OK;
+            if ((st = agree(dist, st))) break;
             last_ckpt = done_steps;
         }
     }
-    fclose(mf);
     if (st) goto done;
     double el = cls_now_seconds() - t0;
     if (out) {
@@ -657,20 +787,39 @@ cls_status cls_train_run(const cls_train_config *cfg, const char *out_dir, int r
         out->stopped_early = stopped;
     }
 done:
+    if (mf) fclose(mf);
     trainer_free(&t);
     return st;
 }
 
-cls_status cls_train_bench(const cls_train_config *cfg, int64_t steps, cls_train_bench_result *out)
+cls_status cls_train_run(const cls_train_config *cfg, const char *out_dir, int resume,
+                         cls_train_result *out)
 {
-    if (!cfg || !out || steps < 1) return cls_set_error(CLS_E_INVALID_ARG, "bench: bad arguments");
+    return run_impl(cfg, out_dir, resume, out, NULL);
+}
+
+cls_status cls__train_run_dist(const cls_train_config *cfg, const char *out_dir, int resume,
+                               cls_train_result *out, const cls__train_dist *dist)
+{
+    return run_impl(cfg, out_dir, resume, out, dist);
+}
+
+static cls_status bench_impl(const cls_train_config *cfg, int64_t steps, cls_train_bench_result *out,
+                             const cls__train_dist *dist)
+{
+    if (!cfg || !out || steps < 1)
+        return agree(dist, cls_set_error(CLS_E_INVALID_ARG, "bench: bad arguments"));
     cls_train_config c = *cfg;
     if (c.steps <= 0) c.steps = steps + 1;
     trainer t;
-    cls_status st = trainer_setup(&t, &c);
-    if (st) return st;
+    cls_status st = trainer_setup(&t, &c, dist);
+    if ((st = agree(dist, st))) {
+        trainer_free(&t); /* all NULL after its own failure; set up when another rank failed */
+        return st;
+    }
     double loss, lr;
     if ((st = train_step(&t, 0, &loss, &lr))) goto done; /* warm-up */
+    if (dist && dist->reset_stats) dist->reset_stats(dist->user);
     double t0 = cls_now_seconds();
     for (int64_t s = 1; s <= steps && !st; s++) st = train_step(&t, s, &loss, &lr);
     if (st) goto done;
@@ -681,10 +830,21 @@ cls_status cls_train_bench(const cls_train_config *cfg, int64_t steps, cls_train
     out->flops_per_image = t.plan.flops_per_image;
     out->gflops = step_flops(&t, 1) * (double)steps / el * 1e-9;
     out->peak_rss_bytes = cls_peak_rss_bytes();
-    out->chunk = t.plan.chunk;
+    out->chunk = t.chunk;
 done:
     trainer_free(&t);
     return st;
+}
+
+cls_status cls_train_bench(const cls_train_config *cfg, int64_t steps, cls_train_bench_result *out)
+{
+    return bench_impl(cfg, steps, out, NULL);
+}
+
+cls_status cls__train_bench_dist(const cls_train_config *cfg, int64_t steps, cls_train_bench_result *out,
+                                 const cls__train_dist *dist)
+{
+    return bench_impl(cfg, steps, out, dist);
 }
 
 /* ---- inference on a run --------------------------------------------------- */
