@@ -99,6 +99,11 @@ _FUNCTIONS = {
     "loss_compute": ("cls_loss_compute", c_int,
                      [P(S.LossResult), f32p, f32p, f32p, c_int64, f32p, c_int64, c_int64, i64p,
                       P(S.LossOptions)]),
+    # the same function for callers holding raw addresses (clscale.torch:
+    # tensor.data_ptr() ints pass without a ctypes.cast per argument)
+    "loss_compute_addr": ("cls_loss_compute", c_int,
+                          [c_void_p, c_void_p, c_void_p, c_void_p, c_int64, c_void_p, c_int64,
+                           c_int64, c_void_p, c_void_p]),
     "loss_workspace_bytes": ("cls_loss_workspace_bytes", c_size_t,
                              [c_int64, c_int64, c_int64, P(S.LossOptions)]),
     "clip_forward": ("cls_clip_forward", c_int,
@@ -237,7 +242,7 @@ def _bind(lib):
         setattr(C, alias, None)
         for name in names:
             try:
-                fn = getattr(lib, name)
+                fn = lib[name]  # a function object per alias (own argtypes)
             except AttributeError:
                 continue
             if fn is not None:
