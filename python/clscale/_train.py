@@ -50,6 +50,14 @@ def train_config(resume_dir=None, **config):
     C.train_config_init(ctypes.byref(cfg))
     if resume_dir is not None and os.path.exists(os.path.join(resume_dir, "config.json")):
         check(C.train_config_load(ctypes.byref(cfg), str(resume_dir).encode()))
+    try:
+        return cfg, _apply(cfg, config)
+    except BaseException:
+        C.train_config_clear(ctypes.byref(cfg))
+        raise
+
+
+def _apply(cfg, config):
     keep = []
     unknown = sorted(set(config) - set(CONFIG_NAMES))
     if unknown:
@@ -79,11 +87,11 @@ def train_config(resume_dir=None, **config):
             raise TypeError(f"unknown augmentation option {k!r}; the options are "
                             f"{[f for f, _ in _abi.AugmentOptions._fields_]}")
         setattr(cfg.augment, k, float(v))
-    return cfg, keep
+    return keep
 
 
 def train(out_dir, resume=False, progress=None, **config):
-    """Train into out_dir (created if missing) as `clscale train --out out_dir`:
+    """Train into out_dir (created, with missing parents) as `clscale train --out out_dir`:
     config names are the cls_train_config fields (model="mlp"|"cnn",
     loss="ntxent"|"clip"|"siglip", optimizer, lr_scaling as strings;
     pairs=(a.npy, b.npy); augment={field: value}); defaults are the CLI's.
@@ -93,6 +101,8 @@ def train(out_dir, resume=False, progress=None, **config):
     replace those). Returns a TrainResult; failures raise ClscaleError with the
     library's message."""
     cfg, keep = train_config(str(out_dir) if resume else None, **config)
+    parent = os.path.dirname(os.path.abspath(str(out_dir)))
+    os.makedirs(parent, exist_ok=True)  # the library creates out_dir itself, one level
     try:
         return _run(cfg, keep, out_dir, resume, progress)
     finally:

@@ -258,3 +258,30 @@ def test_dynamics_fixed_points_match_cli():
         clscale.dynamics_fixed_points(tau=-1.0)
     with pytest.raises(ClscaleError):
         clscale.dynamics_fixed_points(c="nonsense")
+
+
+# ---- the example of docs/python.md ------------------------------------------------
+
+@pytest.mark.skipif(not MNIST.exists(), reason="dataset-fashion-mnist is not installed")
+def test_doc_example_runs(tmp_path):
+    import re
+    text = (SRC / "docs" / "python.md").read_text()
+    block = re.search(r"## Training, evaluation and the simulators' studies.*?```python\n(.*?)```",
+                      text, re.S).group(1)
+    small = {"width=256, batch=512, steps=300": "width=16, batch=64, steps=2, train_subset=512",
+             "clscale.eval.probe(Xtr, ytr, Xte, yte)":
+                 "clscale.eval.probe(Xtr[:5000], ytr[:5000], Xte, yte)"}
+    for k, v in small.items():
+        assert k in block, k
+        block = block.replace(k, v)
+    env = dict(os.environ, PYTHONPATH=str(SRC / "python"))
+    p = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, env=env,
+                       cwd=tmp_path, timeout=600)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "2 steps, final loss" in out and (tmp_path / "runs/mlp/checkpoint.bin").exists()
+    probe = float(re.search(r"probe ([0-9.]+)", out).group(1))
+    assert 0.3 < probe <= 1.0, out  # 10 classes, chance 0.1: even 2 steps' features beat it
+    slope = float(re.search(r"bottleneck slope (-?[0-9.]+)", out).group(1))
+    assert -1.6 < slope < -0.8, out  # predicted -alpha min(1, beta) = -1
+    assert "informative point: cos" in out and "stable" in out
