@@ -18,6 +18,13 @@ _NUMBERS = {
     "warmup_epochs": float, "epochs": float, "steps": int, "train_subset": int,
     "seed": int, "threads": int, "log_every": int, "checkpoint_every": int, "proj_dim": int,
 }
+# the ranges `clscale train` accepts for the same options (cli/cmd_train.c):
+# (lowest, strict) — the library treats some out-of-range values as "default"
+_RANGES = {"width": (0, False), "temperature": (0, True), "batch": (2, False), "chunk": (0, False),
+           "memory_budget": (0, True), "lr": (0, True), "weight_decay": (0, False),
+           "warmup_epochs": (0, False), "epochs": (0, True), "steps": (1, False),
+           "train_subset": (0, False), "threads": (0, False), "log_every": (1, False),
+           "checkpoint_every": (0, False), "proj_dim": (1, False)}
 _ENUMS = {"model": "model_kind_parse", "loss": "loss_kind_parse",
           "optimizer": "optim_kind_parse", "lr_scaling": "lr_scaling_parse"}
 CONFIG_NAMES = sorted(list(_NUMBERS) + list(_ENUMS) + ["data", "pairs", "augment"])
@@ -64,7 +71,11 @@ def _apply(cfg, config):
         raise TypeError(f"unknown training option(s) {unknown}; the options are {CONFIG_NAMES}")
     for name, conv in _NUMBERS.items():
         if name in config:
-            setattr(cfg, name, conv(config[name]))
+            v = conv(config[name])
+            lo, strict = _RANGES.get(name, (None, False))
+            if lo is not None and not (v > lo if strict else v >= lo):
+                raise ValueError(f"{name} must be {'>' if strict else '>='} {lo}, got {v}")
+            setattr(cfg, name, v)
     # as the CLI: epochs given without steps means "train for epochs"
     if "epochs" in config and "steps" not in config:
         cfg.steps = 0

@@ -204,8 +204,9 @@ def test_train_pairs_callbacks_and_errors(tmp_path):
         clscale.train(tmp_path / "x", **dict(cfg, batchsize=3))
     with pytest.raises(TypeError, match="unknown augmentation"):
         clscale.train(tmp_path / "x", **dict(cfg, augment={"rotate": 1}))
-    with pytest.raises(ClscaleError):
-        clscale.train(tmp_path / "x", **dict(cfg, batch=1))
+    for bad in (dict(batch=1), dict(steps=-1), dict(steps=0), dict(lr=0), dict(threads=-2)):
+        with pytest.raises(ValueError, match=next(iter(bad))):  # the CLI's ranges
+            clscale.train(tmp_path / "x", **dict(cfg, **bad))
     with pytest.raises(ClscaleError):
         clscale.embed(tmp_path / "does-not-exist")
     with pytest.raises(ValueError):
