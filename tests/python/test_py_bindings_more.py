@@ -271,7 +271,10 @@ def test_doc_example_runs(tmp_path):
                       text, re.S).group(1)
     small = {"width=256, batch=512, steps=300": "width=16, batch=64, steps=2, train_subset=512",
              "clscale.eval.probe(Xtr, ytr, Xte, yte)":
-                 "clscale.eval.probe(Xtr[:5000], ytr[:5000], Xte, yte)"}
+                 "clscale.eval.probe(Xtr[:2000], ytr[:2000], Xte, yte)",
+             "clscale.eval.knn(Xtr, ytr, Xte, yte, k=200)":
+                 "clscale.eval.knn(Xtr[:5000], ytr[:5000], Xte, yte, k=200)",
+             "N=256, M=1000, gamma=0.5, steps=5000": "N=64, M=1000, gamma=0.5, steps=1000"}
     for k, v in small.items():
         assert k in block, k
         block = block.replace(k, v)
