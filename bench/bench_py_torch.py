@@ -2,7 +2,9 @@
 """clscale.torch.ClipLoss against PyTorch's own full-logits CLIP loss, from Python.
 
   speed     forward+backward at b x d (default 16384 x 512): medians of paired
-            runs (clscale, then torch, alternating), ratio torch / clscale.
+            runs (the bare C call, ClipLoss, torch, in turn), ratios torch /
+            ClipLoss and ClipLoss / C call; --precision bf16|both adds the
+            bf16 tile products (ClipLoss(precision="bf16")).
   memory    forward+backward at b x d (default 65536 x 128) in a fresh process:
             peak RSS growth (VmHWM reset after setup) against inputs + gradients
             + 128 MiB. PyTorch's loss is not run there: it would hold about
@@ -54,20 +56,48 @@ def fwd_bwd(loss_fn, a, b, s):
     return time.perf_counter() - t0
 
 
-def speed(b, d, reps):
+def c_call_fn(a, bb, s, precision=None):
+    """The bare C call (cls_loss_compute through ctypes on preallocated NumPy
+    buffers over the same memory as the tensors): the floor the binding adds to."""
+    b, d = a.shape
+    an, bn = a.detach().numpy(), bb.detach().numpy()
+    ga, gb = np.empty_like(an), np.empty_like(bn)
+    opt = clscale._loss.options("clip", float(s), precision=precision)
+    res = _abi.LossResult()
+    p = _lib.f32p
+    args = (ctypes.byref(res), ga.ctypes.data_as(p), gb.ctypes.data_as(p), an.ctypes.data_as(p),
+            b, bn.ctypes.data_as(p), b, d, None, ctypes.byref(opt))
+    call = clscale._C.loss_compute
+
+    def c_call():
+        t0 = time.perf_counter()
+        _lib.check(call(*args))
+        return time.perf_counter() - t0
+    return c_call
+
+
+def speed(b, d, reps, precision=None):
+    """Paired runs, in turn: the C call, ClipLoss fwd+bwd, PyTorch's loss. The
+    ratios: PyTorch / ClipLoss (the target) and ClipLoss / C call (what the
+    Python path adds)."""
     a, bb = features(b, d, 1), features(b, d, 2)
-    clip = ct.ClipLoss()
+    clip = ct.ClipLoss(precision=precision)
     s = torch.tensor(1 / 0.07)
-    fwd_bwd(clip, a, bb, s)  # warm up both
+    c_call = c_call_fn(a, bb, s, precision)
+    c_call()  # warm up all three
+    fwd_bwd(clip, a, bb, s)
     fwd_bwd(torch_clip, a, bb, s)
-    ours, theirs = [], []
+    cs, ours, theirs = [], [], []
     for _ in range(reps):
+        cs.append(c_call())
         ours.append(fwd_bwd(clip, a, bb, s))
         theirs.append(fwd_bwd(torch_clip, a, bb, s))
-    mo, mt = statistics.median(ours), statistics.median(theirs)
-    print(f"speed b={b} d={d}: clscale {mo:.3f} s, torch {mt:.3f} s (medians of {reps} pairs; "
-          f"runs clscale {[round(x, 3) for x in ours]}, torch {[round(x, 3) for x in theirs]})"
-          f" -> {mt / mo:.2f}x")
+    mc, mo, mt = statistics.median(cs), statistics.median(ours), statistics.median(theirs)
+    r = lambda xs: [round(x, 3) for x in xs]  # noqa: E731
+    print(f"speed b={b} d={d} precision={precision or 'fp32'}: C call {mc:.3f} s, ClipLoss "
+          f"{mo:.3f} s, torch {mt:.3f} s (medians of {reps} triples; C {r(cs)}, ClipLoss "
+          f"{r(ours)}, torch {r(theirs)}) -> torch/ClipLoss {mt / mo:.2f}x, "
+          f"ClipLoss/C call {mo / mc:.3f}, load {os.getloadavg()[0]:.2f}")
 
 
 def rss_child(b, d):
@@ -105,19 +135,7 @@ def overhead(b, d, reps):
     a, bb = features(b, d, 1), features(b, d, 2)
     clip = ct.ClipLoss()
     s = torch.tensor(1 / 0.07)
-    an, bn = a.detach().numpy(), bb.detach().numpy()
-    ga, gb = np.empty_like(an), np.empty_like(bn)
-    opt = clscale._loss.options("clip", 1 / 0.07)
-    res = _abi.LossResult()
-    p = _lib.f32p
-    args = (ctypes.byref(res), ga.ctypes.data_as(p), gb.ctypes.data_as(p), an.ctypes.data_as(p),
-            b, bn.ctypes.data_as(p), b, d, None, ctypes.byref(opt))
-    call = clscale._C.loss_compute
-
-    def c_call():
-        t0 = time.perf_counter()
-        call(*args)
-        return time.perf_counter() - t0
+    c_call = c_call_fn(a, bb, s)
 
     for _ in range(10):
         c_call()
@@ -145,6 +163,8 @@ def main():
     ap.add_argument("--overhead-b", type=int, default=256)
     ap.add_argument("--overhead-reps", type=int, default=200)
     ap.add_argument("--only", choices=["speed", "memory", "overhead"])
+    ap.add_argument("--precision", default="fp32",
+                    help="tile products for the speed run: fp32 (default), bf16, or both")
     ap.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     o = ap.parse_args()
     # PyTorch gets the cores the library uses (threads = 0: all of them).
@@ -161,7 +181,8 @@ def main():
         print(f"binding cost (ClipLoss minus C call at 8 x 8, minima): {(t8 - c8) * 1e6:.0f} us "
               f"= {100 * (t8 - c8) / c:.1f} % of the C call at b={o.overhead_b} (minimum)")
     if o.only in (None, "speed"):
-        speed(o.b, o.d, o.reps)
+        for prec in (("fp32", "bf16") if o.precision == "both" else (o.precision,)):
+            speed(o.b, o.d, o.reps, None if prec == "fp32" else prec)
     if o.only in (None, "memory"):
         subprocess.run([sys.executable, __file__, "--rss-child", "--rss-b", str(o.rss_b),
                         "--rss-d", str(o.rss_d)], check=True)

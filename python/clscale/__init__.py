@@ -23,8 +23,11 @@ from ._loss import (LossResult, loss, loss_workspace_bytes, clip_forward, clip_b
                     siglip_forward_backward)
 from ._spectrum import SpectrumResult, spectrum
 from ._fit import FitResult, Plan, fit, load_fit, plan
-from ._sim import (lcl, lcl_sweep, dynamics_ode, dynamics_sgd, dynamics_threshold, featlearn,
-                   featlearn_predict)
+from ._sim import (lcl, lcl_sweep, dynamics_ode, dynamics_sgd, dynamics_threshold,
+                   dynamics_fixed_points, featlearn, featlearn_predict, featlearn_bottleneck,
+                   featlearn_frontier)
+from ._train import TrainResult, train, embed
+from . import eval
 
 _load()
 
@@ -37,8 +40,9 @@ __all__ = [
     "siglip_forward_backward",
     "SpectrumResult", "spectrum",
     "FitResult", "Plan", "fit", "load_fit", "plan",
-    "lcl", "lcl_sweep", "dynamics_ode", "dynamics_sgd", "dynamics_threshold", "featlearn",
-    "featlearn_predict",
+    "lcl", "lcl_sweep", "dynamics_ode", "dynamics_sgd", "dynamics_threshold",
+    "dynamics_fixed_points", "featlearn", "featlearn_predict", "featlearn_bottleneck",
+    "featlearn_frontier", "TrainResult", "train", "embed", "eval",
 ]
 
 

@@ -149,6 +149,7 @@ class LclSweepResult(_Struct):
 
 
 DYN_LAW_MAX, DYN_MAX_K, DYN_MAX_P = 16, 8, 8
+FEATLEARN_MAX_WIDTHS = 8
 
 
 class DynLaw(_Struct):
@@ -196,10 +197,102 @@ class FeatlearnPrediction(_Struct):
                            "c_rich", "n_rich", "t_rich")]
 
 
+class ProbeOptions(_Struct):
+    _c_name_ = "cls_probe_options"
+    _fields_ = [("threads", i32), ("seed", u64), ("grid_lo", f64), ("grid_hi", f64),
+                ("grid_n", i32), ("holdout", f64), ("max_iter", i32), ("tol", f64),
+                ("chunk", i64), ("confusion", i32)]
+
+
+class ProbeResult(_Struct):
+    _c_name_ = "cls_probe_result"
+    _fields_ = [("accuracy", f64), ("l2", f64), ("C", f64), ("grid_n", i32),
+                ("grid", ctypes.POINTER(f64)), ("grid_accuracy", ctypes.POINTER(f64)),
+                ("n_classes", i64), ("classes", ctypes.POINTER(i64)),
+                ("per_class", ctypes.POINTER(f64)), ("confusion", ctypes.POINTER(i64)),
+                ("predictions", ctypes.POINTER(i64)), ("dim", i64),
+                ("coef", ctypes.POINTER(f64)), ("intercept", ctypes.POINTER(f64)),
+                ("mean", ctypes.POINTER(f64)), ("scale", ctypes.POINTER(f64)),
+                ("objective", f64), ("iterations", i32), ("evaluations", i64)]
+
+
+class KnnOptions(_Struct):
+    _c_name_ = "cls_knn_options"
+    _fields_ = [("k", i64), ("weighted", i32), ("temperature", f64), ("threads", i32),
+                ("chunk", i64)]
+
+
+class KnnResult(_Struct):
+    _c_name_ = "cls_knn_result"
+    _fields_ = [("accuracy", f64), ("k", i64), ("n_classes", i64),
+                ("predictions", ctypes.POINTER(i64))]
+
+
+class AugmentOptions(_Struct):
+    _c_name_ = "cls_augment_options"
+    _fields_ = [(n, f64) for n in ("crop_area_min", "crop_area_max", "aspect_min", "aspect_max",
+                                   "flip_prob", "brightness", "contrast", "noise_std",
+                                   "erase_prob")]
+
+
+class TrainProgress(_Struct):
+    _c_name_ = "cls_train_progress"
+    _fields_ = [("step", i64), ("total_steps", i64)] + [
+        (n, f64) for n in ("epoch", "loss", "lr", "temperature", "samples_per_s", "seconds")]
+
+
+TRAIN_PROGRESS_FN = ctypes.CFUNCTYPE(i32, ptr, ctypes.POINTER(TrainProgress))
+
+
+class TrainConfig(_Struct):
+    _c_name_ = "cls_train_config"
+    _fields_ = [("data", ctypes.c_char_p), ("model", i32), ("width", i64), ("loss", i32),
+                ("temperature", f64), ("learn_temperature", i32), ("batch", i64),
+                ("chunk", i64), ("memory_budget", i64), ("optimizer", i32), ("lr", f64),
+                ("lr_scaling", i32), ("weight_decay", f64), ("warmup_epochs", f64),
+                ("epochs", f64), ("steps", i64), ("train_subset", i64), ("seed", u64),
+                ("threads", i32), ("log_every", i64), ("checkpoint_every", i64),
+                ("progress", TRAIN_PROGRESS_FN), ("progress_user", ptr),
+                ("pairs_a", ctypes.c_char_p), ("pairs_b", ctypes.c_char_p), ("proj_dim", i64),
+                ("augment", AugmentOptions), ("owned_strings_", ptr)]
+
+
+class TrainResult(_Struct):
+    _c_name_ = "cls_train_result"
+    _fields_ = [("steps", i64), ("samples_seen", i64), ("params", i64), ("peak_rss_bytes", i64),
+                ("epochs", f64), ("final_loss", f64), ("samples_per_s", f64), ("seconds", f64),
+                ("flops_per_image", f64), ("train_flops", f64), ("chunk", i64),
+                ("start_step", i64), ("stopped_early", i32)]
+
+
+class FeatlearnBottleneck(_Struct):
+    _c_name_ = "cls_featlearn_bottleneck_result"
+    _fields_ = [("n", i64), ("N", ctypes.POINTER(i64)), ("measured", ctypes.POINTER(f64)),
+                ("measured_sd", ctypes.POINTER(f64)), ("equivalent", ctypes.POINTER(f64)),
+                ("kappa", ctypes.POINTER(f64)), ("slope_measured", f64),
+                ("slope_equivalent", f64), ("slope_predicted", f64), ("seconds", f64)]
+
+
+class FeatlearnFrontier(_Struct):
+    _c_name_ = "cls_featlearn_frontier_result"
+    _fields_ = [("nC", i64), ("C", ctypes.POINTER(f64)), ("loss", ctypes.POINTER(f64)),
+                ("N_best", ctypes.POINTER(i64)), ("n_widths", i64), ("N", ctypes.POINTER(i64)),
+                ("loss_increases", i64), ("exponent", f64), ("N_exponent", f64),
+                ("fit_points", i64), ("exponent_predicted", f64), ("seconds", f64)]
+
+
+class DynFixedPoint(_Struct):
+    _c_name_ = "cls_dynamics_fixed_point"
+    _fields_ = [("q", f64), ("r", f64), ("eig_re", f64 * 2), ("eig_im", f64 * 2),
+                ("jacobian", f64 * 4), ("stable", i32), ("found", i32)]
+
+
 STRUCTS = [LossOptions, LossResult, SpectrumOptions, SpectrumEig, SpectrumResult, FitOptions,
            FitResult, PlanPoint, LclData, LclSchedule, LclConfig, LclResult, LclSweepConfig,
            LclSweepResult, DynLaw, DynModel, DynThreshold,
-           FeatlearnConfig, FeatlearnWindow, FeatlearnResult, FeatlearnPrediction]
+           FeatlearnConfig, FeatlearnWindow, FeatlearnResult, FeatlearnPrediction,
+           ProbeOptions, ProbeResult, KnnOptions, KnnResult, AugmentOptions, TrainProgress,
+           TrainConfig, TrainResult, FeatlearnBottleneck, FeatlearnFrontier, DynFixedPoint]
 
 
 def c_name(cls, C):

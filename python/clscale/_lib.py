@@ -99,6 +99,11 @@ _FUNCTIONS = {
     "loss_compute": ("cls_loss_compute", c_int,
                      [P(S.LossResult), f32p, f32p, f32p, c_int64, f32p, c_int64, c_int64, i64p,
                       P(S.LossOptions)]),
+    # the same function for callers holding raw addresses (clscale.torch:
+    # tensor.data_ptr() ints pass without a ctypes.cast per argument)
+    "loss_compute_addr": ("cls_loss_compute", c_int,
+                          [c_void_p, c_void_p, c_void_p, c_void_p, c_int64, c_void_p, c_int64,
+                           c_int64, c_void_p, c_void_p]),
     "loss_workspace_bytes": ("cls_loss_workspace_bytes", c_size_t,
                              [c_int64, c_int64, c_int64, P(S.LossOptions)]),
     "clip_forward": ("cls_clip_forward", c_int,
@@ -182,6 +187,41 @@ _FUNCTIONS = {
     "featlearn_result_free": ("cls_featlearn_result_free", None, [P(S.FeatlearnResult)]),
     "featlearn_predict": ("cls_featlearn_predict", c_int,
                           [c_double, c_double, P(S.FeatlearnPrediction)]),
+    "featlearn_bottleneck_widths": ("cls_featlearn_bottleneck_widths", c_int64, [c_int64, i64p]),
+    "featlearn_frontier_widths": ("cls_featlearn_frontier_widths", c_int64, [c_int64, i64p]),
+    "featlearn_bottleneck": ("cls_featlearn_bottleneck", c_int,
+                             [c_double, c_double, c_int64, i64p, c_int64, c_int, c_uint64, c_int,
+                              P(P(S.FeatlearnBottleneck))]),
+    "featlearn_bottleneck_free": ("cls_featlearn_bottleneck_free", None,
+                                  [P(S.FeatlearnBottleneck)]),
+    "featlearn_frontier": ("cls_featlearn_frontier", c_int,
+                           [P(S.FeatlearnConfig), i64p, c_int64, P(P(S.FeatlearnFrontier))]),
+    "featlearn_frontier_free": ("cls_featlearn_frontier_free", None, [P(S.FeatlearnFrontier)]),
+    "dyn_fixed_points": ("cls_dynamics_fixed_points", c_int,
+                         [P(S.DynModel), c_int, c_double, c_double, P(S.DynFixedPoint),
+                          P(S.DynFixedPoint)]),
+    # eval
+    "probe_options_init": ("cls_probe_options_init", None, [P(S.ProbeOptions)]),
+    "probe_result_free": ("cls_probe_result_free", None, [P(S.ProbeResult)]),
+    "eval_probe": ("cls_eval_probe", c_int,
+                   [f32p, i64p, c_int64, f32p, i64p, c_int64, c_int64, P(S.ProbeOptions),
+                    P(S.ProbeResult)]),
+    "knn_options_init": ("cls_knn_options_init", None, [P(S.KnnOptions)]),
+    "knn_result_free": ("cls_knn_result_free", None, [P(S.KnnResult)]),
+    "eval_knn": ("cls_eval_knn", c_int,
+                 [f32p, i64p, c_int64, f32p, i64p, c_int64, c_int64, P(S.KnnOptions),
+                  P(S.KnnResult)]),
+    # train
+    "free": ("cls_free", None, [c_void_p]),
+    "train_config_init": ("cls_train_config_init", None, [P(S.TrainConfig)]),
+    "train_config_load": ("cls_train_config_load", c_int, [P(S.TrainConfig), c_char_p]),
+    "train_config_clear": ("cls_train_config_clear", None, [P(S.TrainConfig)]),
+    "train_run": ("cls_train_run", c_int, [P(S.TrainConfig), c_char_p, c_int, P(S.TrainResult)]),
+    "train_embed": ("cls_train_embed", c_int,
+                    [c_char_p, c_int, P(f32p), P(i64p), i64p, i64p]),
+    "model_kind_parse": ("cls_model_kind_parse", c_int, [c_char_p, intp]),
+    "optim_kind_parse": ("cls_optim_kind_parse", c_int, [c_char_p, intp]),
+    "lr_scaling_parse": ("cls_lr_scaling_parse", c_int, [c_char_p, intp]),
 }
 
 
@@ -202,7 +242,7 @@ def _bind(lib):
         setattr(C, alias, None)
         for name in names:
             try:
-                fn = getattr(lib, name)
+                fn = lib[name]  # a function object per alias (own argtypes)
             except AttributeError:
                 continue
             if fn is not None:

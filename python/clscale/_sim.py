@@ -218,11 +218,8 @@ _ENGINES = {"auto": "CLS_FEATLEARN_AUTO", "function": "CLS_FEATLEARN_FUNCTION",
             "width": "CLS_FEATLEARN_WIDTH", "reference": "CLS_FEATLEARN_REFERENCE"}
 
 
-def featlearn(alpha=2.0, beta=0.5, N=2000, M=1000, gamma=0.0, eta=0.1, batch=0, steps=20000,
-              seeds=8, seed=0, checkpoints_per_decade=20, threads=0, engine="auto"):
-    """Projected-SGD runs of the feature-learning model (cls_featlearn_run):
-    dict with step, eta_t, loss, loss_draws [seeds, n], loss0, windows
-    (list of (lo, hi, slope, points)), loss_increases, seconds."""
+def _featlearn_config(alpha, beta, N, M, gamma, eta, batch, steps, seeds, seed,
+                      checkpoints_per_decade, threads, engine):
     load()
     cfg = _abi.FeatlearnConfig()
     C.featlearn_config_init(ctypes.byref(cfg))
@@ -234,6 +231,16 @@ def featlearn(alpha=2.0, beta=0.5, N=2000, M=1000, gamma=0.0, eta=0.1, batch=0, 
                  ("checkpoints_per_decade", int(checkpoints_per_decade)),
                  ("threads", int(threads)), ("engine", constant(_ENGINES[engine]))):
         setattr(cfg, k, v)
+    return cfg
+
+
+def featlearn(alpha=2.0, beta=0.5, N=2000, M=1000, gamma=0.0, eta=0.1, batch=0, steps=20000,
+              seeds=8, seed=0, checkpoints_per_decade=20, threads=0, engine="auto"):
+    """Projected-SGD runs of the feature-learning model (cls_featlearn_run):
+    dict with step, eta_t, loss, loss_draws [seeds, n], loss0, windows
+    (list of (lo, hi, slope, points)), loss_increases, seconds."""
+    cfg = _featlearn_config(alpha, beta, N, M, gamma, eta, batch, steps, seeds, seed,
+                            checkpoints_per_decade, threads, engine)
     rp = ctypes.POINTER(_abi.FeatlearnResult)()
     check(C.featlearn_run(ctypes.byref(cfg), ctypes.byref(rp)))
     try:
@@ -263,4 +270,93 @@ def featlearn_predict(alpha, beta):
     check(C.featlearn_predict(float(alpha), float(beta), ctypes.byref(p)))
     out = _struct_dict(p, skip=("regime_name",))
     out["regime_name"] = p.regime_name.decode() if p.regime_name else None
+    return out
+
+
+def _widths(fn, size, what):
+    buf = np.zeros(_abi.FEATLEARN_MAX_WIDTHS, np.int64)
+    n = fn(int(size), buf.ctypes.data_as(i64p))
+    return buf[:n]
+
+
+def _width_grid(widths, default):
+    if widths is None:
+        return default
+    w = np.ascontiguousarray(widths, dtype=np.int64)
+    if w.ndim != 1 or w.size < 1:
+        raise ValueError(f"widths must be a non-empty 1-D list of integers, got shape {w.shape}")
+    return w
+
+
+def featlearn_bottleneck(alpha=2.0, beta=0.5, M=1000, widths=None, seeds=8, seed=0, threads=0):
+    """Width bottleneck (cls_featlearn_bottleneck), as `clscale sim featlearn
+    --bottleneck`: measured E(N) = min_w of the lazy loss, averaged over `seeds`
+    draws, against the deterministic equivalent. widths=None: the CLI's grid
+    (50, 71, ..., 400 with 2N < M). Returns a dict of arrays and slopes."""
+    load()
+    N = _width_grid(widths, _widths(C.featlearn_bottleneck_widths, M, "M"))
+    if N.size < 2 and widths is None:
+        raise ValueError(f"the bottleneck needs M > 142 (widths 50..400 below M/2), got M = {M}")
+    rp = ctypes.POINTER(_abi.FeatlearnBottleneck)()
+    check(C.featlearn_bottleneck(float(alpha), float(beta), int(M), N.ctypes.data_as(i64p),
+                                 N.size, int(seeds), int(seed), int(threads), ctypes.byref(rp)))
+    try:
+        r = rp.contents
+        arr = np.ctypeslib.as_array
+        out = {k: arr(getattr(r, k), shape=(r.n,)).copy()
+               for k in ("N", "measured", "measured_sd", "equivalent", "kappa")}
+        out.update(slope_measured=r.slope_measured, slope_equivalent=r.slope_equivalent,
+                   slope_predicted=r.slope_predicted, seconds=r.seconds)
+    finally:
+        C.featlearn_bottleneck_free(rp)
+    return out
+
+
+def featlearn_frontier(alpha=2.0, beta=0.5, N=2000, M=1000, gamma=0.0, eta=0.1, batch=0,
+                       steps=20000, seeds=8, seed=0, checkpoints_per_decade=20, threads=0,
+                       engine="auto", widths=None):
+    """Compute-optimal frontier L*(C) = min_N L(C/N, N) (cls_featlearn_frontier),
+    as `clscale sim featlearn --frontier` for one gamma: runs of the model at
+    each width (widths=None: the CLI's grid N, N/2, ... >= 8). Returns a dict
+    with C, loss, N_best, widths and the fitted exponents."""
+    cfg = _featlearn_config(alpha, beta, N, M, gamma, eta, batch, steps, seeds, seed,
+                            checkpoints_per_decade, threads, engine)
+    Ns = _width_grid(widths, _widths(C.featlearn_frontier_widths, N, "N"))
+    if Ns.size < 2 and widths is None:
+        raise ValueError(f"the frontier needs N >= 16 (widths N, N/2, ... >= 8), got N = {N}")
+    rp = ctypes.POINTER(_abi.FeatlearnFrontier)()
+    check(C.featlearn_frontier(ctypes.byref(cfg), Ns.ctypes.data_as(i64p), Ns.size,
+                               ctypes.byref(rp)))
+    try:
+        r = rp.contents
+        arr = np.ctypeslib.as_array
+        out = {"C": arr(r.C, shape=(r.nC,)).copy(), "loss": arr(r.loss, shape=(r.nC,)).copy(),
+               "N_best": arr(r.N_best, shape=(r.nC,)).copy(),
+               "widths": arr(r.N, shape=(r.n_widths,)).copy(),
+               "loss_increases": r.loss_increases, "exponent": r.exponent,
+               "N_exponent": r.N_exponent, "fit_points": r.fit_points,
+               "exponent_predicted": r.exponent_predicted, "seconds": r.seconds}
+    finally:
+        C.featlearn_frontier_free(rp)
+    return out
+
+
+def dynamics_fixed_points(tau=0.5, mu=1.0, eps=0.0, rho=0.0, lambda_=1.0, c="rademacher:m2=2",
+                          q0=0.1, r0=1.0, nodes=0):
+    """K = p = 1: the uninformative and informative fixed points of the ODE
+    (cls_dynamics_fixed_points), as `clscale sim dynamics --fixed-points`: a
+    dict {"uninformative": point, "informative": point}, each point a dict with
+    q, r, cos, eigenvalues (2 complex), jacobian (2 x 2), stable; None when
+    the point is not found."""
+    load()
+    m = _dyn_model(1, 1, tau, mu, eps, rho, lambda_, c)
+    fp = (_abi.DynFixedPoint(), _abi.DynFixedPoint())
+    check(C.dyn_fixed_points(ctypes.byref(m), int(nodes), float(q0), float(r0),
+                             ctypes.byref(fp[0]), ctypes.byref(fp[1])))
+    out = {}
+    for kind, p in zip(("uninformative", "informative"), fp):
+        out[kind] = None if not p.found else {
+            "q": p.q, "r": p.r, "cos": p.q / math.sqrt(p.r),
+            "eigenvalues": np.array([complex(p.eig_re[i], p.eig_im[i]) for i in range(2)]),
+            "jacobian": np.array(p.jacobian[:]).reshape(2, 2), "stable": bool(p.stable)}
     return out

@@ -41,12 +41,25 @@ from ._loss import options as _options
 __all__ = ["ClipLoss", "SigLIPLoss", "SigLipLoss", "InfoNCELoss", "NTXentLoss",
            "contrastive_loss"]
 
-_f32p = ctypes.POINTER(ctypes.c_float)
-_i64p = ctypes.POINTER(ctypes.c_int64)
 
 
-def _ptr(t, kind=_f32p):
-    return None if t is None else ctypes.cast(t.data_ptr(), kind)
+def _addr(t):
+    return None if t is None else t.data_ptr()
+
+
+_OPTIONS = {}  # (kind, options) -> a filled cls_loss_options, copied per call
+
+
+def _loss_options(kind, logit_scale, bias, opts):
+    """_loss.options(kind, ...) with the parsing and defaults done once per
+    (kind, options): a copy of the cached struct with this call's scales."""
+    key = (kind,) + tuple(sorted(opts.items()))
+    tmpl = _OPTIONS.get(key)
+    if tmpl is None:
+        tmpl = _OPTIONS[key] = _options(kind, 1.0, 0.0, **opts)
+    opt = _abi.LossOptions.from_buffer_copy(tmpl)
+    opt.logit_scale, opt.bias = logit_scale, bias
+    return opt
 
 
 def _prepare(t, name):
@@ -82,17 +95,20 @@ def _compute(opt, a32, b32, lab, grads):
     ga = torch.empty_like(a32) if grads else None
     gb = torch.empty_like(b32) if grads else None
     res = _abi.LossResult()
-    check(C.loss_compute(ctypes.byref(res), _ptr(ga), _ptr(gb), _ptr(a32), a32.shape[0],
-                         _ptr(b32), b32.shape[0], a32.shape[1], _ptr(lab, _i64p),
-                         ctypes.byref(opt)))
+    check(C.loss_compute_addr(ctypes.addressof(res), _addr(ga), _addr(gb), a32.data_ptr(),
+                              a32.shape[0], b32.data_ptr(), b32.shape[0], a32.shape[1],
+                              _addr(lab), ctypes.addressof(opt)))
     return res, ga, gb
 
 
-def _package(res, ga, gb, a_dtype, b_dtype, s, bias):
-    """Gradients in the dtypes and shapes of the inputs they belong to."""
-    return (ga.to(a_dtype), gb.to(b_dtype),
-            torch.tensor(res.grad_logit_scale, dtype=s.dtype).reshape(s.shape),
-            torch.tensor(res.grad_bias, dtype=bias.dtype).reshape(bias.shape))
+def _package(res, ga, gb, a_dtype, b_dtype):
+    """The input gradients in the inputs' dtypes, and the two scalar gradients
+    as floats (made tensors in backward only when asked for)."""
+    return ga.to(a_dtype), gb.to(b_dtype), res.grad_logit_scale, res.grad_bias
+
+
+def _scalar_grad(v, like):
+    return torch.full(like.shape, v, dtype=like.dtype)
 
 
 class _ContrastiveFunction(torch.autograd.Function):
@@ -111,14 +127,14 @@ class _ContrastiveFunction(torch.autograd.Function):
             if lab.shape != (a32.shape[0],):
                 raise ValueError(f"labels must have shape ({a32.shape[0]},), got "
                                  f"{tuple(lab.shape)}")
-        opt = _options(kind, float(logit_scale), float(bias), **opts)
+        opt = _loss_options(kind, float(logit_scale), float(bias), opts)
         need = any(ctx.needs_input_grad[:4])
         res, ga, gb = _compute(opt, a32, b32, lab, need)
         if need:
-            ctx.grads = _package(res, ga, gb, a.dtype, b.dtype, logit_scale, bias)
+            ctx.grads = _package(res, ga, gb, a.dtype, b.dtype)
             # kept (references, no copies) only for a second backward (retain_graph)
-            ctx.replay = (opt, a32, b32, lab, a.dtype, b.dtype, logit_scale.detach(),
-                          bias.detach())
+            ctx.replay = (opt, a32, b32, lab, a.dtype, b.dtype)
+            ctx.scalars = (logit_scale.detach(), bias.detach())
         return torch.tensor(res.loss, dtype=a.dtype)
 
     @staticmethod
@@ -128,15 +144,17 @@ class _ContrastiveFunction(torch.autograd.Function):
             ga, gb, gs, gbias = ctx.grads
             ctx.grads = None
         else:  # a second backward through a retained graph: compute them again
-            opt, a32, b32, lab, a, b, s, bias = ctx.replay
+            opt, a32, b32, lab, a, b = ctx.replay
             res, ga, gb = _compute(opt, a32, b32, lab, True)
-            ga, gb, gs, gbias = _package(res, ga, gb, a, b, s, bias)
+            ga, gb, gs, gbias = _package(res, ga, gb, a, b)
         g = float(grad_loss)
         if g != 1.0:
-            ga, gb, gs, gbias = (t * g for t in (ga, gb, gs, gbias))
+            ga, gb, gs, gbias = ga * g, gb * g, gs * g, gbias * g
         need = ctx.needs_input_grad
-        return (ga if need[0] else None, gb if need[1] else None, gs if need[2] else None,
-                gbias if need[3] else None, None, None, None)
+        s, bias = ctx.scalars
+        return (ga if need[0] else None, gb if need[1] else None,
+                _scalar_grad(gs, s) if need[2] else None,
+                _scalar_grad(gbias, bias) if need[3] else None, None, None, None)
 
 
 def contrastive_loss(a, b, kind="clip", logit_scale=1 / 0.07, bias=-10.0, labels=None,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "clscale/train.h"
 
 typedef struct {
     const char *name;
@@ -151,6 +152,77 @@ static const abi_field featlearn_prediction[] = {
     F(cls_featlearn_prediction, c_rich), F(cls_featlearn_prediction, n_rich),
     F(cls_featlearn_prediction, t_rich)};
 
+/* eval, train and the theory entry points the Python bindings call (clscale.eval, train, embed,
+ * featlearn_bottleneck/frontier, dynamics_fixed_points). */
+static const abi_field probe_options[] = {
+    F(cls_probe_options, threads), F(cls_probe_options, seed), F(cls_probe_options, grid_lo),
+    F(cls_probe_options, grid_hi), F(cls_probe_options, grid_n), F(cls_probe_options, holdout),
+    F(cls_probe_options, max_iter), F(cls_probe_options, tol), F(cls_probe_options, chunk),
+    F(cls_probe_options, confusion)};
+static const abi_field probe_result[] = {
+    F(cls_probe_result, accuracy), F(cls_probe_result, l2), F(cls_probe_result, C),
+    F(cls_probe_result, grid_n), F(cls_probe_result, grid), F(cls_probe_result, grid_accuracy),
+    F(cls_probe_result, n_classes), F(cls_probe_result, classes), F(cls_probe_result, per_class),
+    F(cls_probe_result, confusion), F(cls_probe_result, predictions), F(cls_probe_result, dim),
+    F(cls_probe_result, coef), F(cls_probe_result, intercept), F(cls_probe_result, mean),
+    F(cls_probe_result, scale), F(cls_probe_result, objective), F(cls_probe_result, iterations),
+    F(cls_probe_result, evaluations)};
+static const abi_field knn_options[] = {
+    F(cls_knn_options, k), F(cls_knn_options, weighted), F(cls_knn_options, temperature),
+    F(cls_knn_options, threads), F(cls_knn_options, chunk)};
+static const abi_field knn_result[] = {
+    F(cls_knn_result, accuracy), F(cls_knn_result, k), F(cls_knn_result, n_classes),
+    F(cls_knn_result, predictions)};
+static const abi_field augment_options[] = {
+    F(cls_augment_options, crop_area_min), F(cls_augment_options, crop_area_max),
+    F(cls_augment_options, aspect_min), F(cls_augment_options, aspect_max),
+    F(cls_augment_options, flip_prob), F(cls_augment_options, brightness),
+    F(cls_augment_options, contrast), F(cls_augment_options, noise_std),
+    F(cls_augment_options, erase_prob)};
+static const abi_field train_config[] = {
+    F(cls_train_config, data), F(cls_train_config, model), F(cls_train_config, width),
+    F(cls_train_config, loss), F(cls_train_config, temperature),
+    F(cls_train_config, learn_temperature), F(cls_train_config, batch), F(cls_train_config, chunk),
+    F(cls_train_config, memory_budget), F(cls_train_config, optimizer), F(cls_train_config, lr),
+    F(cls_train_config, lr_scaling), F(cls_train_config, weight_decay),
+    F(cls_train_config, warmup_epochs), F(cls_train_config, epochs), F(cls_train_config, steps),
+    F(cls_train_config, train_subset), F(cls_train_config, seed), F(cls_train_config, threads),
+    F(cls_train_config, log_every), F(cls_train_config, checkpoint_every),
+    F(cls_train_config, progress), F(cls_train_config, progress_user), F(cls_train_config, pairs_a),
+    F(cls_train_config, pairs_b), F(cls_train_config, proj_dim), F(cls_train_config, augment),
+    F(cls_train_config, owned_strings_)};
+static const abi_field train_progress[] = {
+    F(cls_train_progress, step), F(cls_train_progress, total_steps), F(cls_train_progress, epoch),
+    F(cls_train_progress, loss), F(cls_train_progress, lr), F(cls_train_progress, temperature),
+    F(cls_train_progress, samples_per_s), F(cls_train_progress, seconds)};
+static const abi_field train_result[] = {
+    F(cls_train_result, steps), F(cls_train_result, samples_seen), F(cls_train_result, params),
+    F(cls_train_result, peak_rss_bytes), F(cls_train_result, epochs),
+    F(cls_train_result, final_loss), F(cls_train_result, samples_per_s),
+    F(cls_train_result, seconds), F(cls_train_result, flops_per_image),
+    F(cls_train_result, train_flops), F(cls_train_result, chunk), F(cls_train_result, start_step),
+    F(cls_train_result, stopped_early)};
+static const abi_field featlearn_bottleneck[] = {
+    F(cls_featlearn_bottleneck_result, n), F(cls_featlearn_bottleneck_result, N),
+    F(cls_featlearn_bottleneck_result, measured), F(cls_featlearn_bottleneck_result, measured_sd),
+    F(cls_featlearn_bottleneck_result, equivalent), F(cls_featlearn_bottleneck_result, kappa),
+    F(cls_featlearn_bottleneck_result, slope_measured),
+    F(cls_featlearn_bottleneck_result, slope_equivalent),
+    F(cls_featlearn_bottleneck_result, slope_predicted),
+    F(cls_featlearn_bottleneck_result, seconds)};
+static const abi_field featlearn_frontier[] = {
+    F(cls_featlearn_frontier_result, nC), F(cls_featlearn_frontier_result, C),
+    F(cls_featlearn_frontier_result, loss), F(cls_featlearn_frontier_result, N_best),
+    F(cls_featlearn_frontier_result, n_widths), F(cls_featlearn_frontier_result, N),
+    F(cls_featlearn_frontier_result, loss_increases), F(cls_featlearn_frontier_result, exponent),
+    F(cls_featlearn_frontier_result, N_exponent), F(cls_featlearn_frontier_result, fit_points),
+    F(cls_featlearn_frontier_result, exponent_predicted), F(cls_featlearn_frontier_result, seconds)};
+static const abi_field dyn_fixed_point[] = {
+    F(cls_dynamics_fixed_point, q), F(cls_dynamics_fixed_point, r),
+    F(cls_dynamics_fixed_point, eig_re), F(cls_dynamics_fixed_point, eig_im),
+    F(cls_dynamics_fixed_point, jacobian), F(cls_dynamics_fixed_point, stable),
+    F(cls_dynamics_fixed_point, found)};
+
 static const abi_type types[] = {
     TYPE(cls_loss_options, loss_options),
     TYPE(cls_loss_result, loss_result),
@@ -173,6 +245,17 @@ static const abi_type types[] = {
     TYPE(cls_featlearn_window, featlearn_window),
     TYPE(cls_featlearn_result, featlearn_result),
     TYPE(cls_featlearn_prediction, featlearn_prediction),
+    TYPE(cls_probe_options, probe_options),
+    TYPE(cls_probe_result, probe_result),
+    TYPE(cls_knn_options, knn_options),
+    TYPE(cls_knn_result, knn_result),
+    TYPE(cls_augment_options, augment_options),
+    TYPE(cls_train_config, train_config),
+    TYPE(cls_train_progress, train_progress),
+    TYPE(cls_train_result, train_result),
+    TYPE(cls_featlearn_bottleneck_result, featlearn_bottleneck),
+    TYPE(cls_featlearn_frontier_result, featlearn_frontier),
+    TYPE(cls_dynamics_fixed_point, dyn_fixed_point),
 };
 
 #define C(name) {#name, (int64_t)(name)}
@@ -194,7 +277,8 @@ static const struct {
     C(CLS_DYNAMICS_LAW_MAX), C(CLS_DYNAMICS_MAX_K), C(CLS_DYNAMICS_MAX_P),
     C(CLS_DYNAMICS_NODES_DEFAULT),
     C(CLS_FEATLEARN_AUTO), C(CLS_FEATLEARN_FUNCTION), C(CLS_FEATLEARN_WIDTH),
-    C(CLS_FEATLEARN_REFERENCE),
+    C(CLS_FEATLEARN_REFERENCE), C(CLS_FEATLEARN_MAX_WIDTHS),
+    C(CLS_SPLIT_TRAIN), C(CLS_SPLIT_TEST),
 };
 
 static const abi_type *find_type(const char *name)

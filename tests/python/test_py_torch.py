@@ -266,3 +266,24 @@ def test_docs_example_runs():
     assert p.returncode == 0, p.stderr
     losses = [float(line.split()[1]) for line in p.stdout.splitlines()]
     assert len(losses) == 3 and losses[2] < losses[0]
+
+
+def test_float32_path_copies_nothing(monkeypatch):
+    """The float32 path hands the library the tensors' own memory and hands the
+    gradients it wrote to autograd without a copy (a.grad is that buffer), and
+    the library is called once per forward+backward (not again in backward)."""
+    seen = []
+    real = ct._compute
+
+    def spy(opt, a32, b32, lab, grads):
+        out = real(opt, a32, b32, lab, grads)
+        seen.append((a32.data_ptr(), b32.data_ptr(), out[1].data_ptr(), out[2].data_ptr()))
+        return out
+    monkeypatch.setattr(ct, "_compute", spy)
+    a, b = rows(256, 32, 1).requires_grad_(), rows(256, 32, 2).requires_grad_()
+    s = torch.nn.Parameter(torch.tensor(2.6))
+    ct.ClipLoss()(a, b, s.exp()).backward()
+    assert len(seen) == 1
+    pa, pb, pga, pgb = seen[0]
+    assert (pa, pb) == (a.data_ptr(), b.data_ptr())
+    assert (a.grad.data_ptr(), b.grad.data_ptr()) == (pga, pgb)
