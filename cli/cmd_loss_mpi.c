@@ -14,6 +14,7 @@
 #ifdef CLS_HAVE_MPI
 
 #include "clscale/loss_mpi.h"
+#include "clscale/sys.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -123,18 +124,18 @@ static int write_rows(const char *path, long data_off, const float *g, int64_t o
 static int write_gradient(const char *path, const float *g, int64_t rows, int64_t off, int64_t len, int64_t cols,
                           int p)
 {
-    char tmp[PATH_MAX];
+    char tmp[PATH_MAX], eb[128];
     snprintf(tmp, sizeof tmp, "%s.partial", path);
     long data_off = 0;
     if (p == 0 && (data_off = preallocate_npy(tmp, rows, cols)) < 0)
-        cli_error("rank 0: cannot create %s: %s", tmp, strerror(errno));
+        cli_error("rank 0: cannot create %s: %s", tmp, cls_errno_string(errno, eb, sizeof eb));
     MPI_Bcast(&data_off, 1, MPI_LONG, 0, MPI_COMM_WORLD);
     if (data_off < 0) return 0;
     int ok = write_rows(tmp, data_off, g, off, len, cols);
     if (!ok) cli_error("rank %d: cannot write rows %lld..%lld of %s: %s", p, (long long)off, (long long)(off + len), tmp,
-                       strerror(errno));
+                       cls_errno_string(errno, eb, sizeof eb));
     if (!all_ok(ok)) return 0;
-    if (p == 0 && rename(tmp, path) != 0) ok = 0, cli_error("rank 0: cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (p == 0 && rename(tmp, path) != 0) ok = 0, cli_error("rank 0: cannot rename %s to %s: %s", tmp, path, cls_errno_string(errno, eb, sizeof eb));
     return all_ok(ok);
 }
 

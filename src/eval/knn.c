@@ -146,10 +146,11 @@ cls_status cls_eval_knn(const float *train, const int64_t *train_labels, int64_t
         float *qn = q;
         for (int64_t r = 0; r < rows; r++)
             for (int64_t c = 0; c < dim; c++) qn[r * dim + c] = test[(r0 + r) * dim + c] * qinv[r];
-        int prev = cls_blas_set_threads(threads);
+        cls_thread_state prev;
+        cls_threads_enter(threads, &prev);
         st = cls_gemm_f32(CLS_NO_TRANS, CLS_TRANS, rows, n_train, dim, 1.0f, qn, dim, train, dim, 0.0f, sims,
                           n_train);
-        cls_blas_set_threads(prev);
+        cls_threads_leave(&prev);
         if (st) goto done;
         int64_t chunk_correct = 0;
 #pragma omp parallel for schedule(dynamic, 4) num_threads(threads) reduction(+ : chunk_correct)

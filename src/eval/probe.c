@@ -276,7 +276,8 @@ static cls_status predict(const float *x, int64_t n, int64_t dim, int64_t k, con
         return CLS_E_NOMEM;
     }
     for (int64_t i = 0; i < nw; i++) wf[i] = (float)params[i];
-    int prev = cls_blas_set_threads(threads);
+    cls_thread_state prev;
+    cls_threads_enter(threads, &prev);
     cls_status st = CLS_OK;
     for (int64_t r0 = 0; r0 < n && !st; r0 += chunk) {
         int64_t rows = r0 + chunk <= n ? chunk : n - r0;
@@ -291,7 +292,7 @@ static cls_status predict(const float *x, int64_t n, int64_t dim, int64_t k, con
             pred[r0 + r] = best;
         }
     }
-    cls_blas_set_threads(prev);
+    cls_threads_leave(&prev);
     cls_free(wf);
     cls_free(logits);
     return st;

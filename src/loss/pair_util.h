@@ -39,23 +39,16 @@ static inline float cls_pair_log1pf_unit(float e)
  * out, so BLAS is pinned to one thread for the duration of a kernel.
  * OpenBLAS's OpenMP build also resets the caller's OpenMP default team size
  * when its thread count is set, so that is saved and restored as well. */
-typedef struct {
-    int blas, omp;
-} cls_pair_threads;
+typedef cls_thread_state cls_pair_threads;
 
 static inline cls_pair_threads cls_pair_blas_serial(void)
 {
     cls_pair_threads saved;
-    saved.omp = omp_get_max_threads();
-    saved.blas = cls_blas_set_threads(1);
+    cls_threads_enter(1, &saved);
     return saved;
 }
 
-static inline void cls_pair_threads_restore(cls_pair_threads saved)
-{
-    cls_blas_set_threads(saved.blas);
-    omp_set_num_threads(saved.omp);
-}
+static inline void cls_pair_threads_restore(cls_pair_threads saved) { cls_threads_leave(&saved); }
 
 /* Validate what every NT-Xent / SigLIP entry point receives: non-NULL arrays,
  * n, d > 0, finite inputs (naming a[i][j] / b[i][j]), a positive finite logit

@@ -64,11 +64,16 @@ static int64_t group_count(int64_t nblocks, int threads)
  * single-threaded in the OpenMP build of OpenBLAS. A one-thread team is not
  * "active", so for threads == 1 OpenBLAS would start its own threads for every
  * tile product: pin it to one thread for the duration and restore after. */
-static int blas_single_begin(int threads) { return threads == 1 ? cls_blas_set_threads(1) : 0; }
-
-static void blas_single_end(int threads, int previous)
+static cls_thread_state blas_single_begin(int threads)
 {
-    if (threads == 1 && previous > 0) cls_blas_set_threads(previous);
+    cls_thread_state saved = {0, 0};
+    if (threads == 1) cls_threads_enter(1, &saved);
+    return saved;
+}
+
+static void blas_single_end(int threads, cls_thread_state previous)
+{
+    if (threads == 1) cls_threads_leave(&previous);
 }
 
 /* Padded leading dimension of a tile buffer (whole vectors per row). */
@@ -209,7 +214,7 @@ cls_status cls_tile_forward(const cls_tile_problem *p, cls_lse rows, cls_lse col
     /* per group: column (max, sum) of the panel, two sets used alternately
      * (the merge of panel J overlaps the tiles of panel J+1: one barrier per panel) */
     double *gpart0 = dbuf + (size_t)ld * (size_t)nt;
-    const int blas_threads = blas_single_begin(nt);
+    const cls_thread_state blas_threads = blas_single_begin(nt);
 
 #pragma omp parallel num_threads(nt)
     {
@@ -359,7 +364,7 @@ cls_status cls_tile_backward(const cls_tile_problem *p, const cls_tile_weights *
     /* per group: the dB partial of the panel, two sets used alternately (the
      * reduction of panel J overlaps the tiles of panel J+1) */
     float *gpart0 = fbuf + per_thread * (size_t)nt;
-    const int blas_threads = blas_single_begin(nt);
+    const cls_thread_state blas_threads = blas_single_begin(nt);
     if (p->columns)
         for (int64_t j = 0; j < nb; j++) {
             colf[j] = (float)cols.max[j];

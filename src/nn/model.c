@@ -592,7 +592,8 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
     }
     const float *xs = cache ? cache->x : x;
     cls_status status = CLS_OK;
-    int prev_blas = gemm_mode ? cls_blas_set_threads(T) : 0;
+    cls_thread_state prev_threads = {0, 0};
+    if (gemm_mode) cls_threads_enter(T, &prev_threads);
 
 #pragma omp parallel for schedule(static) num_threads(nws) if (!gemm_mode && nws > 1)
     for (int64_t t = 0; t < ntiles; t++) {
@@ -611,7 +612,7 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
             if (!status) status = st;
         }
     }
-    if (gemm_mode) cls_blas_set_threads(prev_blas);
+    if (gemm_mode) cls_threads_leave(&prev_threads);
     cls_free(ws);
     return status;
 }
@@ -635,7 +636,8 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
     float *ws = cls_calloc((size_t)bwd_alloc_floats(m, &pl), sizeof(float), "model backward workspace");
     if (!ws) return CLS_E_NOMEM;
     cls_status status = CLS_OK;
-    int prev_blas = gemm_mode ? cls_blas_set_threads(T) : 0;
+    cls_thread_state prev_threads = {0, 0};
+    if (gemm_mode) cls_threads_enter(T, &prev_threads);
 
 #pragma omp parallel for schedule(static) num_threads(nws) if (!gemm_mode && nws > 1)
     for (int64_t t = 0; t < ntiles; t++) {
@@ -656,7 +658,7 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
             if (!status) status = st;
         }
     }
-    if (gemm_mode) cls_blas_set_threads(prev_blas);
+    if (gemm_mode) cls_threads_leave(&prev_threads);
     if (gf && !status) {
         float *grads = m->grads;
         const int64_t np = m->n_params;
