@@ -21,7 +21,6 @@
 #include "spectrum_internal.h"
 
 #include <cblas.h>
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,21 +202,15 @@ static cls_status finish_eig(double *a, int64_t k, int64_t keep, cls_spectrum_ei
 }
 
 /* Whether the float32 Gram blocks go to OpenBLAS ssyrk (half the flops of a
- * GEMM) or to GEMM-layer tiles of the lower triangle (56% of a GEMM's flops).
- * Measured (docs/spectrum.md): OpenBLAS running its AVX-512 kernels is at
- * least as fast as oneDNN's tiles; where OpenBLAS runs AVX2-only kernels
- * (OPENBLAS_CORETYPE=Haswell or an older build) and the GEMM layer has
- * oneDNN, the tiles win. CLS_SPECTRUM_SYRK=blas|gemm overrides. */
+ * GEMM) or to GEMM-layer tiles of the lower triangle (56% of a GEMM's
+ * flops). Measured on a 2-core Zen 4 (docs/spectrum.md): ssyrk 0.18-0.20
+ * CPU s per 2048 x 2048 x 4096 block, the tiles 0.21-0.25 s on either
+ * backend (the GEMM layer sends these threaded products to OpenBLAS unless
+ * CLS_GEMM=onednn). So ssyrk, unless CLS_SPECTRUM_SYRK=gemm. */
 static int syrk_by_blas(void)
 {
     const char *env = getenv("CLS_SPECTRUM_SYRK");
-    if (env && !strcmp(env, "blas")) return 1;
-    if (env && !strcmp(env, "gemm")) return 0;
-    if (strcmp(cls_gemm_backend(), "onednn") != 0) return 1;
-    const char *core = openblas_get_corename();
-    char lower[64] = {0};
-    for (int i = 0; core && core[i] && i < 63; i++) lower[i] = (char)tolower((unsigned char)core[i]);
-    return strstr(lower, "skylakex") || strstr(lower, "cooperlake") || strstr(lower, "sapphirerapids");
+    return !(env && !strcmp(env, "gemm"));
 }
 
 /* Lower triangle (and diagonal tiles) of C = Y^T Y, Y m x d row-major float,
