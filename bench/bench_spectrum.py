@@ -6,7 +6,9 @@ np.linalg.eigvalsh(np.cov(X, rowvar=False)) runs in this script on the array
 already in memory; clscale runs as the CLI on the .npy file (reading it,
 streaming, both the centred and the uncentred spectrum, all metrics), with
 the same number of BLAS threads. Prints median times, the ratio, the worst
-relative difference on the top 100 eigenvalues, and clscale's peak RSS
+relative difference on the top 100 eigenvalues, CPU seconds (user + sys,
+all threads) of both sides (less sensitive to other jobs on the machine than
+wall time), the load average before and after, and clscale's peak RSS
 against the input size and d^2 doubles.
 
 Part 2: the randomized path at d = 16384 (n = 8000 by default: 0.5 GB of
@@ -51,8 +53,14 @@ BIN = os.environ.get("CLSCALE_BIN", os.path.join(os.path.dirname(__file__), ".."
 LIB = os.environ.get("CLSCALE_LIB", os.path.join(os.path.dirname(BIN), "libclscale.so"))
 
 
+def cpu_seconds():
+    """user + sys seconds of this process, all threads."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def clscale(path, *extra):
-    """Run the CLI; return (seconds, peak RSS bytes, json, eigenvalues)."""
+    """Run the CLI; return (seconds, peak RSS bytes, json, eigenvalues, CPU seconds)."""
     with tempfile.TemporaryDirectory(dir=args.tmp) as td:
         csv = os.path.join(td, "e.csv")
         out = os.path.join(td, "out.json")
@@ -61,16 +69,18 @@ def clscale(path, *extra):
         # Python process would inherit its high-water mark in ru_maxrss.
         t = time.perf_counter()
         with open(out, "w") as f:
-            p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss, BIN, "spectrum", path, "--json",
+            p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", rss, BIN, "spectrum", path, "--json",
                                 "--threads", str(args.threads), "--eigenvalues-out", csv, *extra],
                                stdout=f)
         dt = time.perf_counter() - t
         if p.returncode != 0:
             sys.exit(f"clscale failed ({p.returncode})")
-        peak = int(open(rss).read().split()[-1]) * 1024
+        fields = open(rss).read().split()[-3:]
+        peak = int(fields[0]) * 1024
+        cpu = float(fields[1]) + float(fields[2])
         res = json.load(open(out))
         eig = np.loadtxt(csv, delimiter=",", skiprows=1, usecols=1)
-    return dt, peak, res, eig
+    return dt, peak, res, eig, cpu
 
 
 class Options(ctypes.Structure):
@@ -96,14 +106,14 @@ def library_eigenvalues(path):
     lib.cls_spectrum_options_init(ctypes.byref(opt))
     opt.threads = args.threads
     e = Eig()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_seconds()
     st = lib.cls_spectrum_eigenvalues_npy(path.encode(), 1, ctypes.byref(opt), ctypes.byref(e))
-    dt = time.perf_counter() - t
+    dt, dc = time.perf_counter() - t, cpu_seconds() - c
     if st != 0:
         sys.exit(f"cls_spectrum_eigenvalues_npy failed ({st})")
     vals = np.ctypeslib.as_array(e.values, shape=(e.count,)).copy()
     lib.cls_spectrum_eig_free(ctypes.byref(e))
-    return dt, vals
+    return dt, vals, dc
 
 
 def powerlaw_f32(n, d, alpha, seed, rotate):
@@ -126,25 +136,36 @@ def part1():
     os.close(fd)
     try:
         np.save(path, x)
-        tn, tc, tl, rss = [], [], [], []
+        tn, tc, tl, rss, cn, cc, cl = [], [], [], [], [], [], []
+        load0 = os.getloadavg()
         for r in range(args.reps):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), cpu_seconds()
             ref = np.linalg.eigvalsh(np.cov(x, rowvar=False))[::-1]
             tn.append(time.perf_counter() - t)
-            dt, peak, res, eig = clscale(path)
+            cn.append(cpu_seconds() - c)
+            dt, peak, res, eig, cpu = clscale(path)
             tc.append(dt)
+            cc.append(cpu)
             rss.append(peak)
-            dl, lvals = library_eigenvalues(path)
+            dl, lvals, dcl = library_eigenvalues(path)
             tl.append(dl)
-            print(f"  rep {r}: numpy {tn[-1]:.2f} s, clscale CLI {dt:.2f} s, library eigenvalues {dl:.2f} s")
+            cl.append(dcl)
+            print(f"  rep {r}: numpy {tn[-1]:.2f} s ({cn[-1]:.2f} CPU s), clscale CLI {dt:.2f} s "
+                  f"({cpu:.2f} CPU s), library eigenvalues {dl:.2f} s ({dcl:.2f} CPU s)")
+        load1 = os.getloadavg()
         top = np.max(np.abs(eig[:100] - ref[:100]) / ref[:100])
         topl = np.max(np.abs(lvals[:100] - ref[:100]) / ref[:100])
         mn, mc, ml = statistics.median(tn), statistics.median(tc), statistics.median(tl)
+        qn, qc, ql = statistics.median(cn), statistics.median(cc), statistics.median(cl)
         inp = x.nbytes
         print(f"numpy eigvalsh(cov) median {mn:.2f} s; clscale CLI (all metrics, both spectra) median "
               f"{mc:.2f} s: ratio {mn / mc:.2f}x; library cls_spectrum_eigenvalues_npy (same output as "
               f"numpy) median {ml:.2f} s: ratio {mn / ml:.2f}x")
-        print(f"top-100 eigenvalues: max relative difference CLI {top:.2e}, library {topl:.2e} (target 1e-6)")
+        print(f"CPU seconds (user+sys, all threads) medians: numpy {qn:.2f}, clscale CLI {qc:.2f} "
+              f"(ratio {qn / qc:.2f}x), library {ql:.2f} (ratio {qn / ql:.2f}x)")
+        print(f"load average (1/5/15 min) before {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f}, after "
+              f"{load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f} on {os.cpu_count()} cores")
+        print(f"top-100 eigenvalues: max relative difference CLI {top:.2e}, library {topl:.2e} (target 1e-12)")
         print(f"clscale peak RSS {max(rss) / 2**20:.0f} MiB; input {inp / 2**20:.0f} MiB; "
               f"d^2 doubles {d * d * 8 / 2**20:.0f} MiB; peak = input x {max(rss) / inp:.2f} "
               f"= d^2 doubles x {max(rss) / (d * d * 8):.1f}")
@@ -164,9 +185,9 @@ def part2():
     try:
         np.save(path, x)
         del x
-        tr, _, rr, er = clscale(path, "--method", "randomized")
+        tr, _, rr, er, _ = clscale(path, "--method", "randomized")
         print(f"  randomized {tr:.2f} s (alpha {rr['alpha']:.6f})")
-        te, pe, re_, ee = clscale(path, "--method", "exact")
+        te, pe, re_, ee, _ = clscale(path, "--method", "exact")
         print(f"  exact (Gram {n}x{n}) {te:.2f} s (alpha {re_['alpha']:.6f}), peak RSS {pe / 2**20:.0f} MiB")
         top = np.max(np.abs(er[:100] - ee[:100]) / ee[:100])
         print(f"randomized {tr:.2f} s vs exact {te:.2f} s: ratio {te / tr:.2f}x; top-100 max relative "

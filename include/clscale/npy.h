@@ -75,6 +75,9 @@ CLS_API void cls_npy_reader_shape(const cls_npy_reader *r, int64_t *rows, int64_
 /* Read up to max_rows rows into buf (max_rows x cols doubles); *got is the
  * number read, 0 at the end. Non-finite values are an error naming the row. */
 CLS_API cls_status cls_npy_reader_read_f64(cls_npy_reader *r, double *buf, int64_t max_rows, int64_t *got);
+/* The same for float32 files, without conversion: buf holds max_rows x cols
+ * floats. CLS_E_UNSUPPORTED for a float64 file. */
+CLS_API cls_status cls_npy_reader_read_f32(cls_npy_reader *r, float *buf, int64_t max_rows, int64_t *got);
 /* Go back to the first row. */
 CLS_API cls_status cls_npy_reader_rewind(cls_npy_reader *r);
 /* Go to row `row` (0 <= row <= rows): the next read starts there, reading

@@ -9,9 +9,12 @@
  *  - uncentred eigenvalues are those of X^T X / n (or X X^T / n); their square
  *    roots are proportional to the singular values of X that RankMe uses;
  *  - everything is accumulated in double. float32 input on the exact path is
- *    centred in double (the top max(128, hi + 28) ranks then refined in double), and each block of at most 4096 rows (one chunk at most) is multiplied in
- *    float32 (ssyrk) and added to a double accumulator; float64 input uses
- *    dsyrk throughout. Both are tested against a pure double reference. */
+ *    read as float32, centred in double and rounded back, and each block of
+ *    at most 4096 rows (one chunk at most) is multiplied in float32 (ssyrk)
+ *    and added to a double accumulator; the top max(128, hi + 28) ranks are
+ *    then refined in double (Rayleigh-Ritz, a second pass). float64 input
+ *    uses dsyrk throughout. The centred and the uncentred spectrum come from
+ *    one tridiagonalisation. All are tested against a pure double reference. */
 #ifndef CLSCALE_SPECTRUM_H
 #define CLSCALE_SPECTRUM_H
 

@@ -534,6 +534,36 @@ cls_status cls_npy_reader_read_f64(cls_npy_reader *r, double *buf, int64_t max_r
     return CLS_OK;
 }
 
+cls_status cls_npy_reader_read_f32(cls_npy_reader *r, float *buf, int64_t max_rows, int64_t *got)
+{
+    *got = 0;
+    if (r->h.dtype != CLS_DTYPE_F32)
+        return cls_set_error(CLS_E_UNSUPPORTED, "file %s: cls_npy_reader_read_f32 needs float32 data, the file holds %s",
+                             r->path, cls_dtype_name(r->h.dtype));
+    int64_t want = r->rows - r->next_row;
+    if (want > max_rows) want = max_rows;
+    if (want <= 0) return CLS_OK;
+    size_t n = (size_t)(want * r->cols);
+    if (fread(buf, sizeof(float), n, r->f) != n)
+        return cls_set_error(CLS_E_FORMAT, "file %s: truncated data at row %lld", r->path, (long long)r->next_row);
+    /* branch-free scan for NaN/Inf (all exponent bits set), then locate the first */
+    uint32_t bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t u;
+        memcpy(&u, buf + k, sizeof u);
+        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+    }
+    if (bad)
+        for (size_t k = 0; k < n; k++)
+            if (!isfinite(buf[k]))
+                return cls_set_error(CLS_E_NONFINITE, "file %s: row %lld column %lld is %s", r->path,
+                                     (long long)(r->next_row + (int64_t)k / r->cols),
+                                     (long long)((int64_t)k % r->cols), isnan(buf[k]) ? "NaN" : "Inf");
+    r->next_row += want;
+    *got = want;
+    return CLS_OK;
+}
+
 cls_status cls_npy_reader_rewind(cls_npy_reader *r)
 {
     if (fseeko(r->f, (off_t)r->h.data_offset, SEEK_SET) != 0)

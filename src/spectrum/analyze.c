@@ -81,7 +81,7 @@ static cls_status spectra(spec_source *s, spec_stats *st, int fuse, cls_spectrum
         if (!status && u) status = spec_randomized(s, st, NULL, 0, k, o, chunk, u);
         return status;
     }
-    if (s->n >= s->d) return spec_exact_covariance(s, st, fuse, NULL, chunk, o->fit_hi, c, u);
+    if (s->n >= s->d) return spec_exact_covariance(s, st, fuse, NULL, chunk, o, c, u);
     return spec_exact_gram(s, st, chunk, c, u, keep_gram, keep_center);
 }
 
@@ -120,7 +120,8 @@ static cls_status eigenvalues(spec_source *s, int center, const cls_spectrum_opt
     }
     cls_status status = out ? check_options(opt) : cls_set_error(CLS_E_INVALID_ARG, "spectrum: out is NULL");
     if (status) return status;
-    int prev = cls_blas_set_threads(opt->threads);
+    cls_thread_state saved;
+    cls_threads_enter(opt->threads, &saved);
     int64_t chunk = spec_chunk_rows(opt, s->d);
     spec_stats st;
     cls_spectrum_eig e = {0};
@@ -132,7 +133,7 @@ static cls_status eigenvalues(spec_source *s, int center, const cls_spectrum_opt
         set_zero_var(&e, &st);
         spec_stats_free(&st);
     }
-    cls_blas_set_threads(prev);
+    cls_threads_leave(&saved);
     if (status) {
         cls_spectrum_eig_free(&e);
         return status;
@@ -205,7 +206,8 @@ static cls_status bootstrap(spec_source *s, const spec_stats *st, cls_spectrum_m
         else if (gram)
             status = spec_gram_bootstrap(gram, n, st->d, counts, o->center, &e);
         else
-            status = spec_exact_covariance(s, (spec_stats *)st, 0, counts, chunk, o->fit_hi, o->center ? &e : NULL,
+            status = spec_exact_covariance(s, (spec_stats *)st, 0, counts, chunk, o,
+                                           o->center ? &e : NULL,
                                            o->center ? NULL : &e);
         if (!status && r->fit_hi <= e.count) {
             double a, c, r2;
@@ -245,7 +247,8 @@ static cls_status analyze(spec_source *s, const cls_spectrum_options *opt, cls_s
     memset(&r, 0, sizeof r);
     r.rankme = r.effective_rank = r.effective_rank_eig = r.participation_ratio = NAN;
     r.alpha_ci95[0] = r.alpha_ci95[1] = NAN;
-    int prev = cls_blas_set_threads(opt->threads);
+    cls_thread_state saved;
+    cls_threads_enter(opt->threads, &saved);
     int64_t chunk = spec_chunk_rows(opt, s->d);
     spec_stats st;
     cls_spectrum_eig ec = {0}, eu = {0};
@@ -255,7 +258,7 @@ static cls_status analyze(spec_source *s, const cls_spectrum_options *opt, cls_s
     int fuse;
     status = prepare_stats(s, method, chunk, &st, &fuse);
     if (status) {
-        cls_blas_set_threads(prev);
+        cls_threads_leave(&saved);
         return status;
     }
     int want_c = opt->center || opt->rankme_center;
@@ -333,7 +336,7 @@ static cls_status analyze(spec_source *s, const cls_spectrum_options *opt, cls_s
     cls_spectrum_eig_free(&ec);
     cls_spectrum_eig_free(&eu);
     spec_stats_free(&st);
-    cls_blas_set_threads(prev);
+    cls_threads_leave(&saved);
     if (status) {
         cls_spectrum_result_free(&r);
         return status;

@@ -22,9 +22,15 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "clscale/gemm.h"
+
 #define SPEC_F32_BLOCK 4096
+/* our OpenMP loops run in parallel from this many elements on: waking a
+ * thread costs more than a small chunk's work (and much more on a busy box) */
+#define SPEC_PARALLEL_MIN (1 << 20)
 #define SPEC_REFINE_MIN 128 /* refined ranks: max(128, hi + 28) */
 
 void spec_stats_free(spec_stats *st)
@@ -119,22 +125,31 @@ static void sym_scale(double *a, int64_t k, double s)
 
 /* Second pass of the float32 path: Rayleigh-Ritz in double on the top-K
  * eigenvectors zt (K x d, row-major) of the float-built covariance; the K
- * refined values replace values[0..K) (they are sorted descending). */
-static cls_status refine_top(spec_source *s, const spec_stats *st, int64_t chunk_rows,
+ * refined values replace values[0..K) (they are sorted descending). The rows
+ * are read as float32 and widened (exactly) and centred in double, in
+ * parallel over rows; the projection T = Y Z^T and H = T^T T are double BLAS. */
+static cls_status refine_top(spec_source *s, const spec_stats *st, int64_t chunk_rows, int threads,
                              const double *zt, int64_t K, cls_spectrum_eig *e)
 {
     int64_t d = st->d;
     double *buf = cls_alloc((size_t)chunk_rows * (size_t)d * sizeof(double), "spectrum chunk");
+    float *fbuf = cls_alloc((size_t)chunk_rows * (size_t)d * sizeof(float), "float chunk");
     double *T = cls_alloc((size_t)chunk_rows * (size_t)K * sizeof(double), "projected chunk");
     double *H = cls_calloc((size_t)(K * K), sizeof(double), "projected covariance");
     double *w = cls_alloc((size_t)K * sizeof(double), "Ritz values");
-    cls_status status = (buf && T && H && w) ? spec_source_rewind(s) : CLS_E_NOMEM;
+    cls_status status = (buf && fbuf && T && H && w) ? spec_source_rewind(s) : CLS_E_NOMEM;
+    const double *mean = st->mean;
+    int nt = cls_threads_resolve(threads);
     int64_t m;
     while (!status) {
-        status = spec_source_read(s, buf, chunk_rows, &m);
+        status = spec_source_read_f32(s, fbuf, chunk_rows, &m);
         if (status || m == 0) break;
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < d; j++) buf[i * d + j] -= st->mean[j];
+#pragma omp parallel for num_threads(nt) schedule(static) if (m * d >= SPEC_PARALLEL_MIN)
+        for (int64_t i = 0; i < m; i++) {
+            const float *x = fbuf + i * d;
+            double *y = buf + i * d;
+            for (int64_t j = 0; j < d; j++) y[j] = (double)x[j] - mean[j];
+        }
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)K, (int)d, 1.0, buf, (int)d,
                     zt, (int)d, 0.0, T, (int)K);
         cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)K, (int)m, 1.0, T, (int)K, 1.0, H, (int)K);
@@ -144,22 +159,38 @@ static cls_status refine_top(spec_source *s, const spec_stats *st, int64_t chunk
         status = spec_sym_eigenvalues(H, K, w);
     }
     if (!status) memcpy(e->values, w, (size_t)(K < e->count ? K : e->count) * sizeof(double));
-    cls_free(buf), cls_free(T), cls_free(H), cls_free(w);
+    cls_free(buf), cls_free(fbuf), cls_free(T), cls_free(H), cls_free(w);
     return status;
 }
 
 /* Eigenvalues of a (row-major lower, k x k, destroyed), the first `keep` stored;
- * with zt != NULL also the top-K eigenvectors (see spec_sym_eig_top_vectors). */
-static cls_status finish_eig_vec(double *a, int64_t k, int64_t keep, cls_spectrum_eig *e,
-                                 int64_t K, double *zt)
+ * with zt != NULL also the top-K eigenvectors (see spec_sym_eig_top_vectors);
+ * with u != NULL also the uncentred moment beta a + mu mu^T (first keep_u
+ * values), from the same tridiagonalisation (spec_sym_eig_pair). */
+static cls_status finish_eig_pair(double *a, int64_t k, int64_t keep, cls_spectrum_eig *e, int64_t K,
+                                  double *zt, const double *mu, double beta, int64_t keep_u,
+                                  cls_spectrum_eig *u)
 {
     sym_traces(a, k, &e->total, &e->total_sq);
     double *w = cls_alloc((size_t)k * sizeof(double), "spectrum eigenvalues");
-    if (!w) return CLS_E_NOMEM;
-    cls_status st = zt ? spec_sym_eig_top_vectors(a, k, w, K, zt) : spec_sym_eigenvalues(a, k, w);
+    double *wu = u ? cls_alloc((size_t)k * sizeof(double), "uncentred eigenvalues") : NULL;
+    cls_status st = w && (!u || wu) ? CLS_OK : CLS_E_NOMEM;
+    if (!st) {
+        if (u)
+            st = spec_sym_eig_pair(a, k, w, K, zt, mu, beta, wu, &u->total, &u->total_sq);
+        else
+            st = zt ? spec_sym_eig_top_vectors(a, k, w, K, zt) : spec_sym_eigenvalues(a, k, w);
+    }
     if (!st) st = spec_eig_alloc(e, keep);
     if (!st) memcpy(e->values, w, (size_t)keep * sizeof(double));
+    if (!st && u) st = spec_eig_alloc(u, keep_u);
+    if (!st && u) {
+        memcpy(u->values, wu, (size_t)keep_u * sizeof(double));
+        u->full_count = keep_u;
+        u->method = CLS_SPECTRUM_EXACT;
+    }
     cls_free(w);
+    cls_free(wu);
     e->full_count = keep;
     e->method = CLS_SPECTRUM_EXACT;
     return st;
@@ -167,14 +198,131 @@ static cls_status finish_eig_vec(double *a, int64_t k, int64_t keep, cls_spectru
 
 static cls_status finish_eig(double *a, int64_t k, int64_t keep, cls_spectrum_eig *e)
 {
-    return finish_eig_vec(a, k, keep, e, 0, NULL);
+    return finish_eig_pair(a, k, keep, e, 0, NULL, NULL, 0.0, 0, NULL);
+}
+
+/* Whether the float32 Gram blocks go to OpenBLAS ssyrk (half the flops of a
+ * GEMM) or to GEMM-layer tiles of the lower triangle (56% of a GEMM's
+ * flops). Measured on a 2-core Zen 4 (docs/spectrum.md): ssyrk 0.18-0.20
+ * CPU s per 2048 x 2048 x 4096 block, the tiles 0.21-0.25 s on either
+ * backend (the GEMM layer sends these threaded products to OpenBLAS unless
+ * CLS_GEMM=onednn). So ssyrk, unless CLS_SPECTRUM_SYRK=gemm. */
+static int syrk_by_blas(void)
+{
+    const char *env = getenv("CLS_SPECTRUM_SYRK");
+    return !(env && !strcmp(env, "gemm"));
+}
+
+/* Lower triangle (and diagonal tiles) of C = Y^T Y, Y m x d row-major float,
+ * by GEMM-layer tiles: the block below the diagonal as one product, the two
+ * diagonal halves recursively, down to SPEC_GRAM_LEAF-wide square tiles. */
+#define SPEC_GRAM_LEAF 256
+static cls_status gram_tiles(const float *y, int64_t m, int64_t d, int64_t off, int64_t size, float *c)
+{
+    if (size <= SPEC_GRAM_LEAF)
+        return cls_gemm_f32(CLS_TRANS, CLS_NO_TRANS, size, size, m, 1.0f, y + off, d, y + off, d, 0.0f,
+                            c + off * d + off, d);
+    int64_t h = size / 2;
+    cls_status st = cls_gemm_f32(CLS_TRANS, CLS_NO_TRANS, size - h, h, m, 1.0f, y + off + h, d, y + off, d,
+                                 0.0f, c + (off + h) * d + off, d);
+    if (!st) st = gram_tiles(y, m, d, off, h, c);
+    if (!st) st = gram_tiles(y, m, d, off + h, size - h, c);
+    return st;
+}
+
+static cls_status gram_f32(const float *y, int64_t m, int64_t d, int by_blas, float *c)
+{
+    if (by_blas) {
+        cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, (int)d, (int)m, 1.0f, y, (int)d, 0.0f, c, (int)d);
+        return CLS_OK;
+    }
+    return gram_tiles(y, m, d, 0, d, c);
+}
+
+/* S (double, lower) += the lower triangle of the float block product Sf. */
+static void add_lower(double *S, const float *Sf, int64_t d, int nt)
+{
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 32) if (d * d >= 2 * SPEC_PARALLEL_MIN)
+    for (int64_t i = 0; i < d; i++) {
+        double *srow = S + i * d;
+        const float *frow = Sf + i * d;
+        for (int64_t j = 0; j <= i; j++) srow[j] += frow[j];
+    }
+}
+
+/* Float32 rows without bootstrap weights: one pass reading float32 chunks
+ * (no conversion to double), each chunk centred by `shift` in double and
+ * rounded back to float32 in place, in parallel over column stripes (each
+ * column's sums run in row order on one thread: the same bits for any thread
+ * count), its float Gram block added into S. fuse: shift is the first
+ * chunk's mean (computed here) and sq/first/varies collect pass 1's
+ * statistics. chunk_rows: the option (0: about 32 MiB of floats, at most
+ * SPEC_F32_BLOCK rows). *rows is the number of rows read. */
+static cls_status accumulate_f32(spec_source *s, int fuse, int64_t chunk_rows, int threads, double *S,
+                                 double *shift, double *msum, double *sq, double *first,
+                                 unsigned char *varies, int64_t *rows)
+{
+    int64_t d = s->d;
+    size_t dd = (size_t)d * (size_t)d;
+    int64_t cr = chunk_rows > 0 ? chunk_rows : spec_chunk_rows_f32(d);
+    if (cr > SPEC_F32_BLOCK) cr = SPEC_F32_BLOCK;
+    float *x = cls_alloc((size_t)cr * (size_t)d * sizeof(float), "float chunk");
+    float *Sf = cls_alloc(dd * sizeof(float), "float block product");
+    cls_status status = x && Sf ? spec_source_rewind(s) : CLS_E_NOMEM;
+    int nt = cls_threads_resolve(threads);
+    int by_blas = syrk_by_blas();
+    /* one contiguous column stripe per thread (multiples of 16 columns) */
+    int64_t width = ((d + nt - 1) / nt + 15) / 16 * 16;
+    int64_t nstripe = (d + width - 1) / width, row0 = 0, m;
+    while (!status) {
+        status = spec_source_read_f32(s, x, cr, &m);
+        if (status || m == 0) break;
+        int first_chunk = fuse && row0 == 0;
+#pragma omp parallel for num_threads(nt) schedule(static) if (m * d >= SPEC_PARALLEL_MIN)
+        for (int64_t sb = 0; sb < nstripe; sb++) {
+            int64_t j0 = sb * width, j1 = j0 + width < d ? j0 + width : d;
+            if (first_chunk) {
+                for (int64_t j = j0; j < j1; j++) shift[j] = 0, first[j] = x[j];
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = j0; j < j1; j++) shift[j] += x[i * d + j];
+                for (int64_t j = j0; j < j1; j++) shift[j] /= (double)m;
+            }
+            for (int64_t i = 0; i < m; i++) {
+                float *xi = x + i * d;
+                if (fuse) {
+                    for (int64_t j = j0; j < j1; j++) varies[j] |= (double)xi[j] != first[j];
+                    for (int64_t j = j0; j < j1; j++) {
+                        double t = (double)xi[j] - shift[j];
+                        msum[j] += t;
+                        sq[j] += t * t;
+                        xi[j] = (float)t;
+                    }
+                } else {
+                    for (int64_t j = j0; j < j1; j++) {
+                        double t = (double)xi[j] - shift[j];
+                        msum[j] += t;
+                        xi[j] = (float)t;
+                    }
+                }
+            }
+        }
+        row0 += m;
+        status = gram_f32(x, m, d, by_blas, Sf);
+        if (!status) add_lower(S, Sf, d, nt);
+    }
+    cls_free(x);
+    cls_free(Sf);
+    *rows = row0;
+    return status;
 }
 
 cls_status spec_exact_covariance(spec_source *s, spec_stats *st, int fuse, const int32_t *counts,
-                                 int64_t chunk_rows, int64_t refine_hi, cls_spectrum_eig *centred,
-                                 cls_spectrum_eig *uncentred)
+                                 int64_t chunk_rows, const cls_spectrum_options *o,
+                                 cls_spectrum_eig *centred, cls_spectrum_eig *uncentred)
 {
     int64_t n = fuse ? s->n : st->n, d = st->d;
+    int64_t refine_hi = o->fit_hi;
+    int threads = o->threads;
     /* Fused: pass 1 is folded into this pass. Rows are shifted by the first
      * chunk's mean K (within sd/sqrt(chunk) of the true mean), and the exact
      * correction S - n m m^T with m = mean(x - K) removes the shift; as m is
@@ -191,77 +339,80 @@ cls_status spec_exact_covariance(spec_source *s, spec_stats *st, int fuse, const
     }
     size_t dd = (size_t)d * (size_t)d;
     int use_f32 = s->is_f32;
-    int64_t fblock = chunk_rows < SPEC_F32_BLOCK ? chunk_rows : SPEC_F32_BLOCK;
+    /* both spectra (never with bootstrap weights): one tridiagonalisation */
+    int pair = centred && uncentred && !counts;
     double *S = cls_calloc(dd, sizeof(double), "covariance accumulator (d x d doubles)");
-    double *buf = cls_alloc((size_t)chunk_rows * (size_t)d * sizeof(double), "spectrum chunk");
     double *msum = cls_calloc((size_t)d, sizeof(double), "spectrum weighted mean");
-    float *fbuf = use_f32 ? cls_alloc((size_t)fblock * (size_t)d * sizeof(float), "float block") : NULL;
-    float *Sf = use_f32 ? cls_alloc(dd * sizeof(float), "float block product") : NULL;
+    double *mu = pair ? cls_alloc((size_t)d * sizeof(double), "spectrum mean") : NULL;
     double *A = NULL;
-    cls_status status = (S && buf && msum && (!use_f32 || (fbuf && Sf))) ? spec_source_rewind(s)
-                                                                         : CLS_E_NOMEM;
+    cls_status status = S && msum && (!pair || mu) ? CLS_OK : CLS_E_NOMEM;
     int64_t row0 = 0, m;
-    while (!status) {
-        status = spec_source_read(s, buf, chunk_rows, &m);
-        if (status || m == 0) break;
-        if (fuse && row0 == 0) {
-            for (int64_t i = 0; i < m; i++)
-                for (int64_t j = 0; j < d; j++) shift[j] += buf[i * d + j];
-            for (int64_t j = 0; j < d; j++) shift[j] /= (double)m;
-            memcpy(first, buf, (size_t)d * sizeof(double));
-        }
-        /* centre (and weight) the rows, compacting away rows drawn zero times */
-        int64_t kept = 0;
-        for (int64_t i = 0; i < m; i++) {
-            double c = counts ? (double)counts[row0 + i] : 1.0;
-            if (c == 0) continue;
-            double sc = counts ? sqrt(c) : 1.0;
-            const double *x = buf + i * d;
-            double *y = buf + kept * d;
-            if (sq) {
-                for (int64_t j = 0; j < d; j++) {
-                    double t = x[j] - shift[j];
-                    msum[j] += t;
-                    sq[j] += t * t;
-                    varies[j] |= x[j] != first[j];
-                    y[j] = t;
-                }
-            } else {
-                for (int64_t j = 0; j < d; j++) {
-                    double t = x[j] - shift[j];
-                    msum[j] += c * t;
-                    y[j] = sc * t;
-                }
+    if (!status && use_f32 && !counts) {
+        status = accumulate_f32(s, fuse, o->chunk_rows, threads, S, shift, msum, sq, first, varies, &row0);
+    } else if (!status) {
+        int64_t fblock = chunk_rows < SPEC_F32_BLOCK ? chunk_rows : SPEC_F32_BLOCK;
+        double *buf = cls_alloc((size_t)chunk_rows * (size_t)d * sizeof(double), "spectrum chunk");
+        float *fbuf = use_f32 ? cls_alloc((size_t)fblock * (size_t)d * sizeof(float), "float block") : NULL;
+        float *Sf = use_f32 ? cls_alloc(dd * sizeof(float), "float block product") : NULL;
+        int by_blas = syrk_by_blas(), nt = cls_threads_resolve(threads);
+        status = (buf && (!use_f32 || (fbuf && Sf))) ? spec_source_rewind(s) : CLS_E_NOMEM;
+        while (!status) {
+            status = spec_source_read(s, buf, chunk_rows, &m);
+            if (status || m == 0) break;
+            if (fuse && row0 == 0) {
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < d; j++) shift[j] += buf[i * d + j];
+                for (int64_t j = 0; j < d; j++) shift[j] /= (double)m;
+                memcpy(first, buf, (size_t)d * sizeof(double));
             }
-            kept++;
-        }
-        row0 += m;
-        if (!use_f32) {
-            if (kept) cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)d, (int)kept, 1.0, buf,
-                                  (int)d, 1.0, S, (int)d);
-            continue;
-        }
-        for (int64_t b0 = 0; b0 < kept; b0 += fblock) {
-            int64_t bm = kept - b0 < fblock ? kept - b0 : fblock;
-            const double *src = buf + b0 * d;
-            for (int64_t k = 0; k < bm * d; k++) fbuf[k] = (float)src[k];
-            cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, (int)d, (int)bm, 1.0f, fbuf, (int)d,
-                        0.0f, Sf, (int)d);
-            for (int64_t i = 0; i < d; i++) {
-                double *srow = S + i * d;
-                const float *frow = Sf + i * d;
-                for (int64_t j = 0; j <= i; j++) srow[j] += frow[j];
+            /* centre (and weight) the rows, compacting away rows drawn zero times */
+            int64_t kept = 0;
+            for (int64_t i = 0; i < m; i++) {
+                double c = counts ? (double)counts[row0 + i] : 1.0;
+                if (c == 0) continue;
+                double sc = counts ? sqrt(c) : 1.0;
+                const double *x = buf + i * d;
+                double *y = buf + kept * d;
+                if (sq) {
+                    for (int64_t j = 0; j < d; j++) {
+                        double t = x[j] - shift[j];
+                        msum[j] += t;
+                        sq[j] += t * t;
+                        varies[j] |= x[j] != first[j];
+                        y[j] = t;
+                    }
+                } else {
+                    for (int64_t j = 0; j < d; j++) {
+                        double t = x[j] - shift[j];
+                        msum[j] += c * t;
+                        y[j] = sc * t;
+                    }
+                }
+                kept++;
+            }
+            row0 += m;
+            if (!use_f32) {
+                if (kept) cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)d, (int)kept, 1.0, buf,
+                                      (int)d, 1.0, S, (int)d);
+                continue;
+            }
+            for (int64_t b0 = 0; b0 < kept && !status; b0 += fblock) {
+                int64_t bm = kept - b0 < fblock ? kept - b0 : fblock;
+                const double *src = buf + b0 * d;
+                for (int64_t k = 0; k < bm * d; k++) fbuf[k] = (float)src[k];
+                status = gram_f32(fbuf, bm, d, by_blas, Sf);
+                if (!status) add_lower(S, Sf, d, nt);
             }
         }
+        cls_free(buf);
+        cls_free(fbuf);
+        cls_free(Sf);
     }
-    cls_free(buf);
-    cls_free(fbuf);
-    cls_free(Sf);
-    if (!status && centred && uncentred) {
+    if (!status && centred && uncentred && !pair) {
         A = cls_alloc(dd * sizeof(double), "covariance copy (d x d doubles)");
         if (!A) status = CLS_E_NOMEM;
     }
-    if (!status && fuse && row0 != n)
+    if (!status && row0 != n)
         status = cls_set_error(CLS_E_FORMAT, "spectrum: read %lld rows, expected %lld",
                                (long long)row0, (long long)n);
     for (int64_t j = 0; j < d && !status; j++) msum[j] /= (double)n; /* m = weighted mean of y */
@@ -277,8 +428,10 @@ cls_status spec_exact_covariance(spec_source *s, spec_stats *st, int fuse, const
             if (st->m2[j] == 0.0 && st->zero_var++ == 0) st->first_zero_var = j;
         }
     }
+    if (!status && pair)
+        for (int64_t j = 0; j < d; j++) mu[j] = shift[j] + msum[j];
     if (!status && centred) {
-        double *C = uncentred ? A : S;
+        double *C = (uncentred && !pair) ? A : S;
         if (C != S) memcpy(C, S, dd * sizeof(double));
         cblas_dsyr(CblasRowMajor, CblasLower, (int)d, -(double)n, msum, 1, C, (int)d);
         sym_scale(C, d, 1.0 / (double)(n - 1));
@@ -295,8 +448,12 @@ cls_status spec_exact_covariance(spec_source *s, spec_stats *st, int fuse, const
             zt = cls_alloc((size_t)(K * d) * sizeof(double), "leading eigenvectors");
             if (!zt) status = CLS_E_NOMEM;
         }
-        if (!status) status = finish_eig_vec(C, d, keep, centred, K, zt);
-        if (!status && zt) status = refine_top(s, st, chunk_rows, zt, K, centred);
+        if (!status) {
+            /* the uncentred moment sum x x^T / n = ((n-1)/n) C + mu mu^T */
+            status = finish_eig_pair(C, d, keep, centred, K, zt, mu, (double)(n - 1) / (double)n,
+                                     d < n ? d : n, pair ? uncentred : NULL);
+        }
+        if (!status && zt) status = refine_top(s, st, chunk_rows, threads, zt, K, centred);
         if (!status && zt) {
             /* sum of squares from the refined spectrum: it is dominated by the
              * top ranks, which the float-built matrix holds less accurately */
@@ -312,7 +469,12 @@ cls_status spec_exact_covariance(spec_source *s, spec_stats *st, int fuse, const
             centred->total = t / (double)(n - 1);
         }
     }
-    if (!status && uncentred) {
+    if (!status && uncentred && pair) {
+        uncentred->n = n;
+        uncentred->d = d;
+        uncentred->centered = 0;
+    }
+    if (!status && uncentred && !pair) {
         /* sum c x x^T = S + n (m mu^T + mu m^T) + n mu mu^T with x = y + mu */
         cblas_dsyr2(CblasRowMajor, CblasLower, (int)d, (double)n, msum, 1, shift, 1, S, (int)d);
         cblas_dsyr(CblasRowMajor, CblasLower, (int)d, (double)n, shift, 1, S, (int)d);
@@ -325,6 +487,7 @@ cls_status spec_exact_covariance(spec_source *s, spec_stats *st, int fuse, const
     cls_free(A);
     cls_free(S);
     cls_free(msum);
+    cls_free(mu);
     if (fuse) cls_free(shift);
     cls_free(sq);
     cls_free(first);

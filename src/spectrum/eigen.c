@@ -181,19 +181,63 @@ cls_status spec_randomized(spec_source *s, const spec_stats *st, const int32_t *
 
 cls_status spec_sym_eig_top_vectors(double *a, int64_t k, double *w_desc, int64_t K, double *zt)
 {
-    /* One tridiagonalisation serves both: dsterf for all values, dstemr for
-     * the top K vectors of the tridiagonal, dormtr to bring them back. */
+    return spec_sym_eig_pair(a, k, w_desc, K, zt, NULL, 0.0, NULL, NULL, NULL);
+}
+
+cls_status spec_sym_eig_pair(double *a, int64_t k, double *w_desc, int64_t K, double *zt,
+                             const double *mu, double beta, double *wu_desc, double *u_trace,
+                             double *u_fro2)
+{
+    /* One tridiagonalisation serves everything: dsterf for all values,
+     * dstemr for the top K vectors of the tridiagonal, dormtr to bring them
+     * back. The uncentred moment M = beta A + mu mu^T: a Householder
+     * reflection P (P mu = -+|mu| e_k) is applied first, A' = P A P, and
+     * dsytrd('U') never touches index k (Q e_k = e_k), so
+     * Q^T P M P Q = beta T + |mu|^2 e_k e_k^T is tridiagonal too: its
+     * eigenvalues cost one more dsterf instead of a second reduction. */
+    int uncentred = mu && wu_desc;
     double *dg = cls_alloc((size_t)k * sizeof(double), "tridiagonal");
     double *e = cls_alloc((size_t)k * sizeof(double), "tridiagonal");
     double *dg2 = cls_alloc((size_t)k * sizeof(double), "tridiagonal copy");
     double *e2 = cls_alloc((size_t)k * sizeof(double), "tridiagonal copy");
     double *tau = cls_alloc((size_t)k * sizeof(double), "reflectors");
-    double *wk = cls_alloc((size_t)k * sizeof(double), "selected eigenvalues");
-    lapack_int *isuppz = cls_alloc((size_t)(2 * K) * sizeof(lapack_int), "eigenvector support");
-    cls_status status = (dg && e && dg2 && e2 && tau && wk && isuppz) ? CLS_OK : CLS_E_NOMEM;
+    double *wk = zt ? cls_alloc((size_t)k * sizeof(double), "selected eigenvalues") : NULL;
+    lapack_int *isuppz = zt ? cls_alloc((size_t)(2 * K) * sizeof(lapack_int), "eigenvector support") : NULL;
+    double *v = uncentred ? cls_alloc((size_t)k * sizeof(double), "Householder vector") : NULL;
+    double *q = uncentred ? cls_alloc((size_t)k * sizeof(double), "Householder update") : NULL;
+    cls_status status = (dg && e && dg2 && e2 && tau && (!zt || (wk && isuppz)) && (!uncentred || (v && q)))
+                            ? CLS_OK : CLS_E_NOMEM;
     lapack_int info = 0, m = 0, nk = (lapack_int)k;
     lapack_logical tryrac = 1;
+    double ptau = 0, mu2 = 0;
+    if (!status && uncentred) {
+        /* a is row-major lower = column-major upper */
+        memcpy(v, mu, (size_t)k * sizeof(double));
+        mu2 = cblas_ddot((int)k, mu, 1, mu, 1);
+        double norm = sqrt(mu2), alpha = v[k - 1];
+        if (norm > 0) {
+            v[k - 1] += copysign(norm, alpha);
+            ptau = 1.0 / (mu2 + fabs(alpha) * norm); /* 2 / v^T v */
+            /* P A P = A - v q^T - q v^T, p = tau A v, q = p - (tau/2)(v^T p) v */
+            cblas_dsymv(CblasColMajor, CblasUpper, (int)k, ptau, a, (int)k, v, 1, 0.0, q, 1);
+            cblas_daxpy((int)k, -0.5 * ptau * cblas_ddot((int)k, v, 1, q, 1), v, 1, q, 1);
+            cblas_dsyr2(CblasColMajor, CblasUpper, (int)k, -1.0, v, 1, q, 1, a, (int)k);
+        }
+    }
     if (!status) info = LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'U', nk, a, nk, dg, e, tau);
+    if (!status && !info && uncentred) {
+        double tr = 0, f = 0;
+        for (int64_t i = 0; i < k; i++) dg2[i] = beta * dg[i];
+        dg2[k - 1] += mu2;
+        for (int64_t i = 0; i + 1 < k; i++) e2[i] = beta * e[i];
+        for (int64_t i = 0; i < k; i++) tr += dg2[i], f += dg2[i] * dg2[i];
+        for (int64_t i = 0; i + 1 < k; i++) f += 2.0 * e2[i] * e2[i];
+        *u_trace = tr;
+        *u_fro2 = f;
+        info = LAPACKE_dsterf(nk, dg2, e2);
+        if (!info)
+            for (int64_t i = 0; i < k; i++) wu_desc[i] = dg2[k - 1 - i];
+    }
     if (!status && !info) {
         memcpy(dg2, dg, (size_t)k * sizeof(double));
         memcpy(e2, e, (size_t)(k - 1) * sizeof(double));
@@ -203,14 +247,21 @@ cls_status spec_sym_eig_top_vectors(double *a, int64_t k, double *w_desc, int64_
     if (!status && !info) {
         for (int64_t i = 0; i < k; i++) w_desc[i] = dg[k - 1 - i];
         /* vectors in column-major k x K = row-major K x k (zt) */
-        info = LAPACKE_dstemr(LAPACK_COL_MAJOR, 'V', 'I', nk, dg2, e2, 0.0, 0.0, nk - (lapack_int)K + 1,
-                              nk, &m, wk, zt, nk, (lapack_int)K, isuppz, &tryrac);
+        if (zt)
+            info = LAPACKE_dstemr(LAPACK_COL_MAJOR, 'V', 'I', nk, dg2, e2, 0.0, 0.0, nk - (lapack_int)K + 1,
+                                  nk, &m, wk, zt, nk, (lapack_int)K, isuppz, &tryrac);
     }
-    if (!status && !info && m != (lapack_int)K) info = -1000;
-    if (!status && !info)
+    if (!status && !info && zt && m != (lapack_int)K) info = -1000;
+    if (!status && !info && zt)
         info = LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'U', 'N', nk, (lapack_int)K, a, nk, tau, zt, nk);
+    if (!status && !info && zt && ptau != 0) /* eigenvectors of A = P (those of P A P) */
+        for (int64_t j = 0; j < K; j++) {
+            double *z = zt + j * k;
+            cblas_daxpy((int)k, -ptau * cblas_ddot((int)k, v, 1, z, 1), v, 1, z, 1);
+        }
     if (!status && info)
         status = cls_set_error(CLS_E_NUMERIC, "spectrum: LAPACK tridiagonal eigensolver failed (info %d)", (int)info);
     cls_free(dg), cls_free(e), cls_free(dg2), cls_free(e2), cls_free(tau), cls_free(wk), cls_free(isuppz);
+    cls_free(v), cls_free(q);
     return status;
 }

@@ -51,6 +51,13 @@ cls_status spec_source_rewind(spec_source *s)
     return s->reader ? cls_npy_reader_rewind(s->reader) : CLS_OK;
 }
 
+/* The error for element k of the chunk starting at row s->next. */
+static cls_status nonfinite(const spec_source *s, size_t k, double v)
+{
+    return cls_set_error(CLS_E_NONFINITE, "X[%lld][%lld] is %s", (long long)(s->next + (int64_t)k / s->d),
+                         (long long)((int64_t)k % s->d), isnan(v) ? "NaN" : "Inf");
+}
+
 cls_status spec_source_read(spec_source *s, double *buf, int64_t max_rows, int64_t *got)
 {
     *got = 0;
@@ -68,10 +75,31 @@ cls_status spec_source_read(spec_source *s, double *buf, int64_t max_rows, int64
     else
         memcpy(buf, s->f64 + off, count * sizeof(double));
     for (size_t k = 0; k < count; k++)
-        if (!isfinite(buf[k]))
-            return cls_set_error(CLS_E_NONFINITE, "X[%lld][%lld] is %s",
-                                 (long long)(s->next + (int64_t)k / s->d),
-                                 (long long)((int64_t)k % s->d), isnan(buf[k]) ? "NaN" : "Inf");
+        if (!isfinite(buf[k])) return nonfinite(s, k, buf[k]);
+    s->next += m;
+    *got = m;
+    return CLS_OK;
+}
+
+cls_status spec_source_read_f32(spec_source *s, float *buf, int64_t max_rows, int64_t *got)
+{
+    *got = 0;
+    if (s->reader) {
+        cls_status st = cls_npy_reader_read_f32(s->reader, buf, max_rows, got);
+        s->next += *got;
+        return st;
+    }
+    if (!s->f32) return cls_set_error(CLS_E_INVALID_ARG, "spectrum: float32 rows requested from float64 data");
+    int64_t m = s->n - s->next;
+    if (m > max_rows) m = max_rows;
+    if (m <= 0) return CLS_OK;
+    size_t count = (size_t)(m * s->d), off = (size_t)(s->next * s->d);
+    memcpy(buf, s->f32 + off, count * sizeof(float));
+    int bad = 0;
+    for (size_t k = 0; k < count; k++) bad |= !isfinite(buf[k]);
+    if (bad)
+        for (size_t k = 0; k < count; k++)
+            if (!isfinite(buf[k])) return nonfinite(s, k, buf[k]);
     s->next += m;
     *got = m;
     return CLS_OK;
@@ -84,5 +112,13 @@ int64_t spec_chunk_rows(const cls_spectrum_options *opt, int64_t d)
     if (rows < 64) rows = 64;
     /* multiples of the float block keep the ssyrk blocks full */
     if (rows > 1024) rows -= rows % 1024;
+    return rows;
+}
+
+int64_t spec_chunk_rows_f32(int64_t d)
+{
+    int64_t rows = ((int64_t)32 << 20) / (4 * d);
+    if (rows < 64) rows = 64;
+    if (rows > 4096) rows = 4096; /* the float32 block limit (covariance.c) */
     return rows;
 }

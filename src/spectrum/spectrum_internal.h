@@ -29,8 +29,12 @@ cls_status spec_source_rewind(spec_source *s);
 /* Up to max_rows rows into buf (max_rows x d); *got = 0 at the end. Non-finite
  * values are CLS_E_NONFINITE naming the row and column. */
 cls_status spec_source_read(spec_source *s, double *buf, int64_t max_rows, int64_t *got);
+/* The same for float32 data (s->is_f32), unconverted: buf is max_rows x d floats. */
+cls_status spec_source_read_f32(spec_source *s, float *buf, int64_t max_rows, int64_t *got);
 /* Rows per chunk: the option if set, else about 32 MiB of doubles. */
 int64_t spec_chunk_rows(const cls_spectrum_options *opt, int64_t d);
+/* Default rows per float32 chunk: about 32 MiB of floats, at most 4096. */
+int64_t spec_chunk_rows_f32(int64_t d);
 
 /* Pass 1: column means and sums of squared deviations, merged chunk by chunk
  * (Chan et al.), so no E[x^2] - E[x]^2 cancellation. */
@@ -48,14 +52,17 @@ void spec_stats_free(spec_stats *st);
  * The sum of counts is always n. */
 
 /* Exact path, n >= d: S = sum c_i y_i y_i^T with y = x - mean in double
- * (float32 data: blocks of <= 1024 rows by ssyrk, each added into double).
- * Fills the centred covariance and/or the uncentred second moment; with
+ * (float32 data: read as float32 without bootstrap weights, centred in
+ * double and rounded back; blocks of <= 4096 rows by ssyrk or GEMM-layer
+ * tiles, each added into double). Fills the centred covariance and/or the
+ * uncentred second moment (both: from one tridiagonalisation); with
  * float32 data the top max(128, refine_hi + 28) centred values are refined.
  * fuse: st holds only allocated zeroed mean/m2 arrays; pass 1 is folded into
- * this pass (no bootstrap counts) and st is filled on success. */
+ * this pass (no bootstrap counts) and st is filled on success. From o:
+ * fit_hi (refined ranks), threads (our OpenMP loops), chunk_rows. */
 cls_status spec_exact_covariance(spec_source *s, spec_stats *st, int fuse, const int32_t *counts,
-                                 int64_t chunk_rows, int64_t refine_hi, cls_spectrum_eig *centred,
-                                 cls_spectrum_eig *uncentred);
+                                 int64_t chunk_rows, const cls_spectrum_options *o,
+                                 cls_spectrum_eig *centred, cls_spectrum_eig *uncentred);
 
 /* Exact path, n < d: Gram matrices from the rows held in memory (centred by
  * the column means). `keep_gram`, if not NULL, receives the Gram matrix
@@ -75,6 +82,14 @@ cls_status spec_sym_eigenvalues(double *a, int64_t k, double *w_desc);
 /* All eigenvalues (descending) plus the eigenvectors of the K largest, as a
  * row-major K x k array zt (row j: the vector of the j-th smallest of them). */
 cls_status spec_sym_eig_top_vectors(double *a, int64_t k, double *w_desc, int64_t K, double *zt);
+
+/* The same from one tridiagonalisation (zt may be NULL: no vectors), and,
+ * when mu and wu_desc are given, the eigenvalues (descending) of the
+ * uncentred moment beta A + mu mu^T with its trace and squared Frobenius
+ * norm, without a second reduction. */
+cls_status spec_sym_eig_pair(double *a, int64_t k, double *w_desc, int64_t K, double *zt,
+                             const double *mu, double beta, double *wu_desc, double *u_trace,
+                             double *u_fro2);
 
 /* Randomized top-k eigenvalues of the centred (or uncentred) covariance. */
 cls_status spec_randomized(spec_source *s, const spec_stats *st, const int32_t *counts,
