@@ -39,7 +39,7 @@ static void usage(void)
            "  --model mlp|cnn         encoder (default %s)\n"
            "  --width W               mlp width / cnn channels (default 0: mlp 1024, cnn 32)\n"
            "  --loss ntxent|clip|siglip  loss on z (default %s)\n"
-           "  --temperature T         tau = 1/logit scale (default 0: ntxent 0.5, else 0.1)\n"
+           "  --temperature T         tau = 1/logit scale (default 0: ntxent 0.2, else 0.1)\n"
            "  --learn-temperature     learn log(1/tau), scale clipped at 100 (default off)\n"
            "  --batch B               images per step (default %lld)\n"
            "  --chunk C               views encoded at once (default 0: from the budget)\n"

@@ -91,6 +91,10 @@ cls_status cls_lab_runner_train(void *user, const cls_lab_spec *spec, const char
     if (spec->steps == 0) cfg.epochs = spec->epochs;
     if (spec->batch > 0) cfg.batch = spec->batch;
     cfg.seed = spec->seed;
+    /* the lab's recipe keeps NT-Xent at tau = 0.5 whatever the trainer's default
+     * (0.2 since the 60-epoch recipe): a preset's runs, and the committed
+     * docs/lab-full report, do not move when that default changes */
+    cfg.temperature = 0.5;
     cfg.threads = ctx ? ctx->threads : 0;
     if (ctx && ctx->data) cfg.data = ctx->data;
     train_progress_state ps = {ctx, 0};
