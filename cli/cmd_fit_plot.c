@@ -21,6 +21,19 @@ int fit_plot(const cls_fit_result *fit, const double *x, const double *y, int64_
     for (int64_t i = 0; i < n; i++)
         if (y[i] > 0) ylo = fmin(ylo, y[i]), yhi = fmax(yhi, y[i]);
     if (yhi > 0) fprintf(f, "set yrange [%.10g:%.10g]\n", ylo / 1.1, yhi * 1.1);
+    if (yhi > 0 && yhi / ylo < 10) {
+        /* less than a decade: gnuplot's log tics (at powers of 10) would label
+         * nothing, so place round linear tics (steps of 1, 2 or 5 x 10^k) */
+        double lo = ylo / 1.1, hi = yhi * 1.1, raw = (hi - lo) / 5, mag = pow(10, floor(log10(raw)));
+        double step = raw / mag < 1.5 ? mag : raw / mag < 3.5 ? 2 * mag : raw / mag < 7.5 ? 5 * mag : 10 * mag;
+        fputs("set ytics (", f);
+        int first = 1;
+        for (double t = ceil(lo / step) * step; t <= hi * (1 + 1e-12); t += step) {
+            fprintf(f, "%s%.6g", first ? "" : ", ", t);
+            first = 0;
+        }
+        fputs(")\n", f);
+    }
     char title[256];
     int used = snprintf(title, sizeof title, "%s fit:", cls_fit_law_name(fit->law));
     for (int i = 0; i < fit->nparams && used < (int)sizeof title; i++)
@@ -46,8 +59,22 @@ int fit_plot(const cls_fit_result *fit, const double *x, const double *y, int64_
             double xv = exp(log(lo / 1.5) + (log(hi * 1.5) - log(lo / 1.5)) * s / 200.0);
             fprintf(f, "%.10g %.10g\n", xv, cls_fit_predict(fit, &xv));
         }
-        fprintf(f, "EOD\nplot $data with points pt 7 ps 0.8 title 'data', $law with lines lw 2 title '%s'\n",
-                fit->frontier_binned ? "fitted law (binned frontier)" : "fitted law");
+        fputs("EOD\n", f);
+        /* with a binned frontier, the points the law was fitted to: each bin's
+         * centre and lowest y, from the fitter's own binning */
+        int64_t nb = 0;
+        double *bx = fit->frontier_binned && fit->bins > 0 ? malloc(sizeof(double) * 2 * (size_t)fit->bins) : NULL;
+        if (bx && cls_fit_binned_frontier(x, y, n, fit->bins, bx, bx + fit->bins, &nb) == CLS_OK && nb > 0) {
+            fputs("$frontier << EOD\n", f);
+            for (int64_t b = 0; b < nb; b++) fprintf(f, "%.10g %.10g\n", bx[b], bx[fit->bins + b]);
+            fputs("EOD\n", f);
+        } else {
+            nb = 0;
+        }
+        free(bx);
+        fprintf(f, "plot $data with points pt 7 ps 0.8 title 'data', $law with lines lw 2 title '%s'%s\n",
+                fit->frontier_binned ? "fitted law (binned frontier)" : "fitted law",
+                nb ? ", $frontier with points pt 6 ps 2 lw 2 title 'binned frontier (fitted points)'" : "");
     } else if (fit->law == CLS_LAW_CHINCHILLA) {
         /* Loss against compute C = 6 N D, with the compute-optimal frontier. */
         double lo = INFINITY, hi = 0;

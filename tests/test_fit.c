@@ -528,6 +528,48 @@ static void test_prepare(void)
     CHECK_STATUS(cls_fit_prepare(x1, y1, 1, &n, &prep, NULL), CLS_E_INVALID_ARG, "tokens need 2 columns");
 }
 
+/* The binned frontier by hand: logs 0, .301, 1, 1.301, 2 in 3 bins of width
+ * 0.7 over [0, 2.1]; the binned power fit is the least-squares line through
+ * exactly those points. */
+static void test_binned_frontier(void)
+{
+    const double x[] = {1, 2, 10, 20, 100}, y[] = {5, 4, 3, 3.5, 1};
+    double bx[3], by[3];
+    int64_t nb = -1;
+    CHECK_STATUS(cls_fit_binned_frontier(x, y, 5, 3, bx, by, &nb), CLS_OK, "binned frontier");
+    CHECK(nb == 3, "3 non-empty bins, got %lld", (long long)nb);
+    const double wx[] = {pow(10, 0.35), pow(10, 1.05), pow(10, 1.75)}, wy[] = {4, 3, 1};
+    for (int b = 0; b < 3 && nb == 3; b++) {
+        CHECK_CLOSE(bx[b], wx[b], 0, 1e-12, "bin %d centre", b);
+        CHECK_CLOSE(by[b], wy[b], 0, 1e-12, "bin %d lowest y", b);
+    }
+    /* slope of the least-squares line through the three (log x, log y) */
+    double mu = 0, mv = 0, suv = 0, suu = 0;
+    for (int b = 0; b < 3; b++) mu += log10(wx[b]) / 3, mv += log10(wy[b]) / 3;
+    for (int b = 0; b < 3; b++) {
+        suv += (log10(wx[b]) - mu) * (log10(wy[b]) - mv);
+        suu += (log10(wx[b]) - mu) * (log10(wx[b]) - mu);
+    }
+    cls_fit_options opt;
+    cls_fit_options_init(&opt);
+    opt.law = CLS_LAW_POWER;
+    opt.frontier_binned = 1;
+    opt.bins = 3;
+    opt.bootstrap = 0;
+    cls_fit_result r;
+    memset(&r, 0, sizeof r);
+    if (cls_fit_law(x, y, NULL, 5, &opt, &r) == CLS_OK) {
+        CHECK_CLOSE(r.params[1], -suv / suu, 1e-12, 1e-9, "binned power alpha = -slope through the frontier points");
+        cls_fit_result_free(&r);
+    } else {
+        CHECK(0, "binned power fit failed: %s", cls_last_error());
+    }
+    const double bad[] = {1, -2, 10, 20, 100};
+    CHECK_STATUS(cls_fit_binned_frontier(bad, y, 5, 3, bx, by, &nb), CLS_E_INVALID_ARG, "x <= 0 refused");
+    CHECK_STATUS(cls_fit_binned_frontier(x, y, 5, 0, bx, by, &nb), CLS_E_INVALID_ARG, "0 bins refused");
+    CHECK_STATUS(cls_fit_binned_frontier(NULL, y, 5, 3, bx, by, &nb), CLS_E_INVALID_ARG, "NULL refused");
+}
+
 int main(void)
 {
     test_prepare();
@@ -539,5 +581,6 @@ int main(void)
     test_epoch();
     test_synthetic();
     test_determinism_groups();
+    test_binned_frontier();
     return check_summary("test_fit");
 }

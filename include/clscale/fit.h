@@ -138,6 +138,13 @@ CLS_API void cls_fit_result_free(cls_fit_result *result);
 /* Evaluate the fitted law (raw coordinates as in cls_fit_result.raw) at one
  * point x[0..nvars). */
 CLS_API double cls_fit_predict(const cls_fit_result *fit, const double *x);
+/* The binned frontier the power law is fitted to with frontier_binned (Cherti
+ * et al.): [min log10 x, max log10 x + 0.1] split into `bins` equal bins, each
+ * non-empty bin giving its centre 10^c and its lowest y. Points need x, y > 0.
+ * bin_x and bin_y hold `bins` values; *count gets the non-empty bins (in order).
+ * Plots call it to draw the points the fit used. */
+CLS_API cls_status cls_fit_binned_frontier(const double *x, const double *y, int64_t n, int bins,
+                                           double *bin_x, double *bin_y, int64_t *count);
 CLS_API double cls_fit_predict_raw(cls_law law, int nvars, const double *raw, const double *x);
 
 /* ---- the objective, exposed for tests and for anyone who wants to check it ---- */

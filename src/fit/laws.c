@@ -147,6 +147,65 @@ static int line_fit(const double *u, const double *v, const double *w, int64_t n
     return 1;
 }
 
+/* The binned frontier in log10 space: [min u, max u + 0.1] in `bins` equal
+ * bins, the lowest v of each; the non-empty bins' centres and minima are
+ * packed to the front of cu, cv. Returns their count. */
+static int64_t bin_frontier_log(const double *u, const double *v, int64_t m, int bins, double *cu, double *cv)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < m; i++) {
+        if (u[i] < lo) lo = u[i];
+        if (u[i] > hi) hi = u[i];
+    }
+    hi += 0.1;
+    double width = (hi - lo) / bins;
+    for (int b = 0; b < bins; b++) cv[b] = INFINITY;
+    for (int64_t i = 0; i < m; i++) {
+        int b = (int)floor((u[i] - lo) / width);
+        if (b < 0) b = 0;
+        if (b >= bins) b = bins - 1;
+        if (v[i] < cv[b]) cv[b] = v[i];
+    }
+    int64_t used = 0;
+    for (int b = 0; b < bins; b++)
+        if (isfinite(cv[b])) {
+            cu[used] = lo + (b + 0.5) * width;
+            cv[used] = cv[b];
+            used++;
+        }
+    return used;
+}
+
+cls_status cls_fit_binned_frontier(const double *x, const double *y, int64_t n, int bins, double *bin_x,
+                                   double *bin_y, int64_t *count)
+{
+    if (!x || !y || !bin_x || !bin_y || !count)
+        return cls_set_error(CLS_E_INVALID_ARG, "binned frontier: NULL argument");
+    if (n < 1 || bins < 1)
+        return cls_set_error(CLS_E_INVALID_ARG, "binned frontier: n = %lld, bins = %d (both must be >= 1)",
+                             (long long)n, bins);
+    double *u = malloc(sizeof(double) * (size_t)n * 2);
+    if (!u) return cls_set_error(CLS_E_NOMEM, "binned frontier: out of memory");
+    double *v = u + n;
+    for (int64_t i = 0; i < n; i++) {
+        if (!(x[i] > 0) || !(y[i] > 0) || !isfinite(x[i]) || !isfinite(y[i])) {
+            free(u);
+            return cls_set_error(CLS_E_INVALID_ARG, "binned frontier: point %lld (%g, %g) is not positive and finite",
+                                 (long long)i, x[i], y[i]);
+        }
+        u[i] = log10(x[i]);
+        v[i] = log10(y[i]);
+    }
+    int64_t used = bin_frontier_log(u, v, n, bins, bin_x, bin_y);
+    for (int64_t b = 0; b < used; b++) {
+        bin_x[b] = pow(10.0, bin_x[b]);
+        bin_y[b] = pow(10.0, bin_y[b]);
+    }
+    free(u);
+    *count = used;
+    return CLS_OK;
+}
+
 int fit_power(const double *x, const double *y, const double *w, int64_t n, int binned, int bins,
               double raw[2], double *objective, int64_t *npoints)
 {
@@ -168,15 +227,7 @@ int fit_power(const double *x, const double *y, const double *w, int64_t n, int 
     double icpt = 0, slope = 0, sse = 0;
     int64_t used = m;
     if (binned) {
-        /* Cherti et al.: split [min log x, max log x + 0.1] into equal bins and
-         * fit the bin centres against the lowest log y in each (empty bins dropped). */
-        double lo = INFINITY, hi = -INFINITY;
-        for (int64_t i = 0; i < m; i++) {
-            if (u[i] < lo) lo = u[i];
-            if (u[i] > hi) hi = u[i];
-        }
-        hi += 0.1;
-        double width = (hi - lo) / bins;
+        /* Cherti et al.: the bin centres against the lowest log y in each */
         double *cu = malloc(sizeof(double) * (size_t)bins * 2);
         if (!cu) {
             free(u);
@@ -184,20 +235,7 @@ int fit_power(const double *x, const double *y, const double *w, int64_t n, int 
             return 0;
         }
         double *cv = cu + bins;
-        for (int b = 0; b < bins; b++) cv[b] = INFINITY;
-        for (int64_t i = 0; i < m; i++) {
-            int b = (int)floor((u[i] - lo) / width);
-            if (b < 0) b = 0;
-            if (b >= bins) b = bins - 1;
-            if (v[i] < cv[b]) cv[b] = v[i];
-        }
-        used = 0;
-        for (int b = 0; b < bins; b++)
-            if (isfinite(cv[b])) {
-                cu[used] = lo + (b + 0.5) * width;
-                cv[used] = cv[b];
-                used++;
-            }
+        used = bin_frontier_log(u, v, m, bins, cu, cv);
         if (used < 3) {
             cls_set_error(CLS_E_INVALID_ARG,
                           "too few points: the binned power law needs at least 3 non-empty bins, "
