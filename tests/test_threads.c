@@ -191,7 +191,10 @@ int main(void)
         CHECK(omp_get_max_threads() == 3, "enter/leave(NULL) change nothing");
     }
     CHECK_CLOSE(ref[0].fit_raw[3], 0.35, 1e-6, 0, "the fit recovers alpha");
-    CHECK_CLOSE(ref[0].loss, ref[1].loss, 0, 1e-6, "loss with 1 and 2 threads");
+    /* the loss (~0.0055 here) is a difference of log-sum-exps of logits up to
+     * 1/0.07: as in test_loss, the float32 rounding of the largest logit bounds
+     * what a different tile order can move (6.8e-9 seen in the portable build) */
+    CHECK_CLOSE(ref[0].loss, ref[1].loss, 0x1p-24 / 0.07, 1e-6, "loss with 1 and 2 threads");
 
     /* Two host threads at once, threads = 1 in every call, ROUNDS calls each. */
     pthread_t th[2];
