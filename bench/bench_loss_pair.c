@@ -85,14 +85,15 @@ int main(int argc, char **argv)
     const int64_t m = 4096;
     float *X = malloc((size_t)(m * d) * sizeof(float)), *C = malloc((size_t)(m * m) * sizeof(float));
     cls_rng_fill_normal_f32(&rng, X, m * d);
-    int prev = cls_blas_set_threads(threads);
+    cls_thread_state prev;
+    cls_threads_enter(threads, &prev);
     for (int r = -1; r < reps; r++) {
         double t0 = cls_now_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)m, (int)d, 1.0f, X, (int)d, X, (int)d,
                     0.0f, C, (int)m);
         if (r >= 0) t[r] = cls_now_seconds() - t0;
     }
-    cls_blas_set_threads(prev);
+    cls_threads_leave(&prev);
     const double sgemm = 2.0 * m * m * d / median(t, reps) / 1e9;
     free(X), free(C);
 

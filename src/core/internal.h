@@ -38,15 +38,6 @@ void *cls_calloc(size_t count, size_t size, const char *what);
  * overflow size_t (all of a, b, c must be >= 0). */
 int cls_size_mul(size_t *out, int64_t a, int64_t b, int64_t c);
 
-/* OpenBLAS thread control: set the number of threads BLAS may use for calls
- * made outside our own OpenMP regions; returns the previous count.
- * Note: with the OpenMP build of OpenBLAS this also sets OpenMP's default
- * team size (omp_set_num_threads), and OpenBLAS re-syncs its count to that
- * default before each call unless the count is 1. So the setting is shared:
- * restore the previous value when done, and give our own parallel regions an
- * explicit num_threads(...) clause. */
-int cls_blas_set_threads(int threads);
-
 /* Thread settings: cls_thread_state, cls_threads_enter and cls_threads_leave
  * are declared in clscale/sys.h (exported for the CLI's benchmarks). Every
  * public entry point that runs BLAS or OpenMP work brackets it with them, so

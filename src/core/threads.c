@@ -18,7 +18,12 @@ int cls_threads_resolve(int threads)
     return n > 0 ? n : 1;
 }
 
-int cls_blas_set_threads(int threads)
+/* Set the number of threads BLAS may use for calls made outside our own
+ * OpenMP regions; returns the previous count. With the OpenMP build of
+ * OpenBLAS this also sets OpenMP's default team size, and OpenBLAS re-syncs its
+ * count to that default before each call unless the count is 1: so it is only
+ * ever used through cls_threads_enter/leave, which save and restore both. */
+static int blas_set_threads(int threads)
 {
     int previous = openblas_get_num_threads();
     openblas_set_num_threads(cls_threads_resolve(threads));
@@ -29,7 +34,7 @@ void cls_threads_enter(int threads, cls_thread_state *saved)
 {
     if (!saved) return;
     saved->omp = omp_get_max_threads();
-    saved->blas = cls_blas_set_threads(threads); /* also sets the OpenMP default */
+    saved->blas = blas_set_threads(threads); /* also sets the OpenMP default */
     omp_set_num_threads(cls_threads_resolve(threads));
 }
 
