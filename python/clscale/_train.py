@@ -22,7 +22,7 @@ _NUMBERS = {
 # (lowest, strict) — the library treats some out-of-range values as "default"
 _RANGES = {"width": (0, False), "temperature": (0, True), "batch": (2, False), "chunk": (0, False),
            "memory_budget": (0, True), "lr": (0, True), "weight_decay": (0, False),
-           "warmup_epochs": (0, False), "epochs": (0, True), "steps": (1, False),
+           "warmup_epochs": (0, False), "epochs": (0, False), "steps": (1, False),
            "train_subset": (0, False), "threads": (0, False), "log_every": (1, False),
            "checkpoint_every": (0, False), "proj_dim": (1, False)}
 _ENUMS = {"model": "model_kind_parse", "loss": "loss_kind_parse",

@@ -30,7 +30,7 @@ void cls_train_config_init(cls_train_config *cfg)
     cfg->lr_scaling = CLS_LR_SCALE_NONE;
     cfg->weight_decay = 1e-6;
     cfg->warmup_epochs = 1;
-    cfg->epochs = 60; /* with tau 0.2: k-NN 0.8285 (docs/benchmarks.md), ~15 min on 2 cores */
+    cfg->epochs = 0; /* by model, cls__train_epochs: each default fits ~20 min on 2 cores */
     cfg->steps = 0;
     cfg->train_subset = 0;
     cfg->seed = 0;
@@ -54,6 +54,15 @@ double cls__train_temperature(const cls_train_config *cfg)
     return cfg->loss == CLS_LOSS_NTXENT ? 0.2 : 0.1;
 }
 
+/* The default schedule is chosen per model so that `clscale train --model M --out DIR` finishes
+ * in about 20 minutes on two cores (docs/benchmarks.md, "Quality of the default recipe"):
+ * the mlp trains ~4 700 images/s there, the cnn ~850 (its step costs ~5x the mlp's). */
+double cls__train_epochs(const cls_train_config *cfg)
+{
+    if (cfg->epochs > 0) return cfg->epochs;
+    return cfg->model == CLS_MODEL_CNN && !cfg->pairs_a ? 15 : 60;
+}
+
 static const char *lr_scaling_name(cls_lr_scaling s)
 {
     return s == CLS_LR_SCALE_LINEAR ? "linear" : s == CLS_LR_SCALE_SQRT ? "sqrt" : "none";
@@ -72,7 +81,7 @@ uint64_t cls__train_config_hash(const cls_train_config *cfg, int64_t chunk)
              cfg->pairs_b ? cfg->pairs_b : "", (int)cfg->model, (long long)cfg->width,
              (long long)cfg->proj_dim, (int)cfg->loss, cls__train_temperature(cfg),
              cfg->learn_temperature, (long long)cfg->batch, (long long)chunk, (int)cfg->optimizer,
-             cfg->lr, (int)cfg->lr_scaling, cfg->weight_decay, cfg->warmup_epochs, cfg->epochs,
+             cfg->lr, (int)cfg->lr_scaling, cfg->weight_decay, cfg->warmup_epochs, cls__train_epochs(cfg),
              (long long)cfg->steps, (long long)cfg->train_subset, (unsigned long long)cfg->seed,
              a->crop_area_min, a->crop_area_max, a->aspect_min, a->aspect_max, a->flip_prob,
              a->brightness, a->contrast, a->noise_std, a->erase_prob);
@@ -118,6 +127,7 @@ cls_status cls__train_config_write(const cls_train_config *cfg, const cls__train
     cJSON_AddNumberToObject(o, "warmup_epochs", cfg->warmup_epochs);
     cJSON_AddNumberToObject(o, "warmup_steps", (double)plan->warmup_steps);
     cJSON_AddNumberToObject(o, "epochs", cfg->epochs);
+    cJSON_AddNumberToObject(o, "epochs_resolved", cls__train_epochs(cfg));
     cJSON_AddNumberToObject(o, "steps", (double)cfg->steps);
     cJSON_AddNumberToObject(o, "steps_per_epoch", (double)plan->steps_per_epoch);
     cJSON_AddNumberToObject(o, "total_steps", (double)plan->total_steps);

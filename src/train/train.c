@@ -108,9 +108,9 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in, cons
     cls_status st;
     if (cfg->batch < 2) return cls_set_error(CLS_E_INVALID_ARG, "batch %lld: need at least 2", (long long)cfg->batch);
     if (cfg->lr <= 0 || !isfinite(cfg->lr)) return cls_set_error(CLS_E_INVALID_ARG, "lr %g: need > 0", cfg->lr);
-    if (cfg->steps <= 0 && !(cfg->epochs > 0))
-        return cls_set_error(CLS_E_INVALID_ARG, "epochs %g and steps %lld: need one > 0", cfg->epochs,
-                             (long long)cfg->steps);
+    if (cfg->steps <= 0 && !(cfg->epochs >= 0 && cfg->epochs <= 1e9))
+        return cls_set_error(CLS_E_INVALID_ARG, "epochs %g: need a value in (0, 1e9], or 0 for the model's default",
+                             cfg->epochs);
     if (cfg->temperature < 0 || cfg->warmup_epochs < 0 || cfg->weight_decay < 0 || cfg->chunk < 0 ||
         cfg->train_subset < 0 || cfg->proj_dim < 1)
         return cls_set_error(CLS_E_INVALID_ARG,
@@ -218,7 +218,7 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in, cons
     t->chunk = t->plan.chunk < t->rows ? t->plan.chunk : t->rows;
     t->plan.steps_per_epoch = n / cfg->batch;
     int64_t spe = t->plan.steps_per_epoch;
-    t->plan.total_steps = cfg->steps > 0 ? cfg->steps : (int64_t)ceil(cfg->epochs * (double)spe - 1e-9);
+    t->plan.total_steps = cfg->steps > 0 ? cfg->steps : (int64_t)ceil(cls__train_epochs(cfg) * (double)spe - 1e-9);
     if (t->plan.total_steps < 1) t->plan.total_steps = 1;
     t->plan.warmup_steps = (int64_t)llround(cfg->warmup_epochs * (double)spe);
     if (t->plan.warmup_steps > t->plan.total_steps) t->plan.warmup_steps = t->plan.total_steps;

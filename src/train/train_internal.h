@@ -15,6 +15,7 @@ typedef struct {
 } cls__train_plan;
 
 double cls__train_temperature(const cls_train_config *cfg);
+double cls__train_epochs(const cls_train_config *cfg); /* 0 -> the model's default */
 uint64_t cls__train_config_hash(const cls_train_config *cfg, int64_t chunk);
 cls_status cls__train_config_write(const cls_train_config *cfg, const cls__train_plan *plan,
                                    const char *path);
