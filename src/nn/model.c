@@ -493,6 +493,13 @@ static cls_status tile_backward(const cls_model *m, const float *x, int64_t r, c
 
 /* ---- forward / backward over a chunk ------------------------------------ */
 
+/* serial_tiles_note: when tiles run one after another (GEMM mode, or one
+ * workspace) the loop must not sit inside an OpenMP construct, not even an
+ * inactive `parallel if (0)`: the multi-threaded GEMMs inside would then open
+ * nested parallel regions, for which libgomp creates and destroys threads on
+ * every call (fresh oneDNN scratchpads each time) while the pool's worker
+ * idles. Measured on the mlp backward: the main thread ran 2/3 of the JIT
+ * GEMM work, dozens of short-lived threads the rest. */
 typedef struct {
     int T, gemm_mode, nws; /* threads, mode, workspaces (threads running tiles) */
     int64_t r, ntiles;     /* rows per tile, tiles */
@@ -595,23 +602,38 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
     cls_thread_state prev_threads = {0, 0};
     if (gemm_mode) cls_threads_enter(T, &prev_threads);
 
-#pragma omp parallel for schedule(static) num_threads(nws) if (!gemm_mode && nws > 1)
-    for (int64_t t = 0; t < ntiles; t++) {
-        int tid = gemm_mode ? 0 : omp_get_thread_num();
-        int64_t r0 = t * r, rows = n - r0 < r ? n - r0 : r;
-        float *w = ws + (int64_t)tid * wsf;
-        tile_acts a;
-        float *col = w;
-        if (cache) acts_from_cache(&a, m, cache, r0);
-        else col = acts_from_ws(&a, m, w, rows > 0 ? r : 0);
-        cls_status st = tile_forward(m, xs + r0 * m->in_dim, rows, &a,
-                                     z ? z + r0 * m->out_dim : NULL, col, packed, cache != NULL);
-        if (!st && h) memcpy(h + r0 * m->repr_dim, a.h, (size_t)(rows * m->repr_dim) * sizeof(float));
-        if (st) {
+    /* One tile on workspace tid; returns its status. */
+#define FORWARD_TILE(t, tid)                                                                           \
+    do {                                                                                               \
+        int64_t r0 = (t) * r, rows = n - r0 < r ? n - r0 : r;                                          \
+        float *w = ws + (int64_t)(tid) * wsf;                                                          \
+        tile_acts a;                                                                                   \
+        float *col = w;                                                                                \
+        if (cache) acts_from_cache(&a, m, cache, r0);                                                  \
+        else col = acts_from_ws(&a, m, w, rows > 0 ? r : 0);                                           \
+        st = tile_forward(m, xs + r0 * m->in_dim, rows, &a, z ? z + r0 * m->out_dim : NULL, col,       \
+                          packed, cache != NULL);                                                      \
+        if (!st && h) memcpy(h + r0 * m->repr_dim, a.h, (size_t)(rows * m->repr_dim) * sizeof(float)); \
+    } while (0)
+    if (gemm_mode || nws <= 1) {
+        /* Outside any OpenMP construct (see serial_tiles_note) */
+        for (int64_t t = 0; t < ntiles && !status; t++) {
+            cls_status st;
+            FORWARD_TILE(t, 0);
+            status = st;
+        }
+    } else {
+#pragma omp parallel for schedule(static) num_threads(nws)
+        for (int64_t t = 0; t < ntiles; t++) {
+            cls_status st;
+            FORWARD_TILE(t, omp_get_thread_num());
+            if (st) {
 #pragma omp critical
-            if (!status) status = st;
+                if (!status) status = st;
+            }
         }
     }
+#undef FORWARD_TILE
     if (gemm_mode) cls_threads_leave(&prev_threads);
     cls_free(ws);
     return status;
@@ -639,25 +661,39 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
     cls_thread_state prev_threads = {0, 0};
     if (gemm_mode) cls_threads_enter(T, &prev_threads);
 
-#pragma omp parallel for schedule(static) num_threads(nws) if (!gemm_mode && nws > 1)
-    for (int64_t t = 0; t < ntiles; t++) {
-        int tid = gemm_mode ? 0 : omp_get_thread_num();
-        int64_t r0 = t * r, rows = n - r0 < r ? n - r0 : r;
-        float *w = ws + (int64_t)tid * (wsf + gf);
-        float *G = gf ? w + wsf : m->grads;
-        float *col = w, *dcol = col + m->max_col * r, *gA = dcol + m->max_col * r;
-        float *gB = gA + m->max_width * r, *tmp_w = gB + m->max_width * r;
-        tile_acts a;
-        acts_from_cache(&a, m, cache, r0);
-        cls_status st = tile_backward(m, cache->x + r0 * m->in_dim, rows, &a,
-                                      dz ? dz + r0 * m->out_dim : NULL,
-                                      dh ? dh + r0 * m->repr_dim : NULL, G, col, dcol, gA, gB, tmp_w,
-                                      gemm_mode ? T : 1);
-        if (st) {
+    /* One tile on workspace tid; sets st. */
+#define BACKWARD_TILE(t, tid)                                                                          \
+    do {                                                                                               \
+        int64_t r0 = (t) * r, rows = n - r0 < r ? n - r0 : r;                                          \
+        float *w = ws + (int64_t)(tid) * (wsf + gf);                                                   \
+        float *G = gf ? w + wsf : m->grads;                                                            \
+        float *col = w, *dcol = col + m->max_col * r, *gA = dcol + m->max_col * r;                     \
+        float *gB = gA + m->max_width * r, *tmp_w = gB + m->max_width * r;                             \
+        tile_acts a;                                                                                   \
+        acts_from_cache(&a, m, cache, r0);                                                             \
+        st = tile_backward(m, cache->x + r0 * m->in_dim, rows, &a, dz ? dz + r0 * m->out_dim : NULL,   \
+                           dh ? dh + r0 * m->repr_dim : NULL, G, col, dcol, gA, gB, tmp_w,             \
+                           gemm_mode ? T : 1);                                                         \
+    } while (0)
+    if (gemm_mode || nws <= 1) {
+        /* Outside any OpenMP construct (see serial_tiles_note) */
+        for (int64_t t = 0; t < ntiles && !status; t++) {
+            cls_status st;
+            BACKWARD_TILE(t, 0);
+            status = st;
+        }
+    } else {
+#pragma omp parallel for schedule(static) num_threads(nws)
+        for (int64_t t = 0; t < ntiles; t++) {
+            cls_status st;
+            BACKWARD_TILE(t, omp_get_thread_num());
+            if (st) {
 #pragma omp critical
-            if (!status) status = st;
+                if (!status) status = st;
+            }
         }
     }
+#undef BACKWARD_TILE
     if (gemm_mode) cls_threads_leave(&prev_threads);
     if (gf && !status) {
         float *grads = m->grads;
