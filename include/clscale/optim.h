@@ -34,6 +34,8 @@ typedef struct {
     double eps;          /* AdamW (default 1e-8) */
     double weight_decay; /* decoupled for AdamW, L2 for SGD/LARS (default 1e-6) */
     double trust;        /* LARS trust coefficient eta (default 0.001) */
+    int threads;         /* for the element-wise updates, 0 = all cores (default 0);
+                            every count gives the same bits */
 } cls_optim_options;
 
 CLS_API void cls_optim_options_init(cls_optim_options *opt, cls_optim_kind kind);

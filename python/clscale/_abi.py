@@ -287,12 +287,25 @@ class DynFixedPoint(_Struct):
                 ("jacobian", f64 * 4), ("stable", i32), ("found", i32)]
 
 
+class ModelConfig(_Struct):
+    _c_name_ = "cls_model_config"
+    _fields_ = [("kind", i32), ("width", i64), ("height", i64), ("image_w", i64), ("in_dim", i64),
+                ("proj_dim", i64), ("seed", u64)]
+
+
+class OptimOptions(_Struct):
+    _c_name_ = "cls_optim_options"
+    _fields_ = [("kind", i32), ("momentum", f64), ("nesterov", i32), ("beta1", f64), ("beta2", f64),
+                ("eps", f64), ("weight_decay", f64), ("trust", f64), ("threads", i32)]
+
+
 STRUCTS = [LossOptions, LossResult, SpectrumOptions, SpectrumEig, SpectrumResult, FitOptions,
            FitResult, PlanPoint, LclData, LclSchedule, LclConfig, LclResult, LclSweepConfig,
            LclSweepResult, DynLaw, DynModel, DynThreshold,
            FeatlearnConfig, FeatlearnWindow, FeatlearnResult, FeatlearnPrediction,
            ProbeOptions, ProbeResult, KnnOptions, KnnResult, AugmentOptions, TrainProgress,
-           TrainConfig, TrainResult, FeatlearnBottleneck, FeatlearnFrontier, DynFixedPoint]
+           TrainConfig, TrainResult, FeatlearnBottleneck, FeatlearnFrontier, DynFixedPoint,
+           ModelConfig, OptimOptions]
 
 
 def c_name(cls, C):

@@ -222,6 +222,14 @@ static const abi_field dyn_fixed_point[] = {
     F(cls_dynamics_fixed_point, eig_re), F(cls_dynamics_fixed_point, eig_im),
     F(cls_dynamics_fixed_point, jacobian), F(cls_dynamics_fixed_point, stable),
     F(cls_dynamics_fixed_point, found)};
+static const abi_field model_config[] = {
+    F(cls_model_config, kind), F(cls_model_config, width), F(cls_model_config, height),
+    F(cls_model_config, image_w), F(cls_model_config, in_dim), F(cls_model_config, proj_dim),
+    F(cls_model_config, seed)};
+static const abi_field optim_options[] = {
+    F(cls_optim_options, kind), F(cls_optim_options, momentum), F(cls_optim_options, nesterov),
+    F(cls_optim_options, beta1), F(cls_optim_options, beta2), F(cls_optim_options, eps),
+    F(cls_optim_options, weight_decay), F(cls_optim_options, trust), F(cls_optim_options, threads)};
 
 static const abi_type types[] = {
     TYPE(cls_loss_options, loss_options),
@@ -256,6 +264,8 @@ static const abi_type types[] = {
     TYPE(cls_featlearn_bottleneck_result, featlearn_bottleneck),
     TYPE(cls_featlearn_frontier_result, featlearn_frontier),
     TYPE(cls_dynamics_fixed_point, dyn_fixed_point),
+    TYPE(cls_model_config, model_config),
+    TYPE(cls_optim_options, optim_options),
 };
 
 #define C(name) {#name, (int64_t)(name)}

@@ -174,6 +174,7 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in, cons
         cls_model_segments(t->model[m], &cnt, &off, &len, &isb);
         cls_optim_options oo;
         cls_optim_options_init(&oo, cfg->optimizer);
+        oo.threads = cfg->threads;
         oo.weight_decay = cfg->weight_decay;
         if ((st = cls_optimizer_create(&t->opt[m], &oo, cls_model_param_count(t->model[m]), cnt, off,
                                        len, isb))) {
@@ -189,6 +190,7 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in, cons
     {
         cls_optim_options oo;
         cls_optim_options_init(&oo, cfg->optimizer);
+        oo.threads = cfg->threads;
         oo.weight_decay = 0;
         int64_t off[1] = {0}, len[1] = {2};
         uint8_t isb[1] = {1}; /* excluded from decay and from LARS's trust ratio */

@@ -2,6 +2,7 @@
 eval tests and benchmarks (mirrors include/clscale/eval.h)."""
 import ctypes
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,30 +12,10 @@ c_double_p = ctypes.POINTER(ctypes.c_double)
 c_float_p = ctypes.POINTER(ctypes.c_float)
 
 
-class ProbeOptions(ctypes.Structure):
-    _fields_ = [("threads", ctypes.c_int), ("seed", ctypes.c_uint64), ("grid_lo", ctypes.c_double),
-                ("grid_hi", ctypes.c_double), ("grid_n", ctypes.c_int), ("holdout", ctypes.c_double),
-                ("max_iter", ctypes.c_int), ("tol", ctypes.c_double), ("chunk", ctypes.c_int64),
-                ("confusion", ctypes.c_int)]
-
-
-class ProbeResult(ctypes.Structure):
-    _fields_ = [("accuracy", ctypes.c_double), ("l2", ctypes.c_double), ("C", ctypes.c_double),
-                ("grid_n", ctypes.c_int), ("grid", c_double_p), ("grid_accuracy", c_double_p),
-                ("n_classes", ctypes.c_int64), ("classes", c_int64_p), ("per_class", c_double_p),
-                ("confusion", c_int64_p), ("predictions", c_int64_p), ("dim", ctypes.c_int64),
-                ("coef", c_double_p), ("intercept", c_double_p), ("mean", c_double_p), ("scale", c_double_p),
-                ("objective", ctypes.c_double), ("iterations", ctypes.c_int), ("evaluations", ctypes.c_int64)]
-
-
-class KnnOptions(ctypes.Structure):
-    _fields_ = [("k", ctypes.c_int64), ("weighted", ctypes.c_int), ("temperature", ctypes.c_double),
-                ("threads", ctypes.c_int), ("chunk", ctypes.c_int64)]
-
-
-class KnnResult(ctypes.Structure):
-    _fields_ = [("accuracy", ctypes.c_double), ("k", ctypes.c_int64), ("n_classes", ctypes.c_int64),
-                ("predictions", c_int64_p)]
+# The library-checked mirrors of the eval structs (python/clscale/_abi.py verifies
+# sizes and offsets against the library at import), never hand copies.
+sys.path.insert(0, str(Path(os.environ.get("CLS_SOURCE_DIR", Path(__file__).resolve().parents[2])) / "python"))
+from clscale._abi import KnnOptions, KnnResult, ProbeOptions, ProbeResult  # noqa: E402,F401
 
 
 def library():

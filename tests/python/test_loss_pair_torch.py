@@ -25,11 +25,7 @@ CLS_REDUCE_MEAN, CLS_REDUCE_SUM = 0, 1
 # library at import (no hand-copied layout to drift).
 sys.path.insert(0, str(Path(os.environ.get("CLS_SOURCE_DIR", Path(__file__).parents[2])) / "python"))
 from clscale._abi import LossOptions as Options  # noqa: E402
-
-
-class Result(ctypes.Structure):
-    _fields_ = [("loss", ctypes.c_double), ("grad_logit_scale", ctypes.c_double),
-                ("grad_bias", ctypes.c_double)]
+from clscale._abi import LossResult as Result  # noqa: E402
 
 
 F32P = ctypes.POINTER(ctypes.c_float)

@@ -22,15 +22,13 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from test_optim_lars import LIB, Optimizer, lars_ref, setup_optim  # noqa: E402
+from test_optim_lars import LIB, Optimizer, _abi, lars_ref, setup_optim  # noqa: E402
 
 f32p = ctypes.POINTER(ctypes.c_float)
 
 
-class ModelConfig(ctypes.Structure):
-    _fields_ = [("kind", ctypes.c_int), ("width", ctypes.c_int64), ("height", ctypes.c_int64),
-                ("image_w", ctypes.c_int64), ("in_dim", ctypes.c_int64), ("proj_dim", ctypes.c_int64),
-                ("seed", ctypes.c_uint64)]
+# the library-checked mirror of cls_model_config (python/clscale/_abi.py), never a copy
+ModelConfig = _abi.ModelConfig
 
 
 def load():

@@ -8,17 +8,21 @@ them biases; tolerance |w - ref| <= 1e-5 * max|ref| + 1e-6 |ref|.
 """
 import ctypes
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+SRC = Path(os.environ.get("CLS_SOURCE_DIR", Path(__file__).parents[2])).resolve()
+sys.path.insert(0, str(SRC / "python"))
+from clscale import _abi  # noqa: E402
+
 LIB = os.environ.get("CLSCALE_LIB", "build/libclscale.so")
 
 
-class OptimOptions(ctypes.Structure):
-    _fields_ = [("kind", ctypes.c_int), ("momentum", ctypes.c_double), ("nesterov", ctypes.c_int),
-                ("beta1", ctypes.c_double), ("beta2", ctypes.c_double), ("eps", ctypes.c_double),
-                ("weight_decay", ctypes.c_double), ("trust", ctypes.c_double)]
+# the library-checked mirror of cls_optim_options (python/clscale/_abi.py), never a copy
+OptimOptions = _abi.OptimOptions
 
 
 KINDS = {"sgd": 0, "adamw": 1, "lars": 2}
