@@ -115,6 +115,8 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in, cons
         cfg->train_subset < 0 || cfg->proj_dim < 1)
         return cls_set_error(CLS_E_INVALID_ARG,
                              "negative temperature, warm-up, weight decay, chunk or subset, or proj_dim < 1");
+    if (cfg->precision != CLS_PRECISION_FP32 && cfg->precision != CLS_PRECISION_BF16)
+        return cls_set_error(CLS_E_INVALID_ARG, "precision %d: expected fp32 or bf16", (int)cfg->precision);
     if (cfg->loss != CLS_LOSS_NTXENT && cfg->loss != CLS_LOSS_CLIP && cfg->loss != CLS_LOSS_SIGLIP)
         return cls_set_error(CLS_E_INVALID_ARG, "loss %s: training takes ntxent, clip or siglip",
                              cls_loss_kind_name(cfg->loss));
@@ -164,7 +166,8 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in, cons
             mc.height = t->data.height;
             mc.image_w = t->data.width;
         }
-        if ((st = cls_model_create(&t->model[m], &mc))) {
+        if ((st = cls_model_create(&t->model[m], &mc)) ||
+            (st = cls_model_set_precision(t->model[m], cfg->precision))) {
             trainer_free(t);
             return st;
         }
@@ -508,6 +511,18 @@ static cls_status trainer_restore(trainer *t, const cls_checkpoint *ck, const ch
         return cls_set_error(CLS_E_FORMAT, "%s: optimiser %s, this run uses %s", name,
                              cls_optim_kind_name((cls_optim_kind)ck->optim_kind),
                              cls_optim_kind_name(t->cfg.optimizer));
+    if (ck->config_hash != t->plan.config_hash && ck->seed == t->cfg.seed) {
+        /* the one option most likely changed on purpose gets its own message */
+        cls_train_config other = t->cfg;
+        other.precision = t->cfg.precision == CLS_PRECISION_FP32 ? CLS_PRECISION_BF16 : CLS_PRECISION_FP32;
+        if (cls__train_config_hash(&other, t->plan.chunk) == ck->config_hash)
+            return cls_set_error(CLS_E_FORMAT,
+                                 "%s was written by a run with --precision %s; this run asks for %s: "
+                                 "resume with --precision %s (the precision is part of a run's bits)",
+                                 name, cls_loss_precision_name(other.precision),
+                                 cls_loss_precision_name(t->cfg.precision),
+                                 cls_loss_precision_name(other.precision));
+    }
     if (ck->config_hash != t->plan.config_hash || ck->seed != t->cfg.seed)
         return cls_set_error(CLS_E_FORMAT,
                              "%s was written by a different configuration (fingerprint %016llx, this "
