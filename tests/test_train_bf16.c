@@ -82,7 +82,10 @@ static void test_rowgemm_bf16(void)
         fillf(x, n * in, &r, -1, 1);
         fillf(w, out * in, &r, -1, 1);
         fillf(b, out, &r, -1, 1);
-        cls_nn_rowgemm_bf16_pack(pk, w, b, in, out);
+        uint16_t *wb = malloc((size_t)(out * in) * 2);
+        cls_bf16_from_f32(wb, w, out * in);
+        cls_nn_rowgemm_bf16_pack(pk, wb, b, in, out);
+        free(wb);
         cls_nn_bf16_rows(xb, x, n, in);
         cls_nn_rowgemm_bf16(y, xb, pk, n, in, out);
         int bad = 0;

@@ -631,9 +631,9 @@ static void pack_weights(cls_model *m, int T)
 #pragma omp parallel for schedule(dynamic) num_threads(T < np ? T : np)
     for (int i = 0; i < np; i++) {
         if (bf16 && m->pk_lin[i]) { /* Linear layers: bf16 packing and copy */
-            cls_nn_rowgemm_bf16_pack(m->packed_bf16 + m->pkb_off[i], m->params + m->pk_w[i],
-                                     m->params + m->pk_b[i], m->pk_in[i], m->pk_out[i]);
             cls_bf16_from_f32(m->wbf16 + m->pk_w[i], m->params + m->pk_w[i], m->pk_in[i] * m->pk_out[i]);
+            cls_nn_rowgemm_bf16_pack(m->packed_bf16 + m->pkb_off[i], m->wbf16 + m->pk_w[i],
+                                     m->params + m->pk_b[i], m->pk_in[i], m->pk_out[i]);
         } else {
             cls_nn_rowgemm_pack(m->packed + m->pk_off[i], m->params + m->pk_w[i],
                                 m->params + m->pk_b[i], m->pk_in[i], m->pk_out[i]);

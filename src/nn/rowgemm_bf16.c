@@ -29,28 +29,19 @@ int64_t cls_nn_rowgemm_bf16_pack_floats(int64_t in, int64_t out)
     return kp * op + op;
 }
 
-static inline uint32_t bf16_bits(float v)
-{
-    cls_bf16 b;
-    cls_bf16_from_f32(&b, &v, 1);
-    return b;
-}
-
-void cls_nn_rowgemm_bf16_pack(float *packed, const float *w, const float *b, int64_t in, int64_t out)
+void cls_nn_rowgemm_bf16_pack(float *packed, const uint16_t *wb, const float *b, int64_t in, int64_t out)
 {
     const int64_t op = (out + PW - 1) / PW * PW, kp = (in + 1) / 2;
     uint32_t *u = (uint32_t *)packed;
     for (int64_t p = 0; p < op; p += PW) {
         uint32_t *dst = u + p * kp;
-        for (int64_t k = 0; k < kp; k++)
-            for (int64_t j = 0; j < PW; j++) {
-                uint32_t lo = 0, hi = 0;
-                if (p + j < out) {
-                    lo = bf16_bits(w[(p + j) * in + 2 * k]);
-                    if (2 * k + 1 < in) hi = bf16_bits(w[(p + j) * in + 2 * k + 1]);
-                }
+        for (int64_t j = 0; j < PW; j++) {
+            const uint16_t *row = p + j < out ? wb + (p + j) * in : NULL;
+            for (int64_t k = 0; k < kp; k++) {
+                uint32_t lo = row ? row[2 * k] : 0, hi = row && 2 * k + 1 < in ? row[2 * k + 1] : 0;
                 dst[k * PW + j] = lo | hi << 16; /* element 2k in the low half */
             }
+        }
     }
     float *bp = packed + kp * op;
     for (int64_t j = 0; j < op; j++) bp[j] = b && j < out ? b[j] : 0.0f;
