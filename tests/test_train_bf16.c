@@ -9,14 +9,16 @@
  *    any split of the rows).
  * 2. A whole step (mlp and cnn with their heads, NT-Xent on z) in bf16
  *    against the fp32 step on the same weights and batch. Bound: rounding an
- *    input to bf16 changes it by at most 2^-9 relative, a product term by at
- *    most ~2^-8; a length-K sum then errs by ~2^-8 sqrt(sum (a_k b_k)^2),
- *    i.e. up to ~2^-8 sqrt(K) relative in cancelling rows. The loss (a mean
+ *    input to bf16 (8 significant bits, nearest even) changes it by at most
+ *    u = 2^-8 relative, a product term by at most ~2u; a length-K sum then
+ *    errs by ~u sqrt(sum (a_k b_k)^2) for independent roundings, i.e. ~u
+ *    relative for well-conditioned sums and up to ~u sqrt(K) in cancelling
+ *    rows. The loss (a mean
  *    of log-sum-exps, well conditioned) is held to 2^-8 relative (measured
  *    ~1e-5). The gradients of a step at initialisation are NOT well
  *    conditioned (the views' z are nearly parallel, the loss gradient lives
  *    in their small differences): the fp32 step with only its WEIGHTS
- *    rounded to bf16 - the same 2^-9 perturbation, at one of the three
+ *    rounded to bf16 - the same <= 2^-8 perturbation, at one of the three
  *    rounded inputs of each layer's products - already moves the gradient
  *    segments by ~10 % (relative L2, printed). The bound is therefore
  *    relative to that measured sensitivity S: every segment's relative L2
@@ -275,7 +277,7 @@ static void test_model_step(cls_model_kind kind)
     model_step(&a, m32, x, n, n, 2);
     model_step(&b, m16, x, n, n, 2);
     /* the sensitivity of this step to a bf16-sized perturbation: the fp32
-     * step with the weights rounded to bf16 (2^-9 relative) */
+     * step with the weights rounded to bf16 (<= 2^-8 relative) */
     cls_model *mr = NULL;
     CHECK(cls_model_create(&mr, &mc) == CLS_OK, "create: %s", cls_last_error());
     {
