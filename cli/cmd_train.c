@@ -55,7 +55,7 @@ static void usage(void)
            "  --train-subset N        seeded class-stratified subset (default 0: all)\n"
            "  --seed S                init, data order, augmentations (default %llu)\n"
            "  --precision fp32|bf16   Linear layers' products: fp32, or bf16 inputs with fp32\n"
-           "                          accumulation (~1.5x faster mlp steps on AVX-512 BF16;\n"
+           "                          accumulation (mlp steps ~1.65x faster with AVX-512 BF16;\n"
            "                          weights, optimiser, loss, convolutions stay fp32;\n"
            "                          docs/train.md \"Precision\") (default %s)\n"
            "  --threads T             0 = all cores (default 0)\n"
