@@ -511,18 +511,6 @@ static cls_status trainer_restore(trainer *t, const cls_checkpoint *ck, const ch
         return cls_set_error(CLS_E_FORMAT, "%s: optimiser %s, this run uses %s", name,
                              cls_optim_kind_name((cls_optim_kind)ck->optim_kind),
                              cls_optim_kind_name(t->cfg.optimizer));
-    if (ck->config_hash != t->plan.config_hash && ck->seed == t->cfg.seed) {
-        /* the one option most likely changed on purpose gets its own message */
-        cls_train_config other = t->cfg;
-        other.precision = t->cfg.precision == CLS_PRECISION_FP32 ? CLS_PRECISION_BF16 : CLS_PRECISION_FP32;
-        if (cls__train_config_hash(&other, t->plan.chunk) == ck->config_hash)
-            return cls_set_error(CLS_E_FORMAT,
-                                 "%s was written by a run with --precision %s; this run asks for %s: "
-                                 "resume with --precision %s (the precision is part of a run's bits)",
-                                 name, cls_loss_precision_name(other.precision),
-                                 cls_loss_precision_name(t->cfg.precision),
-                                 cls_loss_precision_name(other.precision));
-    }
     if (ck->config_hash != t->plan.config_hash || ck->seed != t->cfg.seed)
         return cls_set_error(CLS_E_FORMAT,
                              "%s was written by a different configuration (fingerprint %016llx, this "
@@ -639,6 +627,24 @@ static cls_status agree(const cls__train_dist *dist, cls_status st)
 
 /* The latest checkpoint of dir (rank 0 reads it; the others receive its
  * bytes), restored into t; *start gets its step (0 when there is none). */
+/* The precision is a run option most likely changed on purpose: a resume
+ * with the other one is refused by name (config.json written before the
+ * option existed reads as fp32, which those runs were). */
+static cls_status check_precision(const trainer *t, const char *dir)
+{
+    cls_train_config c;
+    cls_train_config_init(&c);
+    if (cls_train_config_load(&c, dir) != CLS_OK) return CLS_OK; /* the checkpoint decides */
+    cls_precision was = c.precision;
+    cls_train_config_clear(&c);
+    if (was == t->cfg.precision) return CLS_OK;
+    return cls_set_error(CLS_E_FORMAT,
+                         "%s was trained with --precision %s; this run asks for %s: resume with "
+                         "--precision %s (the precision is part of a run's bits)",
+                         dir, cls_loss_precision_name(was), cls_loss_precision_name(t->cfg.precision),
+                         cls_loss_precision_name(was));
+}
+
 static cls_status resume_from(trainer *t, const char *dir, int64_t *start)
 {
     const cls__train_dist *dist = t->dist;
@@ -649,6 +655,7 @@ static cls_status resume_from(trainer *t, const char *dir, int64_t *start)
     cls_status st = CLS_OK;
     *start = 0;
     if (is_root(dist)) st = read_latest(&ck, dir, &found, name, sizeof name);
+    if (is_root(dist) && !st && found && (st = check_precision(t, dir))) cls_checkpoint_free(&ck);
     if ((st = agree(dist, st))) return st;
     if (dist) {
         void *buf = NULL;
