@@ -219,6 +219,7 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(o, "flops_per_image", r.flops_per_image);
         cJSON_AddNumberToObject(o, "train_flops", r.train_flops);
         cJSON_AddNumberToObject(o, "chunk", (double)r.chunk);
+        cJSON_AddStringToObject(o, "precision", cls_loss_precision_name(cfg.precision));
         cJSON_AddNumberToObject(o, "start_step", (double)r.start_step);
         cJSON_AddBoolToObject(o, "stopped_early", r.stopped_early);
         if (ranks > 1) cJSON_AddNumberToObject(o, "ranks", ranks);

@@ -50,6 +50,7 @@ def test_config_bits_and_resume(data, tmp_path):
     ra, rb = train(data, a, "--precision", "bf16"), train(data, b, "--precision", "bf16")
     assert ra.returncode == 0, ra.stderr
     assert rb.returncode == 0, rb.stderr
+    assert json.loads(ra.stdout)["precision"] == "bf16"
     cfg = json.loads((a / "config.json").read_text())
     assert cfg["precision"] == "bf16"
     assert (a / "checkpoint.bin").read_bytes() == (b / "checkpoint.bin").read_bytes()
