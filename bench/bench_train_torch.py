@@ -18,8 +18,16 @@ time follows the share of the cores a process gets, CPU time the work done.
 Compare CPU columns between clscale binaries; against PyTorch only with
 many steps (the start-up share differs).
 
+With --precision bf16 clscale runs `--precision bf16` (Linear products with
+bf16 inputs, fp32 accumulation) and PyTorch runs twice per pair: fp32 (the
+issue's baseline, "same model") and under torch.autocast("cpu",
+dtype=torch.bfloat16) around the forward and the loss (the like-for-like
+mixed-precision comparison; autocast also runs the convolutions and the
+similarity product in bf16, clscale keeps those fp32). Both ratios printed.
+
   bench_train_torch.py [--model mlp|cnn] [--width W] [--batch B ...] [--steps S]
                        [--threads T] [--repeats R] [--clscale BIN] [--baseline BIN]
+                       [--precision fp32|bf16]
 """
 import argparse
 import json
@@ -86,11 +94,12 @@ def torch_child(a):
         idx = torch.randint(0, data.shape[0], (B,), generator=gen)
         imgs = data[idx]
         x = torch.cat([views(imgs), views(imgs)])
-        z = F.normalize(model(x), dim=1)
-        s = z @ z.T / 0.5
-        s.fill_diagonal_(float("-inf"))
-        target = torch.cat([torch.arange(B, 2 * B), torch.arange(0, B)])
-        loss = F.cross_entropy(s, target)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast):
+            z = F.normalize(model(x), dim=1)
+            s = z @ z.T / 0.5
+            s.fill_diagonal_(float("-inf"))
+            target = torch.cat([torch.arange(B, 2 * B), torch.arange(0, B)])
+            loss = F.cross_entropy(s.float(), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -118,6 +127,9 @@ def main():
     ap.add_argument("--clscale", default=str(Path(__file__).resolve().parents[1] / "build" / "clscale"))
     ap.add_argument("--baseline", default="", help="another clscale binary run in each pair")
     ap.add_argument("--torch-only", action="store_true")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                    help="clscale's --precision; bf16 also times PyTorch under autocast")
+    ap.add_argument("--autocast", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--child", action="store_true")
     a = ap.parse_args()
     if a.child:
@@ -125,7 +137,9 @@ def main():
         return
     env = dict(os.environ, OMP_WAIT_POLICY="passive")
     print(f"# load {os.getloadavg()[0]:.2f}, threads {a.threads}, model {a.model} width {a.width or 'default'}, "
-          f"steps {a.steps}, repeats {a.repeats}")
+          f"steps {a.steps}, repeats {a.repeats}, clscale precision {a.precision}")
+    if a.precision == "bf16":
+        return main_bf16(a, env)
     print("batch,clscale_samples_per_s,torch_samples_per_s,ratio,clscale_peak_rss_mib,torch_peak_rss_mib,"
           "clscale_cpu_s_per_step,torch_cpu_s_per_step,cpu_ratio" +
           (",baseline_samples_per_s,speedup_vs_baseline,baseline_cpu_s_per_step,cpu_speedup_vs_baseline"
@@ -141,7 +155,8 @@ def main():
 
     def run_clscale(binary, B):
         c, cpu = timed([binary, "bench", "train", "--model", a.model, "--width", str(a.width), "--batch", str(B),
-                        "--steps", str(a.steps), "--threads", str(a.threads), "--json"])
+                        "--steps", str(a.steps), "--threads", str(a.threads), "--json"] +
+                       (["--precision", a.precision] if a.precision != "fp32" else []))
         if c.returncode != 0:
             sys.exit(c.stderr)
         cj = json.loads(c.stdout)
@@ -176,6 +191,37 @@ def main():
         if a.baseline:
             line += f",{med(bs):.1f},{med(cs) / med(bs):.2f},{med(bc):.3f},{med(bc) / med(cc):.2f}"
         print(line, flush=True)
+
+
+def main_bf16(a, env):
+    """clscale --precision bf16 against PyTorch fp32 and PyTorch autocast bf16,
+    paired and interleaved, medians of the repeats."""
+    print("batch,clscale_bf16_samples_per_s,torch_fp32_samples_per_s,ratio_vs_torch_fp32,"
+          "torch_bf16_samples_per_s,ratio_vs_torch_bf16,clscale_cpu_s_per_step,torch_fp32_cpu_s_per_step,"
+          "torch_bf16_cpu_s_per_step,clscale_peak_rss_mib,torch_bf16_peak_rss_mib")
+
+    def timed(cmd):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if p.returncode != 0:
+            sys.exit(p.stderr)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        j = json.loads(p.stdout)
+        return j["samples_per_s"], cpu / a.steps, j["peak_rss_bytes"] / 2**20
+
+    for B in a.batch:
+        rows = {"c": [], "t32": [], "t16": []}
+        common = ["--model", a.model, "--width", str(a.width), "--batch", str(B), "--steps", str(a.steps),
+                  "--threads", str(a.threads)]
+        for _ in range(a.repeats):
+            rows["c"].append(timed([a.clscale, "bench", "train", *common, "--precision", "bf16", "--json"]))
+            rows["t32"].append(timed([sys.executable, __file__, "--child", *common]))
+            rows["t16"].append(timed([sys.executable, __file__, "--child", "--autocast", *common]))
+        med = {k: [float(np.median([r[i] for r in v])) for i in range(3)] for k, v in rows.items()}
+        c, t32, t16 = med["c"], med["t32"], med["t16"]
+        print(f"{B},{c[0]:.1f},{t32[0]:.1f},{c[0] / t32[0]:.2f},{t16[0]:.1f},{c[0] / t16[0]:.2f},"
+              f"{c[1]:.3f},{t32[1]:.3f},{t16[1]:.3f},{c[2]:.0f},{t16[2]:.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ static void usage(void)
            "  --loss ntxent|clip|siglip  (default ntxent)\n"
            "  --train-subset N       images to load (default 0: all)\n"
            "  --data SRC             fashion-mnist or an IDX directory (default fashion-mnist)\n"
+           "  --precision fp32|bf16  Linear layers' products (default fp32; bf16: bf16 inputs,\n"
+           "                         fp32 accumulation, as clscale train --precision)\n"
            "  --threads T            0 = all cores (default 0)\n"
            "  --json                 print one JSON object: samples_per_s, seconds_per_step,\n"
            "                         peak_rss_bytes, flops_per_image, gflops, chunk\n"
@@ -118,7 +120,7 @@ int cmd_bench_train(int argc, char **argv)
     cls_train_config_init(&cfg);
     int64_t steps = 3;
     int json = 0;
-    const char *model = NULL, *optimizer = NULL, *loss = NULL;
+    const char *model = NULL, *optimizer = NULL, *loss = NULL, *precision = NULL;
     const cli_option opts[] = {
         CLI_STRING("model", &model),
         CLI_INT64("width", &cfg.width, 0, INFINITY),
@@ -131,6 +133,7 @@ int cmd_bench_train(int argc, char **argv)
         CLI_INT64("train-subset", &cfg.train_subset, 0, INFINITY),
         CLI_STRING("data", &cfg.data),
         CLI_INT("threads", &cfg.threads, 0, INFINITY),
+        CLI_STRING("precision", &precision),
         CLI_FLAG("json", &json),
         CLI_END};
     int first, rc = cli_parse_options("bench train", opts, argc, argv, usage, &first);
@@ -142,6 +145,8 @@ int cmd_bench_train(int argc, char **argv)
         return cli_usage_error("bench train", "--optimizer must be lars, adamw or sgd, not '%s'", optimizer);
     if (loss && (cls_loss_kind_parse(loss, &cfg.loss) || cfg.loss == CLS_LOSS_INFONCE))
         return cli_usage_error("bench train", "--loss must be ntxent, clip or siglip, not '%s'", loss);
+    if (precision && cls_loss_precision_parse(precision, &cfg.precision))
+        return cli_usage_error("bench train", "--precision must be fp32 or bf16, not '%s'", precision);
     if (first < argc) return cli_usage_error("bench train", "unexpected argument '%s'", argv[first]);
 #ifdef CLS_HAVE_MPI
     if (cli_mpi_launched()) return bench_train_mpi(&cfg, steps, json);
@@ -154,6 +159,7 @@ int cmd_bench_train(int argc, char **argv)
         cJSON_AddStringToObject(o, "model", cls_model_kind_name(cfg.model));
         cJSON_AddNumberToObject(o, "width", (double)cfg.width);
         cJSON_AddNumberToObject(o, "batch", (double)cfg.batch);
+        cJSON_AddStringToObject(o, "precision", cls_loss_precision_name(cfg.precision));
         cJSON_AddNumberToObject(o, "chunk", (double)r.chunk);
         cJSON_AddNumberToObject(o, "steps", (double)steps);
         cJSON_AddNumberToObject(o, "samples_per_s", r.samples_per_s);
@@ -163,9 +169,9 @@ int cmd_bench_train(int argc, char **argv)
         cJSON_AddNumberToObject(o, "gflops", r.gflops);
         cli_json_print(o);
     } else {
-        printf("%s batch %lld chunk %lld: %.1f images/s, %.3f s/step, %.1f GFLOP/s, peak RSS %.0f MiB\n",
-               cls_model_kind_name(cfg.model), (long long)cfg.batch, (long long)r.chunk,
-               r.samples_per_s, r.seconds_per_step, r.gflops, (double)r.peak_rss_bytes / 1048576.0);
+        printf("%s %s batch %lld chunk %lld: %.1f images/s, %.3f s/step, %.1f GFLOP/s, peak RSS %.0f MiB\n",
+               cls_model_kind_name(cfg.model), cls_loss_precision_name(cfg.precision),
+               (long long)cfg.batch, (long long)r.chunk, r.samples_per_s, r.seconds_per_step, r.gflops, (double)r.peak_rss_bytes / 1048576.0);
     }
     return CLI_OK;
 }

@@ -55,6 +55,10 @@ static void usage(void)
            "  --steps S               overrides --epochs (default 0)\n"
            "  --train-subset N        seeded class-stratified subset (default 0: all)\n"
            "  --seed S                init, data order, augmentations (default %llu)\n"
+           "  --precision fp32|bf16   Linear layers' products: fp32, or bf16 inputs with fp32\n"
+           "                          accumulation (mlp steps ~1.65x faster with AVX-512 BF16;\n"
+           "                          weights, optimiser, loss, convolutions stay fp32;\n"
+           "                          docs/train.md \"Precision\") (default %s)\n"
            "  --threads T             0 = all cores (default 0)\n"
            "  --log-every K           steps between metrics lines (default %lld)\n"
            "  --checkpoint-every K    steps between checkpoints (default 0: every epoch\n"
@@ -63,7 +67,8 @@ static void usage(void)
            "  --help                  show this help\n",
            d.data, cls_model_kind_name(d.model), cls_loss_kind_name(d.loss), (long long)d.batch,
            (long long)d.memory_budget, cls_optim_kind_name(d.optimizer), d.lr, d.weight_decay,
-           d.warmup_epochs, (unsigned long long)d.seed, (long long)d.log_every);
+            d.warmup_epochs, (unsigned long long)d.seed, cls_loss_precision_name(d.precision),
+            (long long)d.log_every);
 }
 
 static volatile sig_atomic_t interrupted = 0;
@@ -121,7 +126,7 @@ int cmd_train(int argc, char **argv)
     }
     int64_t seed64 = (int64_t)cfg.seed;
     int epochs_seen = 0, steps_seen = 0;
-    const char *model = NULL, *loss = NULL, *optimizer = NULL, *lr_scaling = NULL;
+    const char *model = NULL, *loss = NULL, *optimizer = NULL, *lr_scaling = NULL, *precision = NULL;
     const char *pairs[2] = {cfg.pairs_a, cfg.pairs_b};
     cli_option opts[] = {
         CLI_STRING("out", &out),
@@ -146,6 +151,7 @@ int cmd_train(int argc, char **argv)
         CLI_INT64("train-subset", &cfg.train_subset, 0, INFINITY),
         CLI_INT64("seed", &seed64, NAN, NAN),
         CLI_INT("threads", &cfg.threads, 0, INFINITY),
+        CLI_STRING("precision", &precision),
         CLI_INT64("log-every", &cfg.log_every, 1, INFINITY),
         CLI_INT64("checkpoint-every", &cfg.checkpoint_every, 0, INFINITY),
         CLI_FLAG("json", &json),
@@ -167,6 +173,8 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error("train", "--optimizer must be lars, adamw or sgd, not '%s'", optimizer);
     if (lr_scaling && cls_lr_scaling_parse(lr_scaling, &cfg.lr_scaling))
         return cli_usage_error("train", "--lr-scaling must be none, linear or sqrt, not '%s'", lr_scaling);
+    if (precision && cls_loss_precision_parse(precision, &cfg.precision))
+        return cli_usage_error("train", "--precision must be fp32 or bf16, not '%s'", precision);
     if (first < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[first]);
     if (!out) return cli_usage_error("train", "--out DIR is required");
     progress_state ps = {isatty(STDERR_FILENO)};
@@ -212,6 +220,7 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(o, "flops_per_image", r.flops_per_image);
         cJSON_AddNumberToObject(o, "train_flops", r.train_flops);
         cJSON_AddNumberToObject(o, "chunk", (double)r.chunk);
+        cJSON_AddStringToObject(o, "precision", cls_loss_precision_name(cfg.precision));
         cJSON_AddNumberToObject(o, "start_step", (double)r.start_step);
         cJSON_AddBoolToObject(o, "stopped_early", r.stopped_early);
         if (ranks > 1) cJSON_AddNumberToObject(o, "ranks", ranks);

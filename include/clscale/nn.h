@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "../clscale.h"
+#include "loss.h" /* cls_precision */
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,6 +73,18 @@ CLS_API double cls_model_flops_per_input(const cls_model *model);
 CLS_API float *cls_model_params(cls_model *model);
 CLS_API float *cls_model_grads(cls_model *model);
 CLS_API void cls_model_zero_grad(cls_model *model);
+
+/* Precision of the Linear layers' products (default CLS_PRECISION_FP32).
+ * CLS_PRECISION_BF16: forward y = x W^T, backward dX = dY W and dW += dY^T X
+ * take x, dY and W rounded to bfloat16 and accumulate in fp32 (the forward
+ * stays row-independent and thread-independent; the backward runs through
+ * cls_gemm_bf16). Parameters, gradients, biases, activations, ReLU and the
+ * convolutions stay fp32; the bf16 copies of the weights are kept between
+ * calls and refreshed when the parameters change, like the fp32 packing.
+ * Set it before caches are created: cls_model_activation_bytes counts the
+ * bf16 workspaces of the current precision. */
+CLS_API cls_status cls_model_set_precision(cls_model *model, cls_precision precision);
+CLS_API cls_precision cls_model_get_precision(const cls_model *model);
 
 /* Parameter layout: *count segments; segment i covers params[offset[i] ..
  * offset[i] + length[i]); is_bias[i] is 1 for biases (excluded from weight

@@ -69,6 +69,12 @@ typedef struct {
     int64_t proj_dim;              /* dim(z) (default 128) */
     cls_augment_options augment;   /* the spec's augmentations (noise, erasing off) */
     char *owned_strings_;          /* internal: strings owned after cls_train_config_load */
+    /* Linear layers' products (forward y = x W^T, backward dX = dY W,
+     * dW += dY^T X): CLS_PRECISION_FP32 (default) or CLS_PRECISION_BF16 (inputs
+     * rounded to bfloat16, fp32 accumulation; parameters, optimiser, loss and
+     * convolutions stay fp32). A run option: part of the fingerprint,
+     * checkpoints hold fp32 parameters either way (docs/train.md, "Precision"). */
+    cls_precision precision;
 } cls_train_config;
 
 /* The default recipe (clscale train --out run alone). */

@@ -254,7 +254,8 @@ class TrainConfig(_Struct):
                 ("threads", i32), ("log_every", i64), ("checkpoint_every", i64),
                 ("progress", TRAIN_PROGRESS_FN), ("progress_user", ptr),
                 ("pairs_a", ctypes.c_char_p), ("pairs_b", ctypes.c_char_p), ("proj_dim", i64),
-                ("augment", AugmentOptions), ("owned_strings_", ptr)]
+                ("augment", AugmentOptions), ("owned_strings_", ptr),
+                ("precision", i32)]
 
 
 class TrainResult(_Struct):

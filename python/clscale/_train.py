@@ -26,7 +26,8 @@ _RANGES = {"width": (0, False), "temperature": (0, True), "batch": (2, False), "
            "train_subset": (0, False), "threads": (0, False), "log_every": (1, False),
            "checkpoint_every": (0, False), "proj_dim": (1, False)}
 _ENUMS = {"model": "model_kind_parse", "loss": "loss_kind_parse",
-          "optimizer": "optim_kind_parse", "lr_scaling": "lr_scaling_parse"}
+          "optimizer": "optim_kind_parse", "lr_scaling": "lr_scaling_parse",
+          "precision": "loss_precision_parse"}
 CONFIG_NAMES = sorted(list(_NUMBERS) + list(_ENUMS) + ["data", "pairs", "augment"])
 
 

@@ -190,7 +190,7 @@ static const abi_field train_config[] = {
     F(cls_train_config, log_every), F(cls_train_config, checkpoint_every),
     F(cls_train_config, progress), F(cls_train_config, progress_user), F(cls_train_config, pairs_a),
     F(cls_train_config, pairs_b), F(cls_train_config, proj_dim), F(cls_train_config, augment),
-    F(cls_train_config, owned_strings_)};
+    F(cls_train_config, owned_strings_), F(cls_train_config, precision)};
 static const abi_field train_progress[] = {
     F(cls_train_progress, step), F(cls_train_progress, total_steps), F(cls_train_progress, epoch),
     F(cls_train_progress, loss), F(cls_train_progress, lr), F(cls_train_progress, temperature),

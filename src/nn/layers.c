@@ -86,6 +86,46 @@ cls_status cls_nn_linear_backward_par(float *dx, float *dw, float *db, const flo
     return status;
 }
 
+cls_status cls_nn_linear_backward_bf16(float *dx, float *dw, float *db, const float *dy,
+                                       const float *x, const uint16_t *wb, int64_t n, int64_t in,
+                                       int64_t out, int threads, uint16_t *ws)
+{
+    if (n <= 0) return CLS_OK;
+    cls_bf16 *dyb = ws, *xb = ws + n * out;
+    const int par = threads > 1 && !omp_in_parallel();
+    const int nt_req = par ? threads : 1;
+    cls_status status = CLS_OK;
+    /* the same split as cls_nn_linear_backward_par (one part when serial) */
+#pragma omp parallel num_threads(nt_req) if (par)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t o0, o1, i0, i1;
+        split16(n, t, nt, &i0, &i1);
+        /* round this thread's rows of dy and x (all of them needed below) */
+        cls_bf16_from_f32(dyb + i0 * out, dy + i0 * out, (i1 - i0) * out);
+        if (dw) cls_bf16_from_f32(xb + i0 * in, x + i0 * in, (i1 - i0) * in);
+#pragma omp barrier
+        split16(out, t, nt, &o0, &o1);
+        cls_status st = CLS_OK;
+        if (dw && o1 > o0)
+            st = cls_gemm_bf16(CLS_TRANS, CLS_NO_TRANS, o1 - o0, in, n, 1.0f, dyb + o0, out, xb, in,
+                               1.0f, dw + o0 * in, in);
+        if (db)
+            for (int64_t i = 0; i < n; i++) {
+                const float *r = dy + i * out;
+                for (int64_t j = o0; j < o1; j++) db[j] += r[j];
+            }
+        if (!st && dx && i1 > i0)
+            st = cls_gemm_bf16(CLS_NO_TRANS, CLS_NO_TRANS, i1 - i0, in, out, 1.0f, dyb + i0 * out, out,
+                               wb, in, 0.0f, dx + i0 * in, in);
+        if (st) {
+#pragma omp critical
+            if (!status) status = st;
+        }
+    }
+    return status;
+}
+
 void cls_nn_relu_forward(float *y, const float *x, int64_t count)
 {
     for (int64_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;

@@ -35,6 +35,14 @@ cls_status cls_nn_linear_backward(float *dx, float *dw, float *db, const float *
 cls_status cls_nn_linear_backward_par(float *dx, float *dw, float *db, const float *dy, const float *x,
                                       const float *w, int64_t n, int64_t in, int64_t out, int threads);
 
+/* bfloat16 products (mixed precision): the same three products with dy, x
+ * and W rounded to bf16 and fp32 accumulation, through cls_gemm_bf16. wb is
+ * W already rounded (out x in); ws holds n * (in + out) bf16 (the rounded
+ * dy and x). Threads as cls_nn_linear_backward_par. */
+cls_status cls_nn_linear_backward_bf16(float *dx, float *dw, float *db, const float *dy,
+                                       const float *x, const uint16_t *wb, int64_t n, int64_t in,
+                                       int64_t out, int threads, uint16_t *ws);
+
 /* ---- ReLU (elementwise, in place allowed) ------------------------------
  * y = max(x, 0); backward from the OUTPUT y: dx = dy * [y > 0] (overwritten;
  * dx may alias dy). */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../core/internal.h"
+#include "clscale/gemm.h"
 #include "clscale/nn.h"
 #include "clscale/rng.h"
 #include "layers.h"
@@ -58,6 +59,15 @@ struct cls_model {
      * they were packed from: repacked only when the parameters changed */
     float *packed, *packed_src;
     int packed_ok;
+    /* mixed precision (cls_model_set_precision): the Linear layers' products
+     * take bf16 inputs; their weights packed for the bf16 row product and a
+     * bf16 copy of the parameters (its weight segments are used by the
+     * backward's dX = dY W), both refreshed with the fp32 packing */
+    cls_precision precision;
+    int pk_lin[6];
+    int64_t pkb_off[6], pkb_total;
+    float *packed_bf16;
+    uint16_t *wbf16;
     float *params, *grads;
     int64_t nseg, seg_off[MAX_SEG], seg_len[MAX_SEG];
     uint8_t seg_bias[MAX_SEG];
@@ -130,6 +140,8 @@ static void add_product(cls_model *m, int64_t in, int64_t out)
     add_segment(m, out, 1);
     m->pk_off[i] = m->pk_total;
     m->pk_total += cls_nn_rowgemm_pack_floats(in, out);
+    m->pkb_off[i] = m->pkb_total;
+    m->pkb_total += cls_nn_rowgemm_bf16_pack_floats(in, out);
 }
 
 static void add_linear(cls_model *m, lin_desc *l, int64_t in, int64_t out)
@@ -138,6 +150,7 @@ static void add_linear(cls_model *m, lin_desc *l, int64_t in, int64_t out)
     l->out = out;
     l->w_off = m->n_params;
     l->b_off = m->n_params + in * out;
+    m->pk_lin[m->n_prod] = 1;
     add_product(m, in, out);
     m->flops += 2.0 * (double)in * (double)out;
 }
@@ -255,6 +268,8 @@ void cls_model_free(cls_model *m)
     cls_free(m->grads);
     cls_free(m->packed);
     cls_free(m->packed_src);
+    cls_free(m->packed_bf16);
+    cls_free(m->wbf16);
     cls_nn_dnnl_free(m->dnnl);
     cls_free(m);
 }
@@ -267,6 +282,32 @@ int64_t cls_model_out_dim(const cls_model *m) { return m->out_dim; }
 double cls_model_flops_per_input(const cls_model *m) { return m->flops; }
 float *cls_model_params(cls_model *m) { return m->params; }
 float *cls_model_grads(cls_model *m) { return m->grads; }
+cls_status cls_model_set_precision(cls_model *m, cls_precision precision)
+{
+    if (!m) return cls_set_error(CLS_E_INVALID_ARG, "model precision: NULL model");
+    if (precision != CLS_PRECISION_FP32 && precision != CLS_PRECISION_BF16)
+        return cls_set_error(CLS_E_INVALID_ARG, "model precision %d: expected fp32 or bf16", (int)precision);
+    if (precision == CLS_PRECISION_BF16 && !m->packed_bf16) {
+        m->packed_bf16 = cls_alloc((size_t)m->pkb_total * sizeof(float), "model bf16 packed weights");
+        m->wbf16 = cls_alloc((size_t)m->n_params * sizeof(uint16_t), "model bf16 weights");
+        if (!m->packed_bf16 || !m->wbf16) {
+            cls_free(m->packed_bf16);
+            cls_free(m->wbf16);
+            m->packed_bf16 = NULL;
+            m->wbf16 = NULL;
+            return CLS_E_NOMEM;
+        }
+    }
+    m->precision = precision;
+    m->packed_ok = 0;
+    return CLS_OK;
+}
+
+cls_precision cls_model_get_precision(const cls_model *m)
+{
+    return m ? m->precision : CLS_PRECISION_FP32;
+}
+
 void cls_model_zero_grad(cls_model *m) { memset(m->grads, 0, (size_t)m->n_params * sizeof(float)); }
 
 void cls_model_segments(const cls_model *m, int64_t *count, const int64_t **offset,
@@ -315,6 +356,10 @@ static int64_t ws_floats(const cls_model *m, int64_t r, int with_acts, int backw
      * and x in its blocked layouts it allocates per call (bounded here by
      * three of the widest activations) */
     if (backward && m->dnnl) f += m->max_wb + 3 * m->max_width * r;
+    /* bf16: the rounded inputs of a forward product (rows of even length),
+     * the rounded dy and x of a backward one */
+    if (m->precision == CLS_PRECISION_BF16)
+        f += backward ? m->max_width * r + 16 : ((m->max_width + 1) * r + 1) / 2 + 16;
     return f;
 }
 
@@ -388,9 +433,43 @@ static void acts_from_cache(tile_acts *a, const cls_model *m, const cls_model_ca
 }
 
 
+/* Linear product i (encoder or head) of r rows: y = x W^T + b in the model's
+ * precision. packed: the batch mode's row-independent packed weights (NULL:
+ * one GEMM call); xb: workspace for the bf16-rounded rows. */
+static cls_status lin_forward(const cls_model *m, int i, float *y, const float *x, int64_t r,
+                              const float *packed, uint16_t *xb)
+{
+    const int64_t in = m->pk_in[i], out = m->pk_out[i];
+    const float *P = m->params;
+    if (m->precision != CLS_PRECISION_BF16)
+        return cls_nn_linear_forward(y, x, P + m->pk_w[i], P + m->pk_b[i],
+                                     packed ? packed + m->pk_off[i] : NULL, r, in, out);
+    if (r <= 0) return CLS_OK;
+    cls_nn_bf16_rows(xb, x, r, in);
+    if (packed) {
+        cls_nn_rowgemm_bf16(y, xb, m->packed_bf16 + m->pkb_off[i], r, in, out);
+        return CLS_OK;
+    }
+    for (int64_t k = 0; k < r; k++) memcpy(y + k * out, P + m->pk_b[i], (size_t)out * sizeof(float));
+    return cls_gemm_bf16(CLS_NO_TRANS, CLS_TRANS, r, out, in, 1.0f, xb, cls_nn_bf16_stride(in),
+                         m->wbf16 + m->pk_w[i], in, 1.0f, y, out);
+}
+
+/* Backward of Linear product i (lin_desc L): dx overwritten, dW and db
+ * accumulated into G; bws: bf16 workspace (bf16 precision only). */
+static cls_status lin_backward(const cls_model *m, int i, const lin_desc *L, float *dx, float *G,
+                               const float *dy, const float *x, int64_t r, int T, uint16_t *bws)
+{
+    if (m->precision == CLS_PRECISION_BF16)
+        return cls_nn_linear_backward_bf16(dx, G + L->w_off, G + L->b_off, dy, x, m->wbf16 + m->pk_w[i],
+                                           r, L->in, L->out, T, bws);
+    return cls_nn_linear_backward_par(dx, G + L->w_off, G + L->b_off, dy, x, m->params + L->w_off, r,
+                                      L->in, L->out, T);
+}
+
 /* Forward of r rows; z (may be NULL) gets the head's output. */
 static cls_status tile_forward(const cls_model *m, const float *x, int64_t r, const tile_acts *a,
-                               float *z, float *col, const float *packed, int keep)
+                               float *z, float *col, const float *packed, int keep, uint16_t *xb)
 {
     const float *P = m->params;
 #define PK(i) (packed ? packed + m->pk_off[i] : NULL)
@@ -399,8 +478,7 @@ static cls_status tile_forward(const cls_model *m, const float *x, int64_t r, co
         const float *in = x;
         for (int l = 0; l < 2 && !st; l++) {
             const lin_desc *L = &m->lin[l];
-            st = cls_nn_linear_forward(a->enc[l], in, P + L->w_off, P + L->b_off, PK(l), r, L->in,
-                                       L->out);
+            st = lin_forward(m, l, a->enc[l], in, r, packed, xb);
             cls_nn_relu_forward(a->enc[l], a->enc[l], r * L->out);
             in = a->enc[l];
         }
@@ -421,20 +499,20 @@ static cls_status tile_forward(const cls_model *m, const float *x, int64_t r, co
         return CLS_OK;
     }
     const lin_desc *H0 = &m->head[0], *H1 = &m->head[1];
-    st = cls_nn_linear_forward(a->u, a->h, P + H0->w_off, P + H0->b_off, PK(m->n_enc), r, H0->in,
-                               H0->out);
+    st = lin_forward(m, m->n_enc, a->u, a->h, r, packed, xb);
     if (st) return st;
     cls_nn_relu_forward(a->u, a->u, r * H0->out);
     if (!z) return CLS_OK;
-    return cls_nn_linear_forward(z, a->u, P + H1->w_off, P + H1->b_off, PK(m->n_enc + 1), r,
-                                 H1->in, H1->out);
+    (void)H1;
+    return lin_forward(m, m->n_enc + 1, z, a->u, r, packed, xb);
 #undef PK
 }
 
 /* Backward of r cached rows; parameter gradients accumulate into G. */
 static cls_status tile_backward(const cls_model *m, const float *x, int64_t r, const tile_acts *a,
                                 const float *dz, const float *dh, float *G, float *col,
-                                float *dcol, float *gA, float *gB, float *tmp_w, int T)
+                                float *dcol, float *gA, float *gB, float *tmp_w, int T,
+                                uint16_t *bws)
 {
     const float *P = m->params;
     const int64_t R = m->repr_dim;
@@ -443,12 +521,10 @@ static cls_status tile_backward(const cls_model *m, const float *x, int64_t r, c
     if (m->has_head) {
         const lin_desc *H0 = &m->head[0], *H1 = &m->head[1];
         if (dz) {
-            st = cls_nn_linear_backward_par(gA, G + H1->w_off, G + H1->b_off, dz, a->u, P + H1->w_off,
-                                        r, H1->in, H1->out, T);
+            st = lin_backward(m, m->n_enc + 1, H1, gA, G, dz, a->u, r, T, bws);
             if (st) return st;
             cls_nn_relu_backward(gA, gA, a->u, r * H0->out);
-            st = cls_nn_linear_backward_par(gB, G + H0->w_off, G + H0->b_off, gA, a->h, P + H0->w_off,
-                                        r, H0->in, H0->out, T);
+            st = lin_backward(m, m->n_enc, H0, gB, G, gA, a->h, r, T, bws);
             if (st) return st;
         } else {
             memset(gB, 0, (size_t)(r * R) * sizeof(float));
@@ -464,12 +540,10 @@ static cls_status tile_backward(const cls_model *m, const float *x, int64_t r, c
     if (m->cfg.kind == CLS_MODEL_MLP) {
         const lin_desc *L0 = &m->lin[0], *L1 = &m->lin[1];
         cls_nn_relu_backward(gB, gB, a->enc[1], r * L1->out);
-        st = cls_nn_linear_backward_par(gA, G + L1->w_off, G + L1->b_off, gB, a->enc[0],
-                                        P + L1->w_off, r, L1->in, L1->out, T);
+        st = lin_backward(m, 1, L1, gA, G, gB, a->enc[0], r, T, bws);
         if (st) return st;
         cls_nn_relu_backward(gA, gA, a->enc[0], r * L0->out);
-        return cls_nn_linear_backward_par(NULL, G + L0->w_off, G + L0->b_off, gA, x, P + L0->w_off,
-                                          r, L0->in, L0->out, T);
+        return lin_backward(m, 0, L0, NULL, G, gA, x, r, T, bws);
     }
     /* cnn: gB holds dh; the gradient ping-pongs between gA and gB */
     cls_nn_avgpool_backward(gA, gB, r, m->pool_pixels, R);
@@ -560,11 +634,18 @@ static void pack_weights(cls_model *m, int T)
 {
     const size_t pbytes = (size_t)m->n_params * sizeof(float);
     if (m->packed_ok && !memcmp(m->packed_src, m->params, pbytes)) return;
-    const int np = m->n_prod;
+    const int np = m->n_prod, bf16 = m->precision == CLS_PRECISION_BF16;
 #pragma omp parallel for schedule(dynamic) num_threads(T < np ? T : np)
-    for (int i = 0; i < np; i++)
-        cls_nn_rowgemm_pack(m->packed + m->pk_off[i], m->params + m->pk_w[i], m->params + m->pk_b[i],
-                            m->pk_in[i], m->pk_out[i]);
+    for (int i = 0; i < np; i++) {
+        if (bf16 && m->pk_lin[i]) { /* Linear layers: bf16 packing and copy */
+            cls_bf16_from_f32(m->wbf16 + m->pk_w[i], m->params + m->pk_w[i], m->pk_in[i] * m->pk_out[i]);
+            cls_nn_rowgemm_bf16_pack(m->packed_bf16 + m->pkb_off[i], m->wbf16 + m->pk_w[i],
+                                     m->params + m->pk_b[i], m->pk_in[i], m->pk_out[i]);
+        } else {
+            cls_nn_rowgemm_pack(m->packed + m->pk_off[i], m->params + m->pk_w[i],
+                                m->params + m->pk_b[i], m->pk_in[i], m->pk_out[i]);
+        }
+    }
     memcpy(m->packed_src, m->params, pbytes);
     m->packed_ok = 1;
 }
@@ -593,10 +674,8 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
                           "model forward workspace");
     if (!ws) return CLS_E_NOMEM;
     const float *packed = NULL;
-    if (!gemm_mode) {
-        pack_weights(m, T);
-        packed = m->packed;
-    }
+    if (!gemm_mode || m->precision == CLS_PRECISION_BF16) pack_weights(m, T);
+    if (!gemm_mode) packed = m->packed;
     const float *xs = cache ? cache->x : x;
     cls_status status = CLS_OK;
     cls_thread_state prev_threads = {0, 0};
@@ -611,8 +690,11 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
         float *col = w;                                                                                \
         if (cache) acts_from_cache(&a, m, cache, r0);                                                  \
         else col = acts_from_ws(&a, m, w, rows > 0 ? r : 0);                                           \
+        /* bf16: the rounded rows at the end of this thread's workspace */                             \
+        uint16_t *xb = m->precision == CLS_PRECISION_BF16                                              \
+                           ? (uint16_t *)(w + wsf - ((m->max_width + 1) * r + 1) / 2) : NULL;          \
         st = tile_forward(m, xs + r0 * m->in_dim, rows, &a, z ? z + r0 * m->out_dim : NULL, col,       \
-                          packed, cache != NULL);                                                      \
+                          packed, cache != NULL, xb);                                                  \
         if (!st && h) memcpy(h + r0 * m->repr_dim, a.h, (size_t)(rows * m->repr_dim) * sizeof(float)); \
     } while (0)
     if (gemm_mode || nws <= 1) {
@@ -657,6 +739,7 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
     int64_t gf = bwd_grad_floats(m, &pl);
     float *ws = cls_calloc((size_t)bwd_alloc_floats(m, &pl), sizeof(float), "model backward workspace");
     if (!ws) return CLS_E_NOMEM;
+    if (m->precision == CLS_PRECISION_BF16) pack_weights(m, T); /* the bf16 W of dX = dY W */
     cls_status status = CLS_OK;
     cls_thread_state prev_threads = {0, 0};
     if (gemm_mode) cls_threads_enter(T, &prev_threads);
@@ -669,11 +752,13 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
         float *G = gf ? w + wsf : m->grads;                                                            \
         float *col = w, *dcol = col + m->max_col * r, *gA = dcol + m->max_col * r;                     \
         float *gB = gA + m->max_width * r, *tmp_w = gB + m->max_width * r;                             \
+        uint16_t *bws = m->precision == CLS_PRECISION_BF16                                             \
+                            ? (uint16_t *)(w + wsf - m->max_width * r) : NULL;                         \
         tile_acts a;                                                                                   \
         acts_from_cache(&a, m, cache, r0);                                                             \
         st = tile_backward(m, cache->x + r0 * m->in_dim, rows, &a, dz ? dz + r0 * m->out_dim : NULL,   \
                            dh ? dh + r0 * m->repr_dim : NULL, G, col, dcol, gA, gB, tmp_w,             \
-                           gemm_mode ? T : 1);                                                         \
+                           gemm_mode ? T : 1, bws);                                                    \
     } while (0)
     if (gemm_mode || nws <= 1) {
         /* Outside any OpenMP construct (see serial_tiles_note) */

@@ -39,6 +39,7 @@ void cls_train_config_init(cls_train_config *cfg)
     cfg->checkpoint_every = 0;
     cfg->proj_dim = 128;
     cls_augment_options_init(&cfg->augment);
+    cfg->precision = CLS_PRECISION_FP32;
 }
 
 void cls_train_config_clear(cls_train_config *cfg)
@@ -85,6 +86,12 @@ uint64_t cls__train_config_hash(const cls_train_config *cfg, int64_t chunk)
              (long long)cfg->steps, (long long)cfg->train_subset, (unsigned long long)cfg->seed,
              a->crop_area_min, a->crop_area_max, a->aspect_min, a->aspect_max, a->flip_prob,
              a->brightness, a->contrast, a->noise_std, a->erase_prob);
+    /* appended only when not fp32: fp32 runs keep the fingerprints (and
+     * checkpoints) written before the option existed */
+    if (cfg->precision != CLS_PRECISION_FP32) {
+        size_t len = strlen(s);
+        snprintf(s + len, sizeof s - len, "|precision=%d", (int)cfg->precision);
+    }
     uint64_t h = 0xcbf29ce484222325ULL;
     for (const char *p = s; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
     return h;
@@ -120,6 +127,7 @@ cls_status cls__train_config_write(const cls_train_config *cfg, const cls__train
     cJSON_AddNumberToObject(o, "chunk_resolved", (double)plan->chunk);
     cJSON_AddNumberToObject(o, "memory_budget", (double)cfg->memory_budget);
     cJSON_AddStringToObject(o, "optimizer", cls_optim_kind_name(cfg->optimizer));
+    cJSON_AddStringToObject(o, "precision", cls_loss_precision_name(cfg->precision));
     cJSON_AddNumberToObject(o, "lr", cfg->lr);
     cJSON_AddNumberToObject(o, "lr_resolved", plan->lr);
     cJSON_AddStringToObject(o, "lr_scaling", lr_scaling_name(cfg->lr_scaling));
@@ -221,6 +229,7 @@ cls_status cls_train_config_load(cls_train_config *cfg, const char *run_dir)
     if ((s = str(o, "loss")) && (st = cls_loss_kind_parse(s, &c.loss))) goto bad;
     if ((s = str(o, "optimizer")) && (st = cls_optim_kind_parse(s, &c.optimizer))) goto bad;
     if ((s = str(o, "lr_scaling")) && (st = cls_lr_scaling_parse(s, &c.lr_scaling))) goto bad;
+    if ((s = str(o, "precision")) && (st = cls_loss_precision_parse(s, &c.precision))) goto bad;
     c.width = (int64_t)num(o, "width", (double)c.width);
     c.proj_dim = (int64_t)num(o, "proj_dim", (double)c.proj_dim);
     c.temperature = num(o, "temperature", c.temperature);

@@ -115,6 +115,8 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in, cons
         cfg->train_subset < 0 || cfg->proj_dim < 1)
         return cls_set_error(CLS_E_INVALID_ARG,
                              "negative temperature, warm-up, weight decay, chunk or subset, or proj_dim < 1");
+    if (cfg->precision != CLS_PRECISION_FP32 && cfg->precision != CLS_PRECISION_BF16)
+        return cls_set_error(CLS_E_INVALID_ARG, "precision %d: expected fp32 or bf16", (int)cfg->precision);
     if (cfg->loss != CLS_LOSS_NTXENT && cfg->loss != CLS_LOSS_CLIP && cfg->loss != CLS_LOSS_SIGLIP)
         return cls_set_error(CLS_E_INVALID_ARG, "loss %s: training takes ntxent, clip or siglip",
                              cls_loss_kind_name(cfg->loss));
@@ -164,7 +166,8 @@ static cls_status trainer_setup(trainer *t, const cls_train_config *cfg_in, cons
             mc.height = t->data.height;
             mc.image_w = t->data.width;
         }
-        if ((st = cls_model_create(&t->model[m], &mc))) {
+        if ((st = cls_model_create(&t->model[m], &mc)) ||
+            (st = cls_model_set_precision(t->model[m], cfg->precision))) {
             trainer_free(t);
             return st;
         }
@@ -626,6 +629,24 @@ static cls_status agree(const cls__train_dist *dist, cls_status st)
 
 /* The latest checkpoint of dir (rank 0 reads it; the others receive its
  * bytes), restored into t; *start gets its step (0 when there is none). */
+/* The precision is a run option most likely changed on purpose: a resume
+ * with the other one is refused by name (config.json written before the
+ * option existed reads as fp32, which those runs were). */
+static cls_status check_precision(const trainer *t, const char *dir)
+{
+    cls_train_config c;
+    cls_train_config_init(&c);
+    if (cls_train_config_load(&c, dir) != CLS_OK) return CLS_OK; /* the checkpoint decides */
+    cls_precision was = c.precision;
+    cls_train_config_clear(&c);
+    if (was == t->cfg.precision) return CLS_OK;
+    return cls_set_error(CLS_E_FORMAT,
+                         "%s was trained with --precision %s; this run asks for %s: resume with "
+                         "--precision %s (the precision is part of a run's bits)",
+                         dir, cls_loss_precision_name(was), cls_loss_precision_name(t->cfg.precision),
+                         cls_loss_precision_name(was));
+}
+
 static cls_status resume_from(trainer *t, const char *dir, int64_t *start)
 {
     const cls__train_dist *dist = t->dist;
@@ -636,6 +657,7 @@ static cls_status resume_from(trainer *t, const char *dir, int64_t *start)
     cls_status st = CLS_OK;
     *start = 0;
     if (is_root(dist)) st = read_latest(&ck, dir, &found, name, sizeof name);
+    if (is_root(dist) && !st && found && (st = check_precision(t, dir))) cls_checkpoint_free(&ck);
     if ((st = agree(dist, st))) return st;
     if (dist) {
         void *buf = NULL;
