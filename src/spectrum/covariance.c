@@ -142,7 +142,9 @@ static cls_status refine_top(spec_source *s, const spec_stats *st, int64_t chunk
     int nt = cls_threads_resolve(threads);
     int64_t m;
     while (!status) {
+        spec_prof_mark("refine: other");
         status = spec_source_read_f32(s, fbuf, chunk_rows, &m);
+        spec_prof_mark("refine: read");
         if (status || m == 0) break;
 #pragma omp parallel for num_threads(nt) schedule(static) if (m * d >= SPEC_PARALLEL_MIN)
         for (int64_t i = 0; i < m; i++) {
@@ -150,13 +152,17 @@ static cls_status refine_top(spec_source *s, const spec_stats *st, int64_t chunk
             double *y = buf + i * d;
             for (int64_t j = 0; j < d; j++) y[j] = (double)x[j] - mean[j];
         }
+        spec_prof_mark("refine: widen+centre");
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)K, (int)d, 1.0, buf, (int)d,
                     zt, (int)d, 0.0, T, (int)K);
+        spec_prof_mark("refine: dgemm");
         cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)K, (int)m, 1.0, T, (int)K, 1.0, H, (int)K);
+        spec_prof_mark("refine: dsyrk");
     }
     if (!status) {
         sym_scale(H, K, 1.0 / (double)(st->n - 1));
         status = spec_sym_eigenvalues(H, K, w);
+        spec_prof_mark("refine: K x K eig");
     }
     if (!status) memcpy(e->values, w, (size_t)(K < e->count ? K : e->count) * sizeof(double));
     cls_free(buf), cls_free(fbuf), cls_free(T), cls_free(H), cls_free(w);
@@ -172,6 +178,7 @@ static cls_status finish_eig_pair(double *a, int64_t k, int64_t keep, cls_spectr
                                   cls_spectrum_eig *u)
 {
     sym_traces(a, k, &e->total, &e->total_sq);
+    spec_prof_mark("traces");
     double *w = cls_alloc((size_t)k * sizeof(double), "spectrum eigenvalues");
     double *wu = u ? cls_alloc((size_t)k * sizeof(double), "uncentred eigenvalues") : NULL;
     cls_status st = w && (!u || wu) ? CLS_OK : CLS_E_NOMEM;
@@ -182,6 +189,7 @@ static cls_status finish_eig_pair(double *a, int64_t k, int64_t keep, cls_spectr
             st = zt ? spec_sym_eig_top_vectors(a, k, w, K, zt) : spec_sym_eigenvalues(a, k, w);
     }
     if (!st) st = spec_eig_alloc(e, keep);
+    spec_prof_mark("eigen: other");
     if (!st) memcpy(e->values, w, (size_t)keep * sizeof(double));
     if (!st && u) st = spec_eig_alloc(u, keep_u);
     if (!st && u) {
@@ -274,8 +282,10 @@ static cls_status accumulate_f32(spec_source *s, int fuse, int64_t chunk_rows, i
     /* one contiguous column stripe per thread (multiples of 16 columns) */
     int64_t width = ((d + nt - 1) / nt + 15) / 16 * 16;
     int64_t nstripe = (d + width - 1) / width, row0 = 0, m;
+    spec_prof_mark("setup");
     while (!status) {
         status = spec_source_read_f32(s, x, cr, &m);
+        spec_prof_mark("pass 1: read");
         if (status || m == 0) break;
         int first_chunk = fuse && row0 == 0;
 #pragma omp parallel for num_threads(nt) schedule(static) if (m * d >= SPEC_PARALLEL_MIN)
@@ -307,8 +317,11 @@ static cls_status accumulate_f32(spec_source *s, int fuse, int64_t chunk_rows, i
             }
         }
         row0 += m;
+        spec_prof_mark("pass 1: centre+stats");
         status = gram_f32(x, m, d, by_blas, Sf);
+        spec_prof_mark("pass 1: ssyrk");
         if (!status) add_lower(S, Sf, d, nt);
+        spec_prof_mark("pass 1: add to double");
     }
     cls_free(x);
     cls_free(Sf);
@@ -448,6 +461,7 @@ cls_status spec_exact_covariance(spec_source *s, spec_stats *st, int fuse, const
             zt = cls_alloc((size_t)(K * d) * sizeof(double), "leading eigenvectors");
             if (!zt) status = CLS_E_NOMEM;
         }
+        spec_prof_mark("corrections");
         if (!status) {
             /* the uncentred moment sum x x^T / n = ((n-1)/n) C + mu mu^T */
             status = finish_eig_pair(C, d, keep, centred, K, zt, mu, (double)(n - 1) / (double)n,

@@ -224,7 +224,9 @@ cls_status spec_sym_eig_pair(double *a, int64_t k, double *w_desc, int64_t K, do
             cblas_dsyr2(CblasColMajor, CblasUpper, (int)k, -1.0, v, 1, q, 1, a, (int)k);
         }
     }
+    spec_prof_mark("eigen: householder mu");
     if (!status) info = LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'U', nk, a, nk, dg, e, tau);
+    spec_prof_mark("eigen: dsytrd");
     if (!status && !info && uncentred) {
         double tr = 0, f = 0;
         for (int64_t i = 0; i < k; i++) dg2[i] = beta * dg[i];
@@ -244,6 +246,7 @@ cls_status spec_sym_eig_pair(double *a, int64_t k, double *w_desc, int64_t K, do
         e2[k - 1] = 0;
         info = LAPACKE_dsterf(nk, dg, e);
     }
+    spec_prof_mark("eigen: dsterf x2");
     if (!status && !info) {
         for (int64_t i = 0; i < k; i++) w_desc[i] = dg[k - 1 - i];
         /* vectors in column-major k x K = row-major K x k (zt) */
@@ -251,6 +254,7 @@ cls_status spec_sym_eig_pair(double *a, int64_t k, double *w_desc, int64_t K, do
             info = LAPACKE_dstemr(LAPACK_COL_MAJOR, 'V', 'I', nk, dg2, e2, 0.0, 0.0, nk - (lapack_int)K + 1,
                                   nk, &m, wk, zt, nk, (lapack_int)K, isuppz, &tryrac);
     }
+    spec_prof_mark("eigen: dstemr");
     if (!status && !info && zt && m != (lapack_int)K) info = -1000;
     if (!status && !info && zt)
         info = LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'U', 'N', nk, (lapack_int)K, a, nk, tau, zt, nk);
@@ -259,6 +263,7 @@ cls_status spec_sym_eig_pair(double *a, int64_t k, double *w_desc, int64_t K, do
             double *z = zt + j * k;
             cblas_daxpy((int)k, -ptau * cblas_ddot((int)k, v, 1, z, 1), v, 1, z, 1);
         }
+    spec_prof_mark("eigen: dormtr");
     if (!status && info)
         status = cls_set_error(CLS_E_NUMERIC, "spectrum: LAPACK tridiagonal eigensolver failed (info %d)", (int)info);
     cls_free(dg), cls_free(e), cls_free(dg2), cls_free(e2), cls_free(tau), cls_free(wk), cls_free(isuppz);

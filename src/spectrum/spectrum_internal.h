@@ -98,4 +98,12 @@ cls_status spec_randomized(spec_source *s, const spec_stats *st, const int32_t *
 
 cls_status spec_eig_alloc(cls_spectrum_eig *e, int64_t count);
 
+/* Phase timers (profile.c): with CLS_SPECTRUM_PROFILE=file in the
+ * environment, begin starts the clock, mark charges the time since the last
+ * mark to `phase` (a string literal; repeated phases add up) and end appends
+ * the table to the file. Otherwise they do nothing. Main thread only. */
+void spec_prof_begin(void);
+void spec_prof_mark(const char *phase);
+void spec_prof_end(void);
+
 #endif
