@@ -595,8 +595,11 @@ cls_status cls_npy_reader_map(cls_npy_reader *r, const void **data)
         struct stat sb;
         int fd = fileno(r->f); /* -1 for a buffer reader (fmemopen) */
         size_t need = (size_t)r->h.data_offset + (size_t)(r->rows * r->cols) * cls_dtype_size(r->h.dtype);
-        /* a short file would fault (SIGBUS) on access: let the streaming reader report it */
-        if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size < need || need == 0)
+        /* a short file would fault (SIGBUS) on access: let the streaming reader
+         * report it; data not aligned to its element size (a crafted header
+         * length) would make misaligned float/double pointers: stream those too */
+        if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size < need || need == 0 ||
+            r->h.data_offset % (int64_t)cls_dtype_size(r->h.dtype) != 0)
             return cls_set_error(CLS_E_UNSUPPORTED, "file %s: cannot be mapped", r->path);
         void *m = mmap(NULL, need, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED)

@@ -5,7 +5,8 @@
  * place instead of copying them with cls_npy_reader_read_*. The mapping
  * lives until cls_npy_reader_free. CLS_E_UNSUPPORTED (an error set, nothing
  * mapped) for a buffer reader, a file shorter than its header says (the
- * streaming reader then reports the truncation) or a failed mmap: callers
+ * streaming reader then reports the truncation), data at an offset that is
+ * not a multiple of the element size, or a failed mmap: callers
  * fall back to reading. The values are not checked for NaN/Inf: that is the
  * caller's job. (A file truncated by another process while mapped makes the
  * access fault, as with any mmap.)
