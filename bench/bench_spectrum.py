@@ -15,8 +15,12 @@ Part 2: the randomized path at d = 16384 (n = 8000 by default: 0.5 GB of
 float32, so that the exact Gram path (n x n) can serve as the reference on a
 24 GB machine), time and top-100 accuracy against clscale's exact path.
 
+--baseline-bin B also runs another clscale binary (an older build) on the
+same file in every repetition of part 1, interleaved with the new one, and
+prints the new/old ratios of wall and CPU time (paired, same load).
+
 usage: CLSCALE_BIN=build/clscale /usr/bin/python3 bench/bench_spectrum.py
-       [--threads T] [--reps R] [--n2 N] [--skip-part2]
+       [--threads T] [--reps R] [--n2 N] [--skip-part2] [--baseline-bin B]
 """
 import argparse
 import os
@@ -30,6 +34,7 @@ ap.add_argument("--d", type=int, default=2048)
 ap.add_argument("--n2", type=int, default=8000)
 ap.add_argument("--d2", type=int, default=16384)
 ap.add_argument("--skip-part2", action="store_true")
+ap.add_argument("--baseline-bin", default=None, help="an older clscale to run alongside (part 1)")
 ap.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"))
 args = ap.parse_args()
 # NumPy's OpenBLAS reads these at import: same thread count as clscale.
@@ -59,7 +64,7 @@ def cpu_seconds():
     return r.ru_utime + r.ru_stime
 
 
-def clscale(path, *extra):
+def clscale(path, *extra, binary=None):
     """Run the CLI; return (seconds, peak RSS bytes, json, eigenvalues, CPU seconds)."""
     with tempfile.TemporaryDirectory(dir=args.tmp) as td:
         csv = os.path.join(td, "e.csv")
@@ -69,7 +74,7 @@ def clscale(path, *extra):
         # Python process would inherit its high-water mark in ru_maxrss.
         t = time.perf_counter()
         with open(out, "w") as f:
-            p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", rss, BIN, "spectrum", path, "--json",
+            p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", rss, binary or BIN, "spectrum", path, "--json",
                                 "--threads", str(args.threads), "--eigenvalues-out", csv, *extra],
                                stdout=f)
         dt = time.perf_counter() - t
@@ -137,6 +142,7 @@ def part1():
     try:
         np.save(path, x)
         tn, tc, tl, rss, cn, cc, cl = [], [], [], [], [], [], []
+        tb, cb, rb = [], [], []  # the baseline binary, if any
         load0 = os.getloadavg()
         for r in range(args.reps):
             t, c = time.perf_counter(), cpu_seconds()
@@ -151,7 +157,14 @@ def part1():
             tl.append(dl)
             cl.append(dcl)
             print(f"  rep {r}: numpy {tn[-1]:.2f} s ({cn[-1]:.2f} CPU s), clscale CLI {dt:.2f} s "
-                  f"({cpu:.2f} CPU s), library eigenvalues {dl:.2f} s ({dcl:.2f} CPU s)")
+                  f"({cpu:.2f} CPU s), library eigenvalues {dl:.2f} s ({dcl:.2f} CPU s)", flush=True)
+            if args.baseline_bin:
+                db, pb, _, eb, cpb = clscale(path, binary=args.baseline_bin)
+                tb.append(db)
+                cb.append(cpb)
+                rb.append(pb)
+                print(f"         baseline CLI {db:.2f} s ({cpb:.2f} CPU s): new/old wall {dt / db:.3f}, "
+                      f"CPU {cpu / cpb:.3f}", flush=True)
         load1 = os.getloadavg()
         top = np.max(np.abs(eig[:100] - ref[:100]) / ref[:100])
         topl = np.max(np.abs(lvals[:100] - ref[:100]) / ref[:100])
@@ -172,6 +185,14 @@ def part1():
         print(f"numpy process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:.0f} MiB "
               f"(includes X)")
         print(f"alpha {res['alpha']:.4f} R2 {res['r2']:.4f} rankme {res['rankme']:.1f}")
+        if args.baseline_bin:
+            topb = np.max(np.abs(eb[:100] - ref[:100]) / ref[:100])
+            print(f"baseline CLI ({args.baseline_bin}) median {statistics.median(tb):.2f} s wall, "
+                  f"{statistics.median(cb):.2f} CPU s, peak RSS {max(rb) / 2**20:.0f} MiB, top-100 {topb:.2e}; "
+                  f"new/old medians of the paired ratios: wall "
+                  f"{statistics.median([a / b for a, b in zip(tc, tb)]):.3f}, CPU "
+                  f"{statistics.median([a / b for a, b in zip(cc, cb)]):.3f}; numpy / baseline wall "
+                  f"{mn / statistics.median(tb):.2f}x")
     finally:
         os.unlink(path)
 

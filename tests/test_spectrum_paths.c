@@ -150,8 +150,18 @@ static void test_f32_paths(void)
     free(x), free(xf), free(xr), free(refc), free(refu);
 }
 
+/* Every eigenvalue and metric of two results, bit for bit. */
+static int same_bits(const cls_spectrum_result *a, const cls_spectrum_result *b)
+{
+    return a->eig.count == b->eig.count &&
+           !memcmp(a->eig.values, b->eig.values, (size_t)a->eig.count * sizeof(double)) &&
+           a->alpha == b->alpha && a->rankme == b->rankme && a->effective_rank == b->effective_rank &&
+           a->participation_ratio == b->participation_ratio && a->eig.total == b->eig.total;
+}
+
 /* A float32 .npy file read as float32: a NaN is named by row and column,
- * and the result equals the in-memory float32 path bit for bit. */
+ * and the result equals the in-memory float32 path bit for bit, whether the
+ * file is mapped (the default) or streamed (CLS_SPECTRUM_MAP=0). */
 static void test_f32_file(void)
 {
     const int64_t n = 900, d = 64;
@@ -164,18 +174,49 @@ static void test_f32_file(void)
     cls_spectrum_options_init(&o);
     o.fit_hi = 30;
     o.chunk_rows = 200;
-    cls_spectrum_result a, b;
+    cls_spectrum_result a, b, c;
     CHECK_STATUS(cls_spectrum_analyze_npy(path, &o, &a), CLS_OK, "file");
     CHECK_STATUS(cls_spectrum_analyze_f32(xf, n, d, &o, &b), CLS_OK, "memory");
+    setenv("CLS_SPECTRUM_MAP", "0", 1);
+    CHECK_STATUS(cls_spectrum_analyze_npy(path, &o, &c), CLS_OK, "file, streamed");
+    unsetenv("CLS_SPECTRUM_MAP");
     CHECK(a.alpha == b.alpha && a.rankme == b.rankme, "file = memory, same bits (alpha %.17g vs %.17g)", a.alpha,
           b.alpha);
+    CHECK(same_bits(&a, &b), "mapped file = memory: every eigenvalue and metric, same bits");
+    CHECK(same_bits(&a, &c), "mapped file = streamed file: every eigenvalue and metric, same bits");
     cls_spectrum_result_free(&a);
     cls_spectrum_result_free(&b);
+    cls_spectrum_result_free(&c);
+    /* float64 files: mapped = streamed = memory too */
+    CHECK_STATUS(cls_npy_save_matrix_f64(path, x, n, d), CLS_OK, "save f64");
+    CHECK_STATUS(cls_spectrum_analyze_npy(path, &o, &a), CLS_OK, "f64 file");
+    CHECK_STATUS(cls_spectrum_analyze_f64(x, n, d, &o, &b), CLS_OK, "f64 memory");
+    setenv("CLS_SPECTRUM_MAP", "0", 1);
+    CHECK_STATUS(cls_spectrum_analyze_npy(path, &o, &c), CLS_OK, "f64 file, streamed");
+    unsetenv("CLS_SPECTRUM_MAP");
+    CHECK(same_bits(&a, &b) && same_bits(&a, &c), "float64: mapped file = memory = streamed, same bits");
+    cls_spectrum_result_free(&a);
+    cls_spectrum_result_free(&b);
+    cls_spectrum_result_free(&c);
+    /* NaN/Inf in the first chunk and in a later one, mapped and streamed */
     xf[613 * d + 9] = NAN;
     CHECK_STATUS(cls_npy_save_matrix_f32(path, xf, n, d), CLS_OK, "save NaN");
     CHECK_STATUS(cls_spectrum_analyze_npy(path, &o, &a), CLS_E_NONFINITE, "NaN in a float32 file");
-    CHECK(strstr(cls_last_error(), "row 613 column 9") != NULL, "message names row 613 column 9: %s",
+    CHECK(strstr(cls_last_error(), "row 613 column 9 is NaN") != NULL, "message names row 613 column 9: %s",
           cls_last_error());
+    setenv("CLS_SPECTRUM_MAP", "0", 1);
+    CHECK_STATUS(cls_spectrum_analyze_npy(path, &o, &a), CLS_E_NONFINITE, "NaN in a float32 file, streamed");
+    CHECK(strstr(cls_last_error(), "row 613 column 9 is NaN") != NULL, "streamed: names row 613 column 9: %s",
+          cls_last_error());
+    unsetenv("CLS_SPECTRUM_MAP");
+    xf[613 * d + 9] = 0.5f;
+    xf[17 * d + 63] = -INFINITY;
+    CHECK_STATUS(cls_npy_save_matrix_f32(path, xf, n, d), CLS_OK, "save -Inf");
+    CHECK_STATUS(cls_spectrum_analyze_npy(path, &o, &a), CLS_E_NONFINITE, "-Inf in the first chunk");
+    CHECK(strstr(cls_last_error(), "row 17 column 63 is Inf") != NULL, "message names row 17 column 63: %s",
+          cls_last_error());
+    xf[17 * d + 63] = 0.5f;
+    xf[613 * d + 9] = NAN;
     CHECK_STATUS(cls_spectrum_analyze_f32(xf, n, d, &o, &a), CLS_E_NONFINITE, "NaN in memory");
     CHECK(strstr(cls_last_error(), "X[613][9]") != NULL, "message names X[613][9]: %s", cls_last_error());
     unlink(path);

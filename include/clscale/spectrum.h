@@ -11,7 +11,7 @@
  *  - everything is accumulated in double. float32 input on the exact path is
  *    read as float32, centred in double and rounded back, and each block of
  *    at most 4096 rows (one chunk at most) is multiplied in float32 (ssyrk)
- *    and added to a double accumulator; the top max(128, hi + 28) ranks are
+ *    and added to a double accumulator; the top max(100, hi) + 8 ranks are
  *    then refined in double (Rayleigh-Ritz, a second pass). float64 input
  *    uses dsyrk throughout. The centred and the uncentred spectrum come from
  *    one tridiagonalisation. All are tested against a pure double reference. */

@@ -5,6 +5,7 @@
  * {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), } padded with
  * spaces and ended by '\n', then the raw data. */
 #include "internal.h"
+#include "npy_map.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +33,8 @@ struct cls_npy_reader {
     char *path;
     npy_header h;
     int64_t rows, cols, next_row;
+    void *map;      /* cls_npy_reader_map: the whole file, read-only */
+    size_t map_len;
 };
 
 size_t cls_dtype_size(cls_dtype dtype)
@@ -584,9 +588,56 @@ cls_status cls_npy_reader_seek(cls_npy_reader *r, int64_t row)
     return CLS_OK;
 }
 
+cls_status cls_npy_reader_map(cls_npy_reader *r, const void **data)
+{
+    *data = NULL;
+    if (!r->map) {
+        struct stat sb;
+        int fd = fileno(r->f); /* -1 for a buffer reader (fmemopen) */
+        size_t need = (size_t)r->h.data_offset + (size_t)(r->rows * r->cols) * cls_dtype_size(r->h.dtype);
+        /* a short file would fault (SIGBUS) on access: let the streaming reader
+         * report it; data not aligned to its element size (a crafted header
+         * length) would make misaligned float/double pointers: stream those too */
+        if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size < need || need == 0 ||
+            r->h.data_offset % (int64_t)cls_dtype_size(r->h.dtype) != 0)
+            return cls_set_error(CLS_E_UNSUPPORTED, "file %s: cannot be mapped", r->path);
+        void *m = mmap(NULL, need, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED)
+            return cls_set_error(CLS_E_UNSUPPORTED, "file %s: cannot be mapped: %s", r->path,
+                                 cls_errno_string(errno, (char[128]){0}, 128));
+        r->map = m;
+        r->map_len = need;
+    }
+    *data = (const char *)r->map + r->h.data_offset;
+    return CLS_OK;
+}
+
+void cls_npy_map_prefetch(const void *p, size_t bytes)
+{
+    /* whole pages around [p, p + bytes); advice only, failures do not matter */
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p, b = a + bytes;
+    if (page <= 0 || bytes == 0) return;
+    a -= a % (uintptr_t)page;
+    (void)madvise((void *)a, (size_t)(b - a), MADV_WILLNEED);
+}
+
+void cls_npy_map_release(const void *p, size_t bytes)
+{
+    /* whole pages inside [p, p + bytes); a page dropped from a read-only
+     * private mapping is faulted in again from the page cache if touched */
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p, b = a + bytes;
+    if (page <= 0 || bytes == 0) return;
+    a += ((uintptr_t)page - a % (uintptr_t)page) % (uintptr_t)page;
+    b -= b % (uintptr_t)page;
+    if (b > a) (void)madvise((void *)a, (size_t)(b - a), MADV_DONTNEED);
+}
+
 void cls_npy_reader_free(cls_npy_reader *r)
 {
     if (!r) return;
+    if (r->map) munmap(r->map, r->map_len);
     if (r->f) fclose(r->f);
     free(r->path);
     free(r);

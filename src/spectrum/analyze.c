@@ -122,6 +122,7 @@ static cls_status eigenvalues(spec_source *s, int center, const cls_spectrum_opt
     if (status) return status;
     cls_thread_state saved;
     cls_threads_enter(opt->threads, &saved);
+    spec_prof_begin();
     int64_t chunk = spec_chunk_rows(opt, s->d);
     spec_stats st;
     cls_spectrum_eig e = {0};
@@ -133,6 +134,7 @@ static cls_status eigenvalues(spec_source *s, int center, const cls_spectrum_opt
         set_zero_var(&e, &st);
         spec_stats_free(&st);
     }
+    spec_prof_end();
     cls_threads_leave(&saved);
     if (status) {
         cls_spectrum_eig_free(&e);
@@ -249,6 +251,7 @@ static cls_status analyze(spec_source *s, const cls_spectrum_options *opt, cls_s
     r.alpha_ci95[0] = r.alpha_ci95[1] = NAN;
     cls_thread_state saved;
     cls_threads_enter(opt->threads, &saved);
+    spec_prof_begin();
     int64_t chunk = spec_chunk_rows(opt, s->d);
     spec_stats st;
     cls_spectrum_eig ec = {0}, eu = {0};
@@ -258,6 +261,7 @@ static cls_status analyze(spec_source *s, const cls_spectrum_options *opt, cls_s
     int fuse;
     status = prepare_stats(s, method, chunk, &st, &fuse);
     if (status) {
+        spec_prof_end();
         cls_threads_leave(&saved);
         return status;
     }
@@ -330,8 +334,11 @@ static cls_status analyze(spec_source *s, const cls_spectrum_options *opt, cls_s
                         "randomized method: rankme, effective_rank and participation_ratio need the whole "
                         "spectrum and are not reported (use --method exact)");
         }
+        spec_prof_mark("metrics");
         if (opt->bootstrap > 0) status = bootstrap(s, &st, method, opt, chunk, gram, &r);
+        spec_prof_mark("bootstrap");
     }
+    spec_prof_end();
     cls_free(gram);
     cls_spectrum_eig_free(&ec);
     cls_spectrum_eig_free(&eu);

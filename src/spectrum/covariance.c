@@ -31,7 +31,13 @@
 /* our OpenMP loops run in parallel from this many elements on: waking a
  * thread costs more than a small chunk's work (and much more on a busy box) */
 #define SPEC_PARALLEL_MIN (1 << 20)
-#define SPEC_REFINE_MIN 128 /* refined ranks: max(128, hi + 28) */
+/* refined ranks: max(100, hi) + 8. Measured on the benchmark data (60000 x
+ * 2048 float32, alpha = 1; docs/spectrum.md): refining exactly the top 100
+ * already gives each of them to <= 1.8e-14 relative (rank 100: 2.4e-15),
+ * unrefined ranks 2..100 are off by up to 6.7e-9; 8 more vectors keep the
+ * Ritz values next to the cut clear of the unrefined neighbours. */
+#define SPEC_REFINE_MIN 100
+#define SPEC_REFINE_MARGIN 8
 
 void spec_stats_free(spec_stats *st)
 {
@@ -133,30 +139,41 @@ static cls_status refine_top(spec_source *s, const spec_stats *st, int64_t chunk
 {
     int64_t d = st->d;
     double *buf = cls_alloc((size_t)chunk_rows * (size_t)d * sizeof(double), "spectrum chunk");
-    float *fbuf = cls_alloc((size_t)chunk_rows * (size_t)d * sizeof(float), "float chunk");
+    float *fbuf = s->f32 ? NULL : cls_alloc((size_t)chunk_rows * (size_t)d * sizeof(float), "float chunk");
     double *T = cls_alloc((size_t)chunk_rows * (size_t)K * sizeof(double), "projected chunk");
     double *H = cls_calloc((size_t)(K * K), sizeof(double), "projected covariance");
     double *w = cls_alloc((size_t)K * sizeof(double), "Ritz values");
-    cls_status status = (buf && fbuf && T && H && w) ? spec_source_rewind(s) : CLS_E_NOMEM;
+    cls_status status = (buf && (fbuf || s->f32) && T && H && w) ? spec_source_rewind(s) : CLS_E_NOMEM;
     const double *mean = st->mean;
     int nt = cls_threads_resolve(threads);
     int64_t m;
     while (!status) {
-        status = spec_source_read_f32(s, fbuf, chunk_rows, &m);
+        spec_prof_mark("refine: other");
+        /* in place when in memory or mapped (pass 1 checked the values) */
+        const float *rows = fbuf;
+        if (s->f32)
+            spec_source_view_f32(s, chunk_rows, &rows, &m);
+        else
+            status = spec_source_read_f32(s, fbuf, chunk_rows, &m);
+        spec_prof_mark("refine: read");
         if (status || m == 0) break;
 #pragma omp parallel for num_threads(nt) schedule(static) if (m * d >= SPEC_PARALLEL_MIN)
         for (int64_t i = 0; i < m; i++) {
-            const float *x = fbuf + i * d;
+            const float *x = rows + i * d;
             double *y = buf + i * d;
             for (int64_t j = 0; j < d; j++) y[j] = (double)x[j] - mean[j];
         }
+        spec_prof_mark("refine: widen+centre");
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)K, (int)d, 1.0, buf, (int)d,
                     zt, (int)d, 0.0, T, (int)K);
+        spec_prof_mark("refine: dgemm");
         cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)K, (int)m, 1.0, T, (int)K, 1.0, H, (int)K);
+        spec_prof_mark("refine: dsyrk");
     }
     if (!status) {
         sym_scale(H, K, 1.0 / (double)(st->n - 1));
         status = spec_sym_eigenvalues(H, K, w);
+        spec_prof_mark("refine: K x K eig");
     }
     if (!status) memcpy(e->values, w, (size_t)(K < e->count ? K : e->count) * sizeof(double));
     cls_free(buf), cls_free(fbuf), cls_free(T), cls_free(H), cls_free(w);
@@ -172,6 +189,7 @@ static cls_status finish_eig_pair(double *a, int64_t k, int64_t keep, cls_spectr
                                   cls_spectrum_eig *u)
 {
     sym_traces(a, k, &e->total, &e->total_sq);
+    spec_prof_mark("traces");
     double *w = cls_alloc((size_t)k * sizeof(double), "spectrum eigenvalues");
     double *wu = u ? cls_alloc((size_t)k * sizeof(double), "uncentred eigenvalues") : NULL;
     cls_status st = w && (!u || wu) ? CLS_OK : CLS_E_NOMEM;
@@ -182,6 +200,7 @@ static cls_status finish_eig_pair(double *a, int64_t k, int64_t keep, cls_spectr
             st = zt ? spec_sym_eig_top_vectors(a, k, w, K, zt) : spec_sym_eigenvalues(a, k, w);
     }
     if (!st) st = spec_eig_alloc(e, keep);
+    spec_prof_mark("eigen: other");
     if (!st) memcpy(e->values, w, (size_t)keep * sizeof(double));
     if (!st && u) st = spec_eig_alloc(u, keep_u);
     if (!st && u) {
@@ -274,41 +293,59 @@ static cls_status accumulate_f32(spec_source *s, int fuse, int64_t chunk_rows, i
     /* one contiguous column stripe per thread (multiples of 16 columns) */
     int64_t width = ((d + nt - 1) / nt + 15) / 16 * 16;
     int64_t nstripe = (d + width - 1) / width, row0 = 0, m;
+    spec_prof_mark("setup");
     while (!status) {
-        status = spec_source_read_f32(s, x, cr, &m);
+        /* in memory or mapped: the rows are used in place (centred into x,
+         * checked for NaN/Inf on the way); a stream is read into x */
+        const float *src = x;
+        if (s->f32)
+            spec_source_view_f32(s, cr, &src, &m);
+        else
+            status = spec_source_read_f32(s, x, cr, &m);
+        spec_prof_mark("pass 1: read");
         if (status || m == 0) break;
         int first_chunk = fuse && row0 == 0;
-#pragma omp parallel for num_threads(nt) schedule(static) if (m * d >= SPEC_PARALLEL_MIN)
+        unsigned bad = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(|:bad) if (m * d >= SPEC_PARALLEL_MIN)
         for (int64_t sb = 0; sb < nstripe; sb++) {
             int64_t j0 = sb * width, j1 = j0 + width < d ? j0 + width : d;
             if (first_chunk) {
-                for (int64_t j = j0; j < j1; j++) shift[j] = 0, first[j] = x[j];
+                for (int64_t j = j0; j < j1; j++) shift[j] = 0, first[j] = src[j];
                 for (int64_t i = 0; i < m; i++)
-                    for (int64_t j = j0; j < j1; j++) shift[j] += x[i * d + j];
+                    for (int64_t j = j0; j < j1; j++) shift[j] += src[i * d + j];
                 for (int64_t j = j0; j < j1; j++) shift[j] /= (double)m;
             }
             for (int64_t i = 0; i < m; i++) {
+                const float *si = src + i * d;
                 float *xi = x + i * d;
+                for (int64_t j = j0; j < j1; j++) bad |= spec_f32_bad(si[j]);
                 if (fuse) {
-                    for (int64_t j = j0; j < j1; j++) varies[j] |= (double)xi[j] != first[j];
+                    for (int64_t j = j0; j < j1; j++) varies[j] |= (double)si[j] != first[j];
                     for (int64_t j = j0; j < j1; j++) {
-                        double t = (double)xi[j] - shift[j];
+                        double t = (double)si[j] - shift[j];
                         msum[j] += t;
                         sq[j] += t * t;
                         xi[j] = (float)t;
                     }
                 } else {
                     for (int64_t j = j0; j < j1; j++) {
-                        double t = (double)xi[j] - shift[j];
+                        double t = (double)si[j] - shift[j];
                         msum[j] += t;
                         xi[j] = (float)t;
                     }
                 }
             }
         }
+        if (bad) {
+            status = spec_source_nonfinite_f32(s, src, m, row0);
+            break;
+        }
         row0 += m;
+        spec_prof_mark("pass 1: centre+stats");
         status = gram_f32(x, m, d, by_blas, Sf);
+        spec_prof_mark("pass 1: ssyrk");
         if (!status) add_lower(S, Sf, d, nt);
+        spec_prof_mark("pass 1: add to double");
     }
     cls_free(x);
     cls_free(Sf);
@@ -441,13 +478,14 @@ cls_status spec_exact_covariance(spec_source *s, spec_stats *st, int fuse, const
         /* float32 blocks: refine the leading ranks in double (not for
          * bootstrap replicates, whose spread dwarfs the rounding) */
         int64_t keep = d < n - 1 ? d : n - 1;
-        int64_t K = refine_hi + 28 > SPEC_REFINE_MIN ? refine_hi + 28 : SPEC_REFINE_MIN;
+        int64_t K = (refine_hi > SPEC_REFINE_MIN ? refine_hi : SPEC_REFINE_MIN) + SPEC_REFINE_MARGIN;
         if (K > keep) K = keep;
         double *zt = NULL;
         if (use_f32 && !counts && K >= 1) {
             zt = cls_alloc((size_t)(K * d) * sizeof(double), "leading eigenvectors");
             if (!zt) status = CLS_E_NOMEM;
         }
+        spec_prof_mark("corrections");
         if (!status) {
             /* the uncentred moment sum x x^T / n = ((n-1)/n) C + mu mu^T */
             status = finish_eig_pair(C, d, keep, centred, K, zt, mu, (double)(n - 1) / (double)n,

@@ -8,6 +8,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 cls_status spec_sym_eigenvalues(double *a, int64_t k, double *w_desc)
@@ -200,13 +201,15 @@ cls_status spec_sym_eig_pair(double *a, int64_t k, double *w_desc, int64_t K, do
     double *e = cls_alloc((size_t)k * sizeof(double), "tridiagonal");
     double *dg2 = cls_alloc((size_t)k * sizeof(double), "tridiagonal copy");
     double *e2 = cls_alloc((size_t)k * sizeof(double), "tridiagonal copy");
+    double *dg3 = uncentred ? cls_alloc((size_t)k * sizeof(double), "uncentred tridiagonal") : NULL;
+    double *e3 = uncentred ? cls_alloc((size_t)k * sizeof(double), "uncentred tridiagonal") : NULL;
     double *tau = cls_alloc((size_t)k * sizeof(double), "reflectors");
     double *wk = zt ? cls_alloc((size_t)k * sizeof(double), "selected eigenvalues") : NULL;
     lapack_int *isuppz = zt ? cls_alloc((size_t)(2 * K) * sizeof(lapack_int), "eigenvector support") : NULL;
     double *v = uncentred ? cls_alloc((size_t)k * sizeof(double), "Householder vector") : NULL;
     double *q = uncentred ? cls_alloc((size_t)k * sizeof(double), "Householder update") : NULL;
-    cls_status status = (dg && e && dg2 && e2 && tau && (!zt || (wk && isuppz)) && (!uncentred || (v && q)))
-                            ? CLS_OK : CLS_E_NOMEM;
+    cls_status status = (dg && e && dg2 && e2 && tau && (!zt || (wk && isuppz)) &&
+                         (!uncentred || (v && q && dg3 && e3))) ? CLS_OK : CLS_E_NOMEM;
     lapack_int info = 0, m = 0, nk = (lapack_int)k;
     lapack_logical tryrac = 1;
     double ptau = 0, mu2 = 0;
@@ -224,32 +227,48 @@ cls_status spec_sym_eig_pair(double *a, int64_t k, double *w_desc, int64_t K, do
             cblas_dsyr2(CblasColMajor, CblasUpper, (int)k, -1.0, v, 1, q, 1, a, (int)k);
         }
     }
+    spec_prof_mark("eigen: householder mu");
     if (!status) info = LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'U', nk, a, nk, dg, e, tau);
+    spec_prof_mark("eigen: dsytrd");
     if (!status && !info && uncentred) {
         double tr = 0, f = 0;
-        for (int64_t i = 0; i < k; i++) dg2[i] = beta * dg[i];
-        dg2[k - 1] += mu2;
-        for (int64_t i = 0; i + 1 < k; i++) e2[i] = beta * e[i];
-        for (int64_t i = 0; i < k; i++) tr += dg2[i], f += dg2[i] * dg2[i];
-        for (int64_t i = 0; i + 1 < k; i++) f += 2.0 * e2[i] * e2[i];
+        for (int64_t i = 0; i < k; i++) dg3[i] = beta * dg[i];
+        dg3[k - 1] += mu2;
+        for (int64_t i = 0; i + 1 < k; i++) e3[i] = beta * e[i];
+        for (int64_t i = 0; i < k; i++) tr += dg3[i], f += dg3[i] * dg3[i];
+        for (int64_t i = 0; i + 1 < k; i++) f += 2.0 * e3[i] * e3[i];
         *u_trace = tr;
         *u_fro2 = f;
-        info = LAPACKE_dsterf(nk, dg2, e2);
-        if (!info)
-            for (int64_t i = 0; i < k; i++) wu_desc[i] = dg2[k - 1 - i];
     }
     if (!status && !info) {
+        /* three independent O(k^2) tridiagonal solves (the uncentred values,
+         * the centred values, the top-K vectors), serial LAPACK each: run
+         * side by side on the threads the caller's cls_threads_enter set */
         memcpy(dg2, dg, (size_t)k * sizeof(double));
         memcpy(e2, e, (size_t)(k - 1) * sizeof(double));
         e2[k - 1] = 0;
-        info = LAPACKE_dsterf(nk, dg, e);
+        lapack_int iu = 0, ic = 0, iv = 0;
+        int nt = omp_get_max_threads();
+        nt = nt < 3 ? nt : 3;
+#pragma omp parallel sections num_threads(nt)
+        {
+#pragma omp section
+            if (uncentred) iu = LAPACKE_dsterf(nk, dg3, e3);
+#pragma omp section
+            ic = LAPACKE_dsterf(nk, dg, e);
+#pragma omp section
+            /* vectors in column-major k x K = row-major K x k (zt) */
+            if (zt)
+                iv = LAPACKE_dstemr(LAPACK_COL_MAJOR, 'V', 'I', nk, dg2, e2, 0.0, 0.0, nk - (lapack_int)K + 1,
+                                    nk, &m, wk, zt, nk, (lapack_int)K, isuppz, &tryrac);
+        }
+        info = iu ? iu : ic ? ic : iv;
     }
+    spec_prof_mark("eigen: dsterf x2 + dstemr");
     if (!status && !info) {
         for (int64_t i = 0; i < k; i++) w_desc[i] = dg[k - 1 - i];
-        /* vectors in column-major k x K = row-major K x k (zt) */
-        if (zt)
-            info = LAPACKE_dstemr(LAPACK_COL_MAJOR, 'V', 'I', nk, dg2, e2, 0.0, 0.0, nk - (lapack_int)K + 1,
-                                  nk, &m, wk, zt, nk, (lapack_int)K, isuppz, &tryrac);
+        if (uncentred)
+            for (int64_t i = 0; i < k; i++) wu_desc[i] = dg3[k - 1 - i];
     }
     if (!status && !info && zt && m != (lapack_int)K) info = -1000;
     if (!status && !info && zt)
@@ -259,9 +278,11 @@ cls_status spec_sym_eig_pair(double *a, int64_t k, double *w_desc, int64_t K, do
             double *z = zt + j * k;
             cblas_daxpy((int)k, -ptau * cblas_ddot((int)k, v, 1, z, 1), v, 1, z, 1);
         }
+    spec_prof_mark("eigen: dormtr");
     if (!status && info)
         status = cls_set_error(CLS_E_NUMERIC, "spectrum: LAPACK tridiagonal eigensolver failed (info %d)", (int)info);
-    cls_free(dg), cls_free(e), cls_free(dg2), cls_free(e2), cls_free(tau), cls_free(wk), cls_free(isuppz);
+    cls_free(dg), cls_free(e), cls_free(dg2), cls_free(e2), cls_free(dg3), cls_free(e3), cls_free(tau);
+    cls_free(wk), cls_free(isuppz);
     cls_free(v), cls_free(q);
     return status;
 }

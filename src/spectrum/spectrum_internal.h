@@ -11,13 +11,19 @@
 #include "../core/internal.h"
 #include "clscale/spectrum.h"
 
-/* A source of rows, read in chunks and converted to double. */
+#include <string.h>
+
+/* A source of rows, read in chunks and converted to double. A file is
+ * mapped when it can be (then f32/f64 point into the mapping and reader
+ * only owns it), else streamed through reader. */
 typedef struct {
-    const float *f32;          /* in-memory float32 rows, or */
-    const double *f64;         /* in-memory float64 rows, or */
-    cls_npy_reader *reader;    /* a streamed file */
+    const float *f32;          /* in-memory (or mapped) float32 rows, or */
+    const double *f64;         /* in-memory (or mapped) float64 rows, or */
+    cls_npy_reader *reader;    /* a streamed file (f32 = f64 = NULL) or the mapping's owner */
+    const char *path;          /* the file, for messages */
     int64_t n, d;
     int64_t next;              /* next row to hand out */
+    int64_t view0;             /* first row of the last spec_source_view_f32 */
     int is_f32;                /* the data are float32 (exact in float) */
 } spec_source;
 
@@ -31,6 +37,21 @@ cls_status spec_source_rewind(spec_source *s);
 cls_status spec_source_read(spec_source *s, double *buf, int64_t max_rows, int64_t *got);
 /* The same for float32 data (s->is_f32), unconverted: buf is max_rows x d floats. */
 cls_status spec_source_read_f32(spec_source *s, float *buf, int64_t max_rows, int64_t *got);
+/* Float32 rows without a copy: *rows points at the next (up to) max_rows
+ * rows of an in-memory or mapped source (s->f32 != NULL), and the kernel is
+ * asked to read the following ones ahead. NOT checked for NaN/Inf: callers
+ * fold the check into their own pass over the values and report a bad one
+ * with spec_source_nonfinite_f32. */
+void spec_source_view_f32(spec_source *s, int64_t max_rows, const float **rows, int64_t *got);
+/* The error for the first NaN/Inf in rows (m x d) that start at row row0. */
+cls_status spec_source_nonfinite_f32(const spec_source *s, const float *rows, int64_t m, int64_t row0);
+/* Whether a float32 value is NaN or Inf (all exponent bits set), branch-free. */
+static inline unsigned spec_f32_bad(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return (u & 0x7f800000u) == 0x7f800000u;
+}
 /* Rows per chunk: the option if set, else about 32 MiB of doubles. */
 int64_t spec_chunk_rows(const cls_spectrum_options *opt, int64_t d);
 /* Default rows per float32 chunk: about 32 MiB of floats, at most 4096. */
@@ -56,7 +77,7 @@ void spec_stats_free(spec_stats *st);
  * double and rounded back; blocks of <= 4096 rows by ssyrk or GEMM-layer
  * tiles, each added into double). Fills the centred covariance and/or the
  * uncentred second moment (both: from one tridiagonalisation); with
- * float32 data the top max(128, refine_hi + 28) centred values are refined.
+ * float32 data the top max(100, refine_hi) + 8 centred values are refined.
  * fuse: st holds only allocated zeroed mean/m2 arrays; pass 1 is folded into
  * this pass (no bootstrap counts) and st is filled on success. From o:
  * fit_hi (refined ranks), threads (our OpenMP loops), chunk_rows. */
@@ -97,5 +118,13 @@ cls_status spec_randomized(spec_source *s, const spec_stats *st, const int32_t *
                            int64_t chunk_rows, cls_spectrum_eig *out);
 
 cls_status spec_eig_alloc(cls_spectrum_eig *e, int64_t count);
+
+/* Phase timers (profile.c): with CLS_SPECTRUM_PROFILE=file in the
+ * environment, begin starts the clock, mark charges the time since the last
+ * mark to `phase` (a string literal; repeated phases add up) and end appends
+ * the table to the file. Otherwise they do nothing. Main thread only. */
+void spec_prof_begin(void);
+void spec_prof_mark(const char *phase);
+void spec_prof_end(void);
 
 #endif
