@@ -50,7 +50,7 @@ static void usage(void)
            "  --lr-scaling none|linear|sqrt  by batch/256 (default none)\n"
            "  --weight-decay WD       (default %g)\n"
            "  --warmup-epochs E       linear warm-up, then cosine to 0 (default %g)\n"
-           "  --epochs E              (default 0: mlp 60, cnn 15, about 20 minutes\n"
+           "  --epochs E              (default 0: mlp 75, cnn 15, under 20 minutes\n"
            "                          on two cores each)\n"
            "  --steps S               overrides --epochs (default 0)\n"
            "  --train-subset N        seeded class-stratified subset (default 0: all)\n"

@@ -61,7 +61,7 @@ double cls__train_temperature(const cls_train_config *cfg)
 double cls__train_epochs(const cls_train_config *cfg)
 {
     if (cfg->epochs > 0) return cfg->epochs;
-    return cfg->model == CLS_MODEL_CNN && !cfg->pairs_a ? 15 : 60;
+    return cfg->model == CLS_MODEL_CNN && !cfg->pairs_a ? 15 : 75;
 }
 
 static const char *lr_scaling_name(cls_lr_scaling s)
