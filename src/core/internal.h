@@ -56,6 +56,11 @@ int cls_size_mul(size_t *out, int64_t a, int64_t b, int64_t c);
  * then restores only the OpenMP default. */
 void cls_threads_enter_local(int threads, cls_thread_state *saved);
 
+/* 1 when OMP_WAIT_POLICY asks for passive waiting: idle OpenMP threads sleep
+ * in the kernel, so code that opens thousands of tiny parallel regions
+ * (BLAS-2 loops) pays a wake-up per region and can run faster on one thread. */
+int cls_omp_wait_passive(void);
+
 /* cls_errno_string (thread-safe strerror) and cls_strtod_c (strtod in the
  * "C" locale) are declared in clscale/sys.h: use them instead of strerror and
  * strtod/atof everywhere (the CLI too). */

@@ -6,6 +6,8 @@
 #include "internal.h"
 
 #include <omp.h>
+#include <stdlib.h>
+#include <strings.h>
 
 /* Provided by OpenBLAS. */
 extern void openblas_set_num_threads(int num_threads);
@@ -51,4 +53,10 @@ void cls_threads_leave(const cls_thread_state *saved)
     if (!saved) return;
     if (saved->blas > 0) openblas_set_num_threads(saved->blas);
     if (saved->omp > 0) omp_set_num_threads(saved->omp);
+}
+
+int cls_omp_wait_passive(void)
+{
+    const char *p = getenv("OMP_WAIT_POLICY");
+    return p && strcasecmp(p, "passive") == 0;
 }
