@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 
-.PHONY: all deps configure build test test-all test-portable test-sanitize demo bench clean install install-python
+.PHONY: all deps configure build test test-all test-portable test-sanitize test-nodnnl demo bench clean install install-python
 
 all: build
 
@@ -26,6 +26,13 @@ test-portable: deps
 	cmake -S . -B build-portable -DCMAKE_BUILD_TYPE=Release -DCLS_NATIVE=OFF > /dev/null
 	cmake --build build-portable -j $(JOBS)
 	cd build-portable && ctest --output-on-failure -LE slow
+
+# The same suite without oneDNN (-DCLS_USE_DNNL=OFF): every product on OpenBLAS, bf16
+# products as bf16-rounded inputs to fp32 GEMMs (docs/gemm.md, the fallback).
+test-nodnnl: deps
+	cmake -S . -B build-nodnnl -DCMAKE_BUILD_TYPE=Release -DCLS_USE_DNNL=OFF > /dev/null
+	cmake --build build-nodnnl -j $(JOBS)
+	cd build-nodnnl && ctest --output-on-failure -LE slow
 
 # The fast C tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-sanitize;
 # the Python and MPI tests are left out there: they load the library into python/mpirun).
