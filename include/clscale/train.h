@@ -55,7 +55,7 @@ typedef struct {
     cls_lr_scaling lr_scaling;   /* by batch / 256 (default none) */
     double weight_decay;         /* default 1e-6 */
     double warmup_epochs;        /* linear warm-up, then cosine to 0 (default 1) */
-    double epochs;               /* default 0: by model, mlp 60, cnn 15 */
+    double epochs;               /* default 0: by model, mlp 75, cnn 15 */
     int64_t steps;               /* > 0 overrides epochs */
     int64_t train_subset;        /* 0 = all training images */
     uint64_t seed;               /* initialisation, data order and augmentations (default 0) */

@@ -56,8 +56,8 @@ double cls__train_temperature(const cls_train_config *cfg)
 }
 
 /* The default schedule is chosen per model so that `clscale train --model M --out DIR` finishes
- * in about 20 minutes on two cores (docs/benchmarks.md, "Quality of the default recipe"):
- * the mlp trains ~4 700 images/s there, the cnn ~850 (its step costs ~5x the mlp's). */
+ * in under 20 minutes on two cores (docs/benchmarks.md, "Training quality, third session"):
+ * the mlp trains ~4 600 images/s there (75 epochs: 16 min), the cnn ~850 (15: ~17.5 min). */
 double cls__train_epochs(const cls_train_config *cfg)
 {
     if (cfg->epochs > 0) return cfg->epochs;
