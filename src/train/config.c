@@ -57,7 +57,7 @@ double cls__train_temperature(const cls_train_config *cfg)
 
 /* The default schedule is chosen per model so that `clscale train --model M --out DIR` finishes
  * in under 20 minutes on two cores (docs/benchmarks.md, "Training quality, third session"):
- * the mlp trains ~4 600 images/s there (75 epochs: 16 min), the cnn ~850 (15: ~17.5 min). */
+ * the mlp trains ~4 600 images/s there (75 epochs: 16 min), the cnn ~980 (15: 15 min). */
 double cls__train_epochs(const cls_train_config *cfg)
 {
     if (cfg->epochs > 0) return cfg->epochs;
