@@ -55,6 +55,7 @@ static int bench_train_mpi(const cls_train_config *cfg, int64_t steps, int json)
     int rc = CLI_OK;
     if (st) {
         rc = p == 0 ? cli_status_error(st, "bench train") : CLI_FAIL;
+        MPI_Barrier(MPI_COMM_WORLD); /* rank 0's message is out before any rank exits */
         MPI_Finalize();
         return rc;
     }

@@ -201,10 +201,15 @@ int cmd_train(int argc, char **argv)
     cls_train_config_clear(&cfg);
 #ifdef CLS_HAVE_MPI
     if (mpi) {
+        /* rank 0 prints the failure before the barrier: a rank that exits
+         * non-zero makes mpirun kill the others, and a message printed after
+         * MPI_Finalize could be lost with rank 0 */
+        int rc = st ? (rank == 0 ? cli_status_error(st, "train") : CLI_FAIL) : CLI_OK;
         fflush(stdout);
+        fflush(stderr);
+        MPI_Barrier(MPI_COMM_WORLD);
         MPI_Finalize();
-        if (st) return rank == 0 ? cli_status_error(st, "train") : CLI_FAIL;
-        if (rank != 0) return CLI_OK;
+        if (st || rank != 0) return rc;
     }
 #endif
     if (st) return cli_status_error(st, "train");
