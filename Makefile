@@ -57,7 +57,7 @@ bench: deps
 	scripts/bench
 
 clean:
-	rm -rf $(BUILD) build-portable build-sanitize
+	rm -rf $(BUILD) build-portable build-sanitize build-nodnnl
 
 # Library (.so/.a), headers, CLI, pkg-config and CMake package files into PREFIX.
 install: build

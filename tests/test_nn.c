@@ -245,6 +245,8 @@ static void test_counts(void)
         CHECK(cls_model_param_count(m) == want, "mlp params %lld want %lld",
               (long long)cls_model_param_count(m), (long long)want);
         CHECK_CLOSE(cls_model_flops_per_input(m), 2.0 * (784 * W + W * W + W * W + W * P), 0, 0, "mlp flops");
+        CHECK_CLOSE(cls_model_backward_flops_per_input(m), 2.0 * (784 * W + 2 * (W * W + W * W + W * P)), 0, 0,
+                    "mlp backward flops: no dX for the input layer");
         CHECK(cls_model_in_dim(m) == 784 && cls_model_repr_dim(m) == W && cls_model_out_dim(m) == P, "mlp dims");
         int64_t ns;
         const int64_t *off, *len;
@@ -285,6 +287,8 @@ static void test_counts(void)
         double f = 2.0 * (784.0 * 9 * c + 196.0 * c * 9 * 2 * c + 49.0 * 2 * c * 9 * 4 * c +
                           49.0 * 4 * c * 9 * 4 * c + 4.0 * c * 4 * c + 4.0 * c * 128);
         CHECK_CLOSE(cls_model_flops_per_input(m), f, 0, 1e-12, "cnn flops");
+        CHECK_CLOSE(cls_model_backward_flops_per_input(m), 2 * f - 2.0 * 784.0 * 9 * c, 0, 1e-12,
+                    "cnn backward flops: no dX for the input layer");
         CHECK(cls_model_repr_dim(m) == 32, "cnn repr dim");
     }
     cls_model_free(m);

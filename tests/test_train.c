@@ -5,6 +5,7 @@
 #include "check.h"
 #include "clscale.h"
 #include "clscale/train.h"
+#include "train_testutil.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -13,49 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char root[64];
-
-static void be32(FILE *f, uint32_t v)
-{
-    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
-                          (unsigned char)v};
-    fwrite(b, 1, 4, f);
-}
-
-/* n images of 28x28 in 10 classes: a class-dependent stroke pattern plus noise. */
-static void write_idx(const char *dir, const char *prefix, int n, uint64_t seed)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", dir, prefix);
-    FILE *f = fopen(p, "wb");
-    be32(f, 0x803);
-    be32(f, (uint32_t)n);
-    be32(f, 28);
-    be32(f, 28);
-    cls_rng rng;
-    cls_rng_seed(&rng, seed);
-    unsigned char *lab = malloc((size_t)n);
-    for (int i = 0; i < n; i++) {
-        int c = i % 10;
-        lab[i] = (unsigned char)c;
-        for (int y = 0; y < 28; y++)
-            for (int x = 0; x < 28; x++) {
-                double v = 0.5 + 0.5 * sin(0.3 * (c + 1) * x + 0.2 * (9 - c) * y);
-                v = v * (y > 3 && y < 24 && x > 2 + c / 3 && x < 25) + 0.15 * cls_rng_uniform(&rng);
-                int b = (int)(v * 255);
-                fputc(b < 0 ? 0 : b > 255 ? 255 : b, f);
-            }
-    }
-    fclose(f);
-    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", dir, prefix);
-    f = fopen(p, "wb");
-    be32(f, 0x801);
-    be32(f, (uint32_t)n);
-    fwrite(lab, 1, (size_t)n, f);
-    fclose(f);
-    free(lab);
-}
 
 static char *read_all(const char *path, size_t *n)
 {
@@ -85,11 +43,6 @@ static int same_file(const char *a, const char *b)
     return same;
 }
 
-static void run_path(char *buf, size_t cap, const char *name, const char *file)
-{
-    snprintf(buf, cap, "%s/%s/%s", root, name, file);
-}
-
 static void base_config(cls_train_config *c, const char *data)
 {
     cls_train_config_init(c);
@@ -105,34 +58,6 @@ static void base_config(cls_train_config *c, const char *data)
      * normalised steps turn the chunked/unchunked float differences of a few
      * near-zero gradients into 2-4e-5 parameter differences after 3 steps */
     c->temperature = 0.5;
-}
-
-static cls_status train(const cls_train_config *c, const char *name, int resume, cls_train_result *r)
-{
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s/%s", root, name);
-    return cls_train_run(c, dir, resume, r);
-}
-
-/* Parameters of a run's latest checkpoint. */
-static float *params_of(const char *name, int64_t *n)
-{
-    char p[256];
-    run_path(p, sizeof p, name, "checkpoint.bin");
-    cls_checkpoint ck;
-    if (cls_checkpoint_read(&ck, p) != CLS_OK) return NULL;
-    *n = ck.param_count[0] + ck.param_count[1] + ck.param_count[2];
-    float *x = malloc((size_t)*n * 4);
-    memcpy(x, ck.params, (size_t)*n * 4);
-    cls_checkpoint_free(&ck);
-    return x;
-}
-
-static int stop_at;
-static int stop_cb(void *user, const cls_train_progress *p)
-{
-    (void)user;
-    return p->step >= stop_at;
 }
 
 /* Relative closeness of two parameter vectors: max |a-b| <= rtol * max|b|

@@ -48,6 +48,7 @@
 #include "clscale/train.h"
 #include "nn/layers.h"
 #include "nn/rowgemm.h"
+#include "train_testutil.h"
 
 static double urand(cls_rng *r, double lo, double hi) { return lo + (hi - lo) * cls_rng_uniform(r); }
 
@@ -340,35 +341,6 @@ static void test_model_step(cls_model_kind kind)
 
 /* ---- 4. training runs ------------------------------------------------------ */
 
-static char root[64];
-
-static void be32(FILE *f, uint32_t v)
-{
-    for (int s = 24; s >= 0; s -= 8) fputc((int)(v >> s) & 0xff, f);
-}
-
-/* n random-stroke images of 28x28 in 10 classes (IDX files). */
-static void write_idx(const char *dir, const char *prefix, int n, uint64_t seed)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", dir, prefix);
-    FILE *f = fopen(p, "wb");
-    be32(f, 0x803), be32(f, (uint32_t)n), be32(f, 28), be32(f, 28);
-    cls_rng rng;
-    cls_rng_seed(&rng, seed);
-    for (int i = 0; i < n * 28 * 28; i++) {
-        int c = (i / 784) % 10, y = (i % 784) / 28, x = i % 28;
-        double v = 0.5 + 0.5 * sin(0.3 * (c + 1) * x + 0.2 * (9 - c) * y) + 0.2 * cls_rng_uniform(&rng);
-        fputc(v < 0 ? 0 : v >= 1 ? 255 : (int)(v * 255), f);
-    }
-    fclose(f);
-    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", dir, prefix);
-    f = fopen(p, "wb");
-    be32(f, 0x801), be32(f, (uint32_t)n);
-    for (int i = 0; i < n; i++) fputc(i % 10, f);
-    fclose(f);
-}
-
 static void run_config(cls_train_config *c, const char *data, cls_precision precision)
 {
     cls_train_config_init(c);
@@ -384,42 +356,14 @@ static void run_config(cls_train_config *c, const char *data, cls_precision prec
     c->precision = precision;
 }
 
-static cls_status run(const cls_train_config *c, const char *name, int resume, cls_train_result *r)
-{
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s/%s", root, name);
-    return cls_train_run(c, dir, resume, r);
-}
-
-/* The latest checkpoint's parameters (malloc'd), count in *n. */
-static float *ckpt_params(const char *name, int64_t *n)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s/checkpoint.bin", root, name);
-    cls_checkpoint ck;
-    if (cls_checkpoint_read(&ck, p) != CLS_OK) return NULL;
-    *n = ck.param_count[0] + ck.param_count[1] + ck.param_count[2];
-    float *x = malloc((size_t)*n * 4);
-    memcpy(x, ck.params, (size_t)*n * 4);
-    cls_checkpoint_free(&ck);
-    return x;
-}
-
 static int same_params(const char *a, const char *b)
 {
     int64_t na = 0, nb = 0;
-    float *x = ckpt_params(a, &na), *y = ckpt_params(b, &nb);
+    float *x = params_of(a, &na), *y = params_of(b, &nb);
     int same = x && y && na == nb && !memcmp(x, y, (size_t)na * 4);
     free(x);
     free(y);
     return same;
-}
-
-static int stop_at;
-static int stop_cb(void *user, const cls_train_progress *p)
-{
-    (void)user;
-    return p->step >= stop_at;
 }
 
 static void test_runs(void)
@@ -437,10 +381,10 @@ static void test_runs(void)
     cls_train_config c;
     cls_train_result r32, ra, rb, rr;
     run_config(&c, data, CLS_PRECISION_FP32);
-    CHECK(run(&c, "fp32", 0, &r32) == CLS_OK, "fp32 run: %s", cls_last_error());
+    CHECK(train(&c, "fp32", 0, &r32) == CLS_OK, "fp32 run: %s", cls_last_error());
     run_config(&c, data, CLS_PRECISION_BF16);
-    CHECK(run(&c, "bf16_a", 0, &ra) == CLS_OK, "bf16 run: %s", cls_last_error());
-    CHECK(run(&c, "bf16_b", 0, &rb) == CLS_OK, "bf16 run: %s", cls_last_error());
+    CHECK(train(&c, "bf16_a", 0, &ra) == CLS_OK, "bf16 run: %s", cls_last_error());
+    CHECK(train(&c, "bf16_b", 0, &rb) == CLS_OK, "bf16 run: %s", cls_last_error());
     CHECK(ra.final_loss == rb.final_loss && same_params("bf16_a", "bf16_b"),
           "bf16: two runs with the same seed differ");
     CHECK(!same_params("bf16_a", "fp32"), "bf16 and fp32 runs give the same bits (bf16 not used?)");
@@ -451,11 +395,11 @@ static void test_runs(void)
      * parameters after 4 AdamW steps within the bf16 bound 2^-8 (|b| + rms b)
      * (only dW's summation order differs: measured ~1e-6) */
     c.chunk = 64;
-    CHECK(run(&c, "bf16_c64", 0, &rr) == CLS_OK && rr.chunk == 64, "bf16 chunk 64: %s", cls_last_error());
+    CHECK(train(&c, "bf16_c64", 0, &rr) == CLS_OK && rr.chunk == 64, "bf16 chunk 64: %s", cls_last_error());
     c.chunk = 0;
     {
         int64_t na = 0, nb = 0;
-        float *x = ckpt_params("bf16_c64", &na), *y = ckpt_params("bf16_a", &nb);
+        float *x = params_of("bf16_c64", &na), *y = params_of("bf16_a", &nb);
         CHECK(x && y && na == nb, "chunk 64 and one-pass checkpoints");
         if (x && y && na == nb) {
             double rms = 0, worst = 0;
@@ -474,10 +418,10 @@ static void test_runs(void)
     /* resume: stopped after the step-2 checkpoint, resumed to the same bits */
     c.progress = stop_cb;
     stop_at = 2;
-    CHECK(run(&c, "bf16_resume", 0, &rr) == CLS_OK && rr.stopped_early, "bf16 run stopped at 2: %s",
+    CHECK(train(&c, "bf16_resume", 0, &rr) == CLS_OK && rr.stopped_early, "bf16 run stopped at 2: %s",
           cls_last_error());
     c.progress = NULL;
-    CHECK(run(&c, "bf16_resume", 1, &rr) == CLS_OK, "bf16 resume: %s", cls_last_error());
+    CHECK(train(&c, "bf16_resume", 1, &rr) == CLS_OK, "bf16 resume: %s", cls_last_error());
     CHECK(rr.start_step == 2 && rr.final_loss == ra.final_loss && same_params("bf16_resume", "bf16_a"),
           "bf16 resumed at step %lld: not the uninterrupted run's bits", (long long)rr.start_step);
     /* config.json round trip */
@@ -496,16 +440,16 @@ static void test_runs(void)
     /* --resume with the other precision: refused, naming the precision;
      * nothing saved is lost */
     run_config(&c, data, CLS_PRECISION_FP32);
-    CHECK_STATUS(run(&c, "bf16_a", 1, &rr), CLS_E_FORMAT, "fp32 resume of a bf16 run");
+    CHECK_STATUS(train(&c, "bf16_a", 1, &rr), CLS_E_FORMAT, "fp32 resume of a bf16 run");
     CHECK(strstr(cls_last_error(), "--precision bf16") != NULL, "message names the precision: %s",
           cls_last_error());
     CHECK(same_params("bf16_a", "bf16_b"), "refused resume changed the checkpoint");
     run_config(&c, data, CLS_PRECISION_BF16);
-    CHECK_STATUS(run(&c, "fp32", 1, &rr), CLS_E_FORMAT, "bf16 resume of an fp32 run");
+    CHECK_STATUS(train(&c, "fp32", 1, &rr), CLS_E_FORMAT, "bf16 resume of an fp32 run");
     CHECK(strstr(cls_last_error(), "--precision fp32") != NULL, "message names the precision: %s",
           cls_last_error());
     c.precision = (cls_precision)9;
-    CHECK_STATUS(run(&c, "bad", 0, &rr), CLS_E_INVALID_ARG, "precision 9");
+    CHECK_STATUS(train(&c, "bad", 0, &rr), CLS_E_INVALID_ARG, "precision 9");
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);

@@ -68,6 +68,9 @@ CLS_API int64_t cls_model_repr_dim(const cls_model *model); /* dim(h) */
 CLS_API int64_t cls_model_out_dim(const cls_model *model);  /* dim(z) */
 /* Forward FLOPs per input (multiply-adds x 2), encoder + head. */
 CLS_API double cls_model_flops_per_input(const cls_model *model);
+/* Backward FLOPs per input as executed: dW and dX of every layer, less the
+ * first layer's dX (nothing needs the gradient of the input). */
+CLS_API double cls_model_backward_flops_per_input(const cls_model *model);
 
 /* The flat parameter and gradient buffers (param_count floats each). */
 CLS_API float *cls_model_params(cls_model *model);

@@ -51,6 +51,7 @@ struct cls_model {
     cls_nn_dnnl *dnnl;    /* cnn: oneDNN backward (NULL: im2col only) */
     int64_t max_width;    /* widest per-row activation */
     double flops;
+    double flops_input_dx; /* what the first layer's dX would cost: never computed */
     /* packed forward weights (rowgemm.h): product layers in order
      * (encoder layers, then the head's two), offsets into one buffer */
     int n_prod;
@@ -152,6 +153,7 @@ static void add_linear(cls_model *m, lin_desc *l, int64_t in, int64_t out)
     l->b_off = m->n_params + in * out;
     m->pk_lin[m->n_prod] = 1;
     add_product(m, in, out);
+    if (m->flops == 0) m->flops_input_dx = 2.0 * (double)in * (double)out;
     m->flops += 2.0 * (double)in * (double)out;
 }
 
@@ -214,7 +216,9 @@ cls_status cls_model_create(cls_model **out, const cls_model_config *cfg)
             m->conv_b[l] = m->n_params + ch[l + 1] * ch[l] * 9;
             add_product(m, ch[l] * 9, ch[l + 1]);
             m->enc_width[l] = cls_nn_conv_out_size(s);
-            m->flops += 2.0 * (double)(s->h_out * s->w_out) * (double)(ch[l] * 9) * (double)ch[l + 1];
+            const double conv_flops = 2.0 * (double)(s->h_out * s->w_out) * (double)(ch[l] * 9) * (double)ch[l + 1];
+            if (l == 0) m->flops_input_dx = conv_flops;
+            m->flops += conv_flops;
             if (cls_nn_conv_col_size(s) > m->max_col) m->max_col = cls_nn_conv_col_size(s);
             if (ch[l + 1] * ch[l] * 9 + ch[l + 1] > m->max_wb) m->max_wb = ch[l + 1] * ch[l] * 9 + ch[l + 1];
         }
@@ -280,6 +284,7 @@ int64_t cls_model_in_dim(const cls_model *m) { return m->in_dim; }
 int64_t cls_model_repr_dim(const cls_model *m) { return m->repr_dim; }
 int64_t cls_model_out_dim(const cls_model *m) { return m->out_dim; }
 double cls_model_flops_per_input(const cls_model *m) { return m->flops; }
+double cls_model_backward_flops_per_input(const cls_model *m) { return 2.0 * m->flops - m->flops_input_dx; }
 float *cls_model_params(cls_model *m) { return m->params; }
 float *cls_model_grads(cls_model *m) { return m->grads; }
 cls_status cls_model_set_precision(cls_model *m, cls_precision precision)

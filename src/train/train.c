@@ -603,9 +603,11 @@ static cls_status make_dir(const char *dir)
     return CLS_OK;
 }
 
-/* Useful training FLOPs of one step of the whole batch: 3x forward per row
- * (forward + backward) and the loss (forward 2 GEMMs' worth, backward 2 more:
- * 6 n^2 d for 2n rows). executed: + the re-encoding of gradient caching. */
+/* Training FLOPs of one step of the whole batch and the loss (forward 2
+ * GEMMs' worth, backward 2 more: 6 n^2 d for 2n rows). Useful (executed 0):
+ * the usual 3x forward per row, the compute C of the scaling laws. Executed:
+ * the backward as run (no dX of the input layer) and the re-encoding of
+ * gradient caching, the rate to set against the GEMM peak. */
 static double step_flops(const trainer *t, int executed)
 {
     double rows = (double)(t->pairs ? t->cfg.batch : 2 * t->cfg.batch), f = 0;
@@ -614,7 +616,7 @@ static double step_flops(const trainer *t, int executed)
         /* executed: the chunks before the last are encoded twice (counted on
          * this rank's rows, scaled to the whole batch) */
         double again = executed ? (double)((t->rows - 1) / t->chunk * t->chunk) * (rows / (double)t->rows) : 0.0;
-        f += (3.0 * rows + again) * per;
+        f += executed ? (rows + again) * per + rows * cls_model_backward_flops_per_input(t->model[m]) : 3.0 * rows * per;
     }
     f += 6.0 * rows * rows * (double)t->dz_dim;
     return f;
