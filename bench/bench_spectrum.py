@@ -54,6 +54,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+
 BIN = os.environ.get("CLSCALE_BIN", os.path.join(os.path.dirname(__file__), "..", "build", "clscale"))
 LIB = os.environ.get("CLSCALE_LIB", os.path.join(os.path.dirname(BIN), "libclscale.so"))
 
@@ -88,29 +90,17 @@ def clscale(path, *extra, binary=None):
     return dt, peak, res, eig, cpu
 
 
-class Options(ctypes.Structure):
-    _fields_ = [("center", ctypes.c_int), ("rankme_center", ctypes.c_int), ("method", ctypes.c_int),
-                ("fit_lo", ctypes.c_int64), ("fit_hi", ctypes.c_int64), ("weights", ctypes.c_int),
-                ("bootstrap", ctypes.c_int), ("seed", ctypes.c_uint64), ("threads", ctypes.c_int),
-                ("chunk_rows", ctypes.c_int64), ("oversample", ctypes.c_int), ("power_iters", ctypes.c_int),
-                ("rank", ctypes.c_int64)]
-
-
-class Eig(ctypes.Structure):
-    _fields_ = [("n", ctypes.c_int64), ("d", ctypes.c_int64), ("centered", ctypes.c_int),
-                ("method", ctypes.c_int), ("count", ctypes.c_int64), ("full_count", ctypes.c_int64),
-                ("values", ctypes.POINTER(ctypes.c_double)), ("total", ctypes.c_double),
-                ("total_sq", ctypes.c_double), ("zero_variance_columns", ctypes.c_int64),
-                ("first_zero_variance_column", ctypes.c_int64)]
-
-
 def library_eigenvalues(path):
     """cls_spectrum_eigenvalues_npy (centred only: the same output as eigvalsh(cov))."""
-    lib = ctypes.CDLL(LIB)
-    opt = Options()
+    # the bindings' struct mirrors, checked against the library when clscale loads it
+    # (a hand copy here once had `bootstrap` 4 bytes short: options_init wrote past it)
+    os.environ.setdefault("CLSCALE_LIB", LIB)
+    from clscale import _abi, _lib
+    lib = _lib.load()
+    opt = _abi.SpectrumOptions()
     lib.cls_spectrum_options_init(ctypes.byref(opt))
     opt.threads = args.threads
-    e = Eig()
+    e = _abi.SpectrumEig()
     t, c = time.perf_counter(), cpu_seconds()
     st = lib.cls_spectrum_eigenvalues_npy(path.encode(), 1, ctypes.byref(opt), ctypes.byref(e))
     dt, dc = time.perf_counter() - t, cpu_seconds() - c
