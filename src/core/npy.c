@@ -508,6 +508,14 @@ void cls_npy_reader_shape(const cls_npy_reader *r, int64_t *rows, int64_t *cols,
     if (dtype) *dtype = r->h.dtype;
 }
 
+/* The error for the first non-finite value, element k of the rows just read. */
+static cls_status nonfinite_at(const cls_npy_reader *r, size_t k, int is_nan)
+{
+    return cls_set_error(CLS_E_NONFINITE, "file %s: row %lld column %lld is %s", r->path,
+                         (long long)(r->next_row + (int64_t)k / r->cols), (long long)((int64_t)k % r->cols),
+                         is_nan ? "NaN" : "Inf");
+}
+
 cls_status cls_npy_reader_read_f64(cls_npy_reader *r, double *buf, int64_t max_rows, int64_t *got)
 {
     *got = 0;
@@ -527,12 +535,8 @@ cls_status cls_npy_reader_read_f64(cls_npy_reader *r, double *buf, int64_t max_r
                                  (long long)r->next_row);
         for (size_t k = n; k-- > 0;) buf[k] = fbuf[k];
     }
-    for (size_t k = 0; k < n; k++) {
-        if (!isfinite(buf[k]))
-            return cls_set_error(CLS_E_NONFINITE, "file %s: row %lld column %lld is %s", r->path,
-                                 (long long)(r->next_row + (int64_t)k / r->cols),
-                                 (long long)((int64_t)k % r->cols), isnan(buf[k]) ? "NaN" : "Inf");
-    }
+    for (size_t k = 0; k < n; k++)
+        if (!isfinite(buf[k])) return nonfinite_at(r, k, isnan(buf[k]));
     r->next_row += want;
     *got = want;
     return CLS_OK;
@@ -559,10 +563,7 @@ cls_status cls_npy_reader_read_f32(cls_npy_reader *r, float *buf, int64_t max_ro
     }
     if (bad)
         for (size_t k = 0; k < n; k++)
-            if (!isfinite(buf[k]))
-                return cls_set_error(CLS_E_NONFINITE, "file %s: row %lld column %lld is %s", r->path,
-                                     (long long)(r->next_row + (int64_t)k / r->cols),
-                                     (long long)((int64_t)k % r->cols), isnan(buf[k]) ? "NaN" : "Inf");
+            if (!isfinite(buf[k])) return nonfinite_at(r, k, isnan(buf[k]));
     r->next_row += want;
     *got = want;
     return CLS_OK;
