@@ -3,8 +3,10 @@
 #include "clscale/sys.h"
 #include "check.h"
 #include "core/internal.h" /* cls_errno_string */
+#include "core/npy_map.h"
 
 #include <errno.h>
+#include <omp.h>
 
 #include <stdint.h>
 #include <string.h>
@@ -89,6 +91,31 @@ static void test_status(void)
     CHECK(cls_threads_resolve(0) >= 1, "threads resolve");
     CHECK(cls_threads_resolve(3) == 3, "explicit threads");
     CHECK(cls_peak_rss_bytes() > 0, "peak rss readable");
+}
+
+/* An error raised on a worker thread reaches the caller's thread with its
+ * message (the message buffer is thread-local). */
+static void test_worker_error(void)
+{
+    cls_worker_error err = {CLS_OK, {0}};
+    cls_clear_error();
+    int workers = 0;
+#pragma omp parallel num_threads(2)
+    {
+        if (omp_get_thread_num() == 1) {
+            workers = omp_get_num_threads();
+            cls_worker_fail(&err, cls_set_error(CLS_E_NOMEM, "tile %d: no memory", 7));
+        }
+        cls_worker_fail(&err, CLS_OK); /* a success records nothing */
+    }
+    if (workers == 2) {
+        CHECK(cls_last_error()[0] == '\0', "the caller's message is untouched inside the region");
+        CHECK_STATUS(cls_worker_report(&err), CLS_E_NOMEM, "worker status reported");
+        CHECK(strcmp(cls_last_error(), "tile 7: no memory") == 0, "worker message on the caller's thread: '%s'",
+              cls_last_error());
+    }
+    cls_worker_error none = {CLS_OK, {0}};
+    CHECK_STATUS(cls_worker_report(&none), CLS_OK, "no worker error");
 }
 
 static void test_npy_roundtrip(void)
@@ -237,8 +264,28 @@ static void test_npy_stream(void)
         CHECK(seen == R && ok, "streamed %lld rows, values ok=%d (pass %d)", (long long)seen, ok, pass);
         CHECK_STATUS(cls_npy_reader_rewind(rd), CLS_OK, "rewind");
     }
+    /* the mapped view (what the spectrum uses by default) holds the same values */
+    const void *mapped = NULL;
+    CHECK_STATUS(cls_npy_reader_map(rd, &mapped), CLS_OK, "map the stream file: %s", cls_last_error());
+    if (mapped) CHECK(!memcmp(mapped, x, sizeof x), "mapped rows = the saved values");
     cls_npy_reader_free(rd);
     cls_npy_reader_free(NULL);
+    /* a file cut short after its reader opened it is not mapped (access
+     * would fault): the caller streams it and the reader reports the
+     * truncation */
+    rd = NULL;
+    CHECK_STATUS(cls_npy_reader_open(path_in_tmp("s.npy"), &rd), CLS_OK, "reopen the stream file");
+    FILE *f = fopen(path_in_tmp("s.npy"), "r+b");
+    if (f) {
+        CHECK(ftruncate(fileno(f), 4096) == 0, "truncate");
+        fclose(f);
+    }
+    if (rd) {
+        mapped = &mapped;
+        CHECK_STATUS(cls_npy_reader_map(rd, &mapped), CLS_E_UNSUPPORTED, "a short file is not mapped");
+        CHECK(mapped == NULL, "no view of a short file");
+        cls_npy_reader_free(rd);
+    }
 }
 
 /* In-memory .npy (the fuzz targets' entry points): the bytes of a saved file
@@ -351,6 +398,7 @@ int main(void)
         return 1;
     }
     test_status();
+    test_worker_error();
     test_npy_roundtrip();
     test_npy_bad();
     test_npy_stream();

@@ -23,6 +23,16 @@ cls_status cls_set_error(cls_status status, const char *fmt, ...) CLS_PRINTF(2, 
  * where a failure happened, e.g. a file name). Returns status unchanged. */
 cls_status cls_error_context(cls_status status, const char *fmt, ...) CLS_PRINTF(2, 3);
 
+/* The first error raised inside OpenMP worker threads, with its message: the
+ * message buffer is thread-local, so the caller's thread re-raises it after
+ * the region (cls_worker_report). Initialise with {CLS_OK, {0}}. */
+typedef struct {
+    cls_status status;
+    char message[512];
+} cls_worker_error;
+void cls_worker_fail(cls_worker_error *e, cls_status status); /* no-op for CLS_OK */
+cls_status cls_worker_report(const cls_worker_error *e);
+
 /* Scan a rows x cols row-major array for NaN/Inf; on the first one, set an
  * error naming it as name[row][col] and return CLS_E_NONFINITE. */
 cls_status cls_check_finite_f32(const float *x, int64_t rows, int64_t cols, const char *name);

@@ -57,6 +57,22 @@ cls_status cls_error_context(cls_status status, const char *fmt, ...)
     return status;
 }
 
+void cls_worker_fail(cls_worker_error *e, cls_status status)
+{
+    if (status == CLS_OK) return;
+#pragma omp critical /* unnamed: a named one exports a .gomp_critical_user_ symbol */
+    if (e->status == CLS_OK) {
+        e->status = status;
+        snprintf(e->message, sizeof e->message, "%s", last_error);
+    }
+}
+
+cls_status cls_worker_report(const cls_worker_error *e)
+{
+    if (e->status == CLS_OK) return CLS_OK;
+    return cls_set_error(e->status, "%s", e->message);
+}
+
 double cls_now_seconds(void)
 {
     struct timespec ts;

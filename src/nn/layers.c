@@ -57,7 +57,7 @@ cls_status cls_nn_linear_backward_par(float *dx, float *dw, float *db, const flo
 {
     if (n <= 0) return CLS_OK;
     if (threads <= 1 || omp_in_parallel()) return cls_nn_linear_backward(dx, dw, db, dy, x, w, n, in, out);
-    cls_status status = CLS_OK;
+    cls_worker_error err = {CLS_OK, {0}};
 #pragma omp parallel num_threads(threads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -78,12 +78,44 @@ cls_status cls_nn_linear_backward_par(float *dx, float *dw, float *db, const flo
         if (!st && dx && i1 > i0)
             st = cls_gemm_f32(CLS_NO_TRANS, CLS_NO_TRANS, i1 - i0, in, out, 1.0f, dy + i0 * out, out, w, in,
                               0.0f, dx + i0 * in, in);
-        if (st) {
-#pragma omp critical
-            if (!status) status = st;
-        }
+        cls_worker_fail(&err, st);
     }
-    return status;
+    return cls_worker_report(&err);
+}
+
+/* Part t of nt of the bf16 backward: first round its rows of dy and x (every
+ * part needs all of them afterwards), then its products. */
+static void backward_bf16_round(cls_bf16 *dyb, cls_bf16 *xb, const float *dy, const float *x, int have_dw,
+                                int64_t n, int64_t in, int64_t out, int t, int nt)
+{
+    int64_t i0, i1;
+    split16(n, t, nt, &i0, &i1);
+    cls_bf16_from_f32(dyb + i0 * out, dy + i0 * out, (i1 - i0) * out);
+    if (have_dw) cls_bf16_from_f32(xb + i0 * in, x + i0 * in, (i1 - i0) * in);
+}
+
+static cls_status backward_bf16_products(float *dx, float *dw, float *db, const float *dy, const cls_bf16 *dyb,
+                                         const cls_bf16 *xb, const uint16_t *wb, int64_t n, int64_t in,
+                                         int64_t out, int t, int nt)
+{
+    int64_t o0, o1, i0, i1;
+    split16(out, t, nt, &o0, &o1);
+    split16(n, t, nt, &i0, &i1);
+    cls_status st = CLS_OK;
+    /* rows [o0, o1) of dW and entries [o0, o1) of db: all n rows summed */
+    if (dw && o1 > o0)
+        st = cls_gemm_bf16(CLS_TRANS, CLS_NO_TRANS, o1 - o0, in, n, 1.0f, dyb + o0, out, xb, in, 1.0f,
+                           dw + o0 * in, in);
+    if (db)
+        for (int64_t i = 0; i < n; i++) {
+            const float *r = dy + i * out;
+            for (int64_t j = o0; j < o1; j++) db[j] += r[j];
+        }
+    /* rows [i0, i1) of dx */
+    if (!st && dx && i1 > i0)
+        st = cls_gemm_bf16(CLS_NO_TRANS, CLS_NO_TRANS, i1 - i0, in, out, 1.0f, dyb + i0 * out, out, wb, in, 0.0f,
+                           dx + i0 * in, in);
+    return st;
 }
 
 cls_status cls_nn_linear_backward_bf16(float *dx, float *dw, float *db, const float *dy,
@@ -92,38 +124,22 @@ cls_status cls_nn_linear_backward_bf16(float *dx, float *dw, float *db, const fl
 {
     if (n <= 0) return CLS_OK;
     cls_bf16 *dyb = ws, *xb = ws + n * out;
-    const int par = threads > 1 && !omp_in_parallel();
-    const int nt_req = par ? threads : 1;
-    cls_status status = CLS_OK;
-    /* the same split as cls_nn_linear_backward_par (one part when serial) */
-#pragma omp parallel num_threads(nt_req) if (par)
+    if (threads <= 1 || omp_in_parallel()) {
+        /* one part, outside any OpenMP construct: an inactive region would make
+         * every threaded GEMM inside it open a nested team */
+        backward_bf16_round(dyb, xb, dy, x, dw != NULL, n, in, out, 0, 1);
+        return backward_bf16_products(dx, dw, db, dy, dyb, xb, wb, n, in, out, 0, 1);
+    }
+    cls_worker_error err = {CLS_OK, {0}};
+    /* the same split as cls_nn_linear_backward_par */
+#pragma omp parallel num_threads(threads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        int64_t o0, o1, i0, i1;
-        split16(n, t, nt, &i0, &i1);
-        /* round this thread's rows of dy and x (all of them needed below) */
-        cls_bf16_from_f32(dyb + i0 * out, dy + i0 * out, (i1 - i0) * out);
-        if (dw) cls_bf16_from_f32(xb + i0 * in, x + i0 * in, (i1 - i0) * in);
+        backward_bf16_round(dyb, xb, dy, x, dw != NULL, n, in, out, t, nt);
 #pragma omp barrier
-        split16(out, t, nt, &o0, &o1);
-        cls_status st = CLS_OK;
-        if (dw && o1 > o0)
-            st = cls_gemm_bf16(CLS_TRANS, CLS_NO_TRANS, o1 - o0, in, n, 1.0f, dyb + o0, out, xb, in,
-                               1.0f, dw + o0 * in, in);
-        if (db)
-            for (int64_t i = 0; i < n; i++) {
-                const float *r = dy + i * out;
-                for (int64_t j = o0; j < o1; j++) db[j] += r[j];
-            }
-        if (!st && dx && i1 > i0)
-            st = cls_gemm_bf16(CLS_NO_TRANS, CLS_NO_TRANS, i1 - i0, in, out, 1.0f, dyb + i0 * out, out,
-                               wb, in, 0.0f, dx + i0 * in, in);
-        if (st) {
-#pragma omp critical
-            if (!status) status = st;
-        }
+        cls_worker_fail(&err, backward_bf16_products(dx, dw, db, dy, dyb, xb, wb, n, in, out, t, nt));
     }
-    return status;
+    return cls_worker_report(&err);
 }
 
 void cls_nn_relu_forward(float *y, const float *x, int64_t count)

@@ -710,15 +710,14 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
             status = st;
         }
     } else {
+        cls_worker_error err = {CLS_OK, {0}};
 #pragma omp parallel for schedule(static) num_threads(nws)
         for (int64_t t = 0; t < ntiles; t++) {
             cls_status st;
             FORWARD_TILE(t, omp_get_thread_num());
-            if (st) {
-#pragma omp critical
-                if (!status) status = st;
-            }
+            cls_worker_fail(&err, st);
         }
+        status = cls_worker_report(&err);
     }
 #undef FORWARD_TILE
     if (gemm_mode) cls_threads_leave(&prev_threads);
@@ -773,15 +772,14 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
             status = st;
         }
     } else {
+        cls_worker_error err = {CLS_OK, {0}};
 #pragma omp parallel for schedule(static) num_threads(nws)
         for (int64_t t = 0; t < ntiles; t++) {
             cls_status st;
             BACKWARD_TILE(t, omp_get_thread_num());
-            if (st) {
-#pragma omp critical
-                if (!status) status = st;
-            }
+            cls_worker_fail(&err, st);
         }
+        status = cls_worker_report(&err);
     }
 #undef BACKWARD_TILE
     if (gemm_mode) cls_threads_leave(&prev_threads);

@@ -21,28 +21,6 @@ void cls_lcl_config_init(cls_lcl_config *c)
     c->seed = 1;
 }
 
-/* Errors raised inside worker threads: keep the first message so the caller's
- * thread can report it (the message buffer is thread-local). */
-typedef struct {
-    cls_status status;
-    char message[256];
-} worker_error;
-
-static void worker_fail(worker_error *e, cls_status st)
-{
-#pragma omp critical /* unnamed: a named one exports a .gomp_critical_user_ symbol */
-    if (e->status == CLS_OK) {
-        e->status = st;
-        snprintf(e->message, sizeof e->message, "%s", cls_last_error());
-    }
-}
-
-static cls_status worker_report(const worker_error *e)
-{
-    if (e->status == CLS_OK) return CLS_OK;
-    return cls_set_error(e->status, "%s", e->message);
-}
-
 /* ---- mode E: one dataset, many schedules -------------------------------- */
 
 enum { EW_G1H, EW_G2H, EW_CH, EW_Q1, EW_Q2, EW_XI, EW_XT, EW_WT, EW_P1, EW_P2, EW_XB, EW_XV,
@@ -119,7 +97,7 @@ static cls_status e_draws(const cls_lcl_model *m, int64_t N, cls_lcl_sampler sam
                           double *bias, double *var, double *cross, double *kmax_max,
                           cls_lcl_sampler *used)
 {
-    worker_error err = {CLS_OK, {0}};
+    cls_worker_error err = {CLS_OK, {0}};
     double *kmax = cls_alloc((size_t)draws * sizeof(double), "kappa max");
     if (!kmax) return CLS_E_NOMEM;
     int nt = cls_threads_resolve(threads);
@@ -133,11 +111,11 @@ static cls_status e_draws(const cls_lcl_model *m, int64_t N, cls_lcl_sampler sam
         cls_lcl_sampler ur = sampler;
         cls_status st = e_draw(m, N, sampler, &rng, ns, sch, bias + r * ns, var + r * ns, cross + r * ns,
                                &kmax[r], &ur);
-        if (st) worker_fail(&err, st);
+        cls_worker_fail(&err, st);
         if (r == 0) u = ur;
     }
     cls_threads_leave(&saved);
-    cls_status st = worker_report(&err);
+    cls_status st = cls_worker_report(&err);
     if (st == CLS_OK) {
         double km = kmax[0];
         for (int64_t r = 1; r < draws; r++) km = kmax[r] > km ? kmax[r] : km;
@@ -176,7 +154,7 @@ static cls_status monte_carlo(const cls_lcl_model *m, const cls_lcl_config *c, c
     const int64_t K = c->monte_carlo;
     double *x = cls_alloc((size_t)K * sizeof(double), "Monte Carlo results");
     if (!x) return CLS_E_NOMEM;
-    worker_error err = {CLS_OK, {0}};
+    cls_worker_error err = {CLS_OK, {0}};
     int nt = cls_threads_resolve(c->threads);
     cls_thread_state saved;
     cls_threads_enter(1, &saved);
@@ -188,11 +166,11 @@ static cls_status monte_carlo(const cls_lcl_model *m, const cls_lcl_config *c, c
         cls_rng_seed_stream(&rng, c->seed, (UINT64_C(1) << 32) + (uint64_t)r);
         cls_lcl_sampler u;
         cls_status st = mc_run(m, c, &rng, &x[r], &u);
-        if (st) worker_fail(&err, st);
+        cls_worker_fail(&err, st);
         if (r == 0) used = u;
     }
     cls_threads_leave(&saved);
-    cls_status st = worker_report(&err);
+    cls_status st = cls_worker_report(&err);
     if (st == CLS_OK) {
         cls_stats_mean_se(x, K, &out->mc_excess, &out->mc_se);
         out->mc_runs = K;
