@@ -12,7 +12,7 @@
 
 #define SPEC_PROF_MAX 24
 
-static struct {
+static _Thread_local struct { /* per host thread: concurrent spectrum calls do not share it */
     const char *file;
     int on, count;
     double wall0, cpu0;

@@ -72,7 +72,8 @@ static const char *lr_scaling_name(cls_lr_scaling s)
 /* FNV-1a of a canonical text of every option that changes the bits. */
 uint64_t cls__train_config_hash(const cls_train_config *cfg, int64_t chunk)
 {
-    char s[2048];
+    /* room for three paths of PATH_MAX (4096) and the options: nothing cut off */
+    char s[16384];
     const cls_augment_options *a = &cfg->augment;
     snprintf(s, sizeof s,
              "data=%s|pairs=%s,%s|model=%d|width=%lld|proj=%lld|loss=%d|tau=%.17g|learn=%d|"
@@ -88,12 +89,11 @@ uint64_t cls__train_config_hash(const cls_train_config *cfg, int64_t chunk)
              a->brightness, a->contrast, a->noise_std, a->erase_prob);
     /* appended only when not fp32: fp32 runs keep the fingerprints (and
      * checkpoints) written before the option existed */
-    if (cfg->precision != CLS_PRECISION_FP32) {
-        size_t len = strlen(s);
-        snprintf(s + len, sizeof s - len, "|precision=%d", (int)cfg->precision);
-    }
+    char tail[32] = "";
+    if (cfg->precision != CLS_PRECISION_FP32) snprintf(tail, sizeof tail, "|precision=%d", (int)cfg->precision);
     uint64_t h = 0xcbf29ce484222325ULL;
     for (const char *p = s; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    for (const char *p = tail; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
     return h;
 }
 

@@ -638,7 +638,10 @@ static cls_status check_precision(const trainer *t, const char *dir)
 {
     cls_train_config c;
     cls_train_config_init(&c);
-    if (cls_train_config_load(&c, dir) != CLS_OK) return CLS_OK; /* the checkpoint decides */
+    if (cls_train_config_load(&c, dir) != CLS_OK) { /* the checkpoint decides */
+        cls_clear_error();
+        return CLS_OK;
+    }
     cls_precision was = c.precision;
     cls_train_config_clear(&c);
     if (was == t->cfg.precision) return CLS_OK;
