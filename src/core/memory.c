@@ -52,6 +52,15 @@ overflow:
 cls_status cls_check_finite_f32(const float *x, int64_t rows, int64_t cols, const char *name)
 {
     int64_t n = rows * cols;
+    /* a branch-free scan first (it vectorises: NaN/Inf have every exponent
+     * bit set), then the loop below only when there is something to name */
+    uint32_t bad = 0;
+    for (int64_t k = 0; k < n; k++) {
+        uint32_t u;
+        memcpy(&u, x + k, sizeof u);
+        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+    }
+    if (!bad) return CLS_OK;
     for (int64_t k = 0; k < n; k++) {
         if (!isfinite(x[k]))
             return cls_set_error(CLS_E_NONFINITE, "%s[%lld][%lld] is %s", name,
