@@ -655,6 +655,83 @@ static void pack_weights(cls_model *m, int T)
     m->packed_ok = 1;
 }
 
+/* Run tile(ctx, t, tid) for t in [0, ntiles) on workspace tid: one after
+ * another outside any OpenMP construct (see serial_tiles_note), stopping at
+ * the first error, or over the plan's workspaces in parallel, the first
+ * error's message carried back to this thread. */
+typedef cls_status (*tile_fn)(void *ctx, int64_t t, int tid);
+static cls_status run_tiles(const run_plan *pl, tile_fn tile, void *ctx)
+{
+    if (pl->gemm_mode || pl->nws <= 1) {
+        for (int64_t t = 0; t < pl->ntiles; t++) {
+            cls_status st = tile(ctx, t, 0);
+            if (st) return st;
+        }
+        return CLS_OK;
+    }
+    cls_worker_error err = {CLS_OK, {0}};
+#pragma omp parallel for schedule(static) num_threads(pl->nws)
+    for (int64_t t = 0; t < pl->ntiles; t++) cls_worker_fail(&err, tile(ctx, t, omp_get_thread_num()));
+    return cls_worker_report(&err);
+}
+
+/* What a forward tile needs: rows [t r, t r + r) of xs, workspace tid. */
+typedef struct {
+    const cls_model *m;
+    const float *xs;
+    float *h, *z;
+    const float *packed;
+    const cls_model_cache *cache;
+    float *ws;
+    int64_t n, r, wsf;
+} fwd_tiles;
+
+static cls_status forward_one_tile(void *ctx, int64_t t, int tid)
+{
+    const fwd_tiles *f = ctx;
+    const cls_model *m = f->m;
+    const int64_t r = f->r, wsf = f->wsf, r0 = t * r, rows = f->n - r0 < r ? f->n - r0 : r;
+    float *w = f->ws + (int64_t)tid * wsf;
+    tile_acts a;
+    float *col = w;
+    if (f->cache) acts_from_cache(&a, m, f->cache, r0);
+    else col = acts_from_ws(&a, m, w, rows > 0 ? r : 0);
+    /* bf16: the rounded rows at the end of this thread's workspace */
+    uint16_t *xb = m->precision == CLS_PRECISION_BF16 ? (uint16_t *)(w + wsf - ((m->max_width + 1) * r + 1) / 2)
+                                                      : NULL;
+    cls_status st = tile_forward(m, f->xs + r0 * m->in_dim, rows, &a, f->z ? f->z + r0 * m->out_dim : NULL, col,
+                                 f->packed, f->cache != NULL, xb);
+    if (!st && f->h) memcpy(f->h + r0 * m->repr_dim, a.h, (size_t)(rows * m->repr_dim) * sizeof(float));
+    return st;
+}
+
+/* What a backward tile needs: its rows of the cache, workspace tid (and its
+ * own gradient buffer when gf > 0), the GEMMs' thread count. */
+typedef struct {
+    const cls_model *m;
+    const cls_model_cache *cache;
+    const float *dz, *dh;
+    float *ws;
+    int64_t n, r, wsf, gf;
+    int gemm_threads;
+} bwd_tiles;
+
+static cls_status backward_one_tile(void *ctx, int64_t t, int tid)
+{
+    const bwd_tiles *b = ctx;
+    const cls_model *m = b->m;
+    const int64_t r = b->r, wsf = b->wsf, r0 = t * r, rows = b->n - r0 < r ? b->n - r0 : r;
+    float *w = b->ws + (int64_t)tid * (wsf + b->gf);
+    float *G = b->gf ? w + wsf : m->grads;
+    float *col = w, *dcol = col + m->max_col * r, *gA = dcol + m->max_col * r;
+    float *gB = gA + m->max_width * r, *tmp_w = gB + m->max_width * r;
+    uint16_t *bws = m->precision == CLS_PRECISION_BF16 ? (uint16_t *)(w + wsf - m->max_width * r) : NULL;
+    tile_acts a;
+    acts_from_cache(&a, m, b->cache, r0);
+    return tile_backward(m, b->cache->x + r0 * m->in_dim, rows, &a, b->dz ? b->dz + r0 * m->out_dim : NULL,
+                         b->dh ? b->dh + r0 * m->repr_dim : NULL, G, col, dcol, gA, gB, tmp_w, b->gemm_threads, bws);
+}
+
 cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, float *z,
                              cls_model_cache *cache, int threads)
 {
@@ -671,8 +748,8 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
     }
     if (n == 0) return CLS_OK;
     run_plan pl = plan_run(m, n, threads, 0);
-    const int T = pl.T, gemm_mode = pl.gemm_mode, nws = pl.nws;
-    const int64_t r = pl.r, ntiles = pl.ntiles;
+    const int T = pl.T, gemm_mode = pl.gemm_mode;
+    const int64_t r = pl.r;
     int64_t wsf = ws_floats(m, r, cache == NULL, 0);
     /* one workspace per thread */
     float *ws = cls_alloc((size_t)fwd_alloc_floats(m, &pl, cache != NULL) * sizeof(float),
@@ -682,44 +759,11 @@ cls_status cls_model_forward(cls_model *m, const float *x, int64_t n, float *h, 
     if (!gemm_mode || m->precision == CLS_PRECISION_BF16) pack_weights(m, T);
     if (!gemm_mode) packed = m->packed;
     const float *xs = cache ? cache->x : x;
-    cls_status status = CLS_OK;
     cls_thread_state prev_threads = {0, 0};
     if (gemm_mode) cls_threads_enter(T, &prev_threads);
 
-    /* One tile on workspace tid; returns its status. */
-#define FORWARD_TILE(t, tid)                                                                           \
-    do {                                                                                               \
-        int64_t r0 = (t) * r, rows = n - r0 < r ? n - r0 : r;                                          \
-        float *w = ws + (int64_t)(tid) * wsf;                                                          \
-        tile_acts a;                                                                                   \
-        float *col = w;                                                                                \
-        if (cache) acts_from_cache(&a, m, cache, r0);                                                  \
-        else col = acts_from_ws(&a, m, w, rows > 0 ? r : 0);                                           \
-        /* bf16: the rounded rows at the end of this thread's workspace */                             \
-        uint16_t *xb = m->precision == CLS_PRECISION_BF16                                              \
-                           ? (uint16_t *)(w + wsf - ((m->max_width + 1) * r + 1) / 2) : NULL;          \
-        st = tile_forward(m, xs + r0 * m->in_dim, rows, &a, z ? z + r0 * m->out_dim : NULL, col,       \
-                          packed, cache != NULL, xb);                                                  \
-        if (!st && h) memcpy(h + r0 * m->repr_dim, a.h, (size_t)(rows * m->repr_dim) * sizeof(float)); \
-    } while (0)
-    if (gemm_mode || nws <= 1) {
-        /* Outside any OpenMP construct (see serial_tiles_note) */
-        for (int64_t t = 0; t < ntiles && !status; t++) {
-            cls_status st;
-            FORWARD_TILE(t, 0);
-            status = st;
-        }
-    } else {
-        cls_worker_error err = {CLS_OK, {0}};
-#pragma omp parallel for schedule(static) num_threads(nws)
-        for (int64_t t = 0; t < ntiles; t++) {
-            cls_status st;
-            FORWARD_TILE(t, omp_get_thread_num());
-            cls_worker_fail(&err, st);
-        }
-        status = cls_worker_report(&err);
-    }
-#undef FORWARD_TILE
+    fwd_tiles ft = {m, xs, h, z, packed, cache, ws, n, r, wsf};
+    cls_status status = run_tiles(&pl, forward_one_tile, &ft);
     if (gemm_mode) cls_threads_leave(&prev_threads);
     cls_free(ws);
     return status;
@@ -737,51 +781,18 @@ cls_status cls_model_backward(cls_model *m, cls_model_cache *cache, const float 
     if (n == 0) return CLS_OK;
     run_plan pl = plan_run(m, n, threads, 1);
     const int T = pl.T, gemm_mode = pl.gemm_mode, nws = pl.nws;
-    const int64_t r = pl.r, ntiles = pl.ntiles;
+    const int64_t r = pl.r;
     int64_t wsf = ws_floats(m, r, 0, 1);
     /* one gradient buffer per thread when more than one thread accumulates */
     int64_t gf = bwd_grad_floats(m, &pl);
     float *ws = cls_calloc((size_t)bwd_alloc_floats(m, &pl), sizeof(float), "model backward workspace");
     if (!ws) return CLS_E_NOMEM;
     if (m->precision == CLS_PRECISION_BF16) pack_weights(m, T); /* the bf16 W of dX = dY W */
-    cls_status status = CLS_OK;
     cls_thread_state prev_threads = {0, 0};
     if (gemm_mode) cls_threads_enter(T, &prev_threads);
 
-    /* One tile on workspace tid; sets st. */
-#define BACKWARD_TILE(t, tid)                                                                          \
-    do {                                                                                               \
-        int64_t r0 = (t) * r, rows = n - r0 < r ? n - r0 : r;                                          \
-        float *w = ws + (int64_t)(tid) * (wsf + gf);                                                   \
-        float *G = gf ? w + wsf : m->grads;                                                            \
-        float *col = w, *dcol = col + m->max_col * r, *gA = dcol + m->max_col * r;                     \
-        float *gB = gA + m->max_width * r, *tmp_w = gB + m->max_width * r;                             \
-        uint16_t *bws = m->precision == CLS_PRECISION_BF16                                             \
-                            ? (uint16_t *)(w + wsf - m->max_width * r) : NULL;                         \
-        tile_acts a;                                                                                   \
-        acts_from_cache(&a, m, cache, r0);                                                             \
-        st = tile_backward(m, cache->x + r0 * m->in_dim, rows, &a, dz ? dz + r0 * m->out_dim : NULL,   \
-                           dh ? dh + r0 * m->repr_dim : NULL, G, col, dcol, gA, gB, tmp_w,             \
-                           gemm_mode ? T : 1, bws);                                                    \
-    } while (0)
-    if (gemm_mode || nws <= 1) {
-        /* Outside any OpenMP construct (see serial_tiles_note) */
-        for (int64_t t = 0; t < ntiles && !status; t++) {
-            cls_status st;
-            BACKWARD_TILE(t, 0);
-            status = st;
-        }
-    } else {
-        cls_worker_error err = {CLS_OK, {0}};
-#pragma omp parallel for schedule(static) num_threads(nws)
-        for (int64_t t = 0; t < ntiles; t++) {
-            cls_status st;
-            BACKWARD_TILE(t, omp_get_thread_num());
-            cls_worker_fail(&err, st);
-        }
-        status = cls_worker_report(&err);
-    }
-#undef BACKWARD_TILE
+    bwd_tiles bt = {m, cache, dz, dh, ws, n, r, wsf, gf, gemm_mode ? T : 1};
+    cls_status status = run_tiles(&pl, backward_one_tile, &bt);
     if (gemm_mode) cls_threads_leave(&prev_threads);
     if (gf && !status) {
         float *grads = m->grads;
